@@ -1,0 +1,45 @@
+# Apportion: two commands on a fresh machine. `make run` serves the app; `make test` runs every test.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8501
+DB     ?= data/apportion.duckdb
+
+.PHONY: run test setup setup-dev demo-data chromium lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+setup: $(VENV)/.runtime
+setup-dev: $(VENV)/.dev
+
+demo-data: setup
+	APPORTION_DB_PATH=$(DB) $(BIN)/python -m data.generate --if-empty
+
+run: setup demo-data
+	$(BIN)/python -c "from engine.settings import ensure_cookie_key_file; ensure_cookie_key_file()"
+	APPORTION_DB_PATH=$(DB) $(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true
+
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+lint: setup-dev
+	$(BIN)/ruff check .
+
+test: setup-dev chromium lint
+	$(BIN)/python -m pytest tests
+
+bench: setup-dev
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache test-artifacts

@@ -1,0 +1,80 @@
+"""Typed settings: environment (APPORTION_*) first, then .streamlit/secrets.toml, then defaults.
+
+The cookie key has no default on purpose: `make run` writes a random one to the git-ignored
+`.streamlit/cookie_key` file, and the app refuses to start without one.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRETS_FILE = ROOT / ".streamlit" / "secrets.toml"
+COOKIE_KEY_FILE = ROOT / ".streamlit" / "cookie_key"
+
+
+class Settings(BaseSettings):
+    """Every setting with a help string; tests/unit/test_settings.py fails when one lacks documentation."""
+
+    model_config = SettingsConfigDict(env_prefix="APPORTION_", extra="ignore")
+
+    db_path: Path = Field(ROOT / "data" / "apportion.duckdb", description="DuckDB file holding all data.")
+    upload_max_mb: int = Field(200, ge=1, le=4096, description="Largest upload accepted, in megabytes.")
+    cookie_key: str | None = Field(
+        None, min_length=32, description="Secret that signs the login cookie (32+ chars, never a default)."
+    )
+    cookie_name: str = Field("apportion_auth", description="Name of the login cookie.")
+    cookie_expiry_days: float = Field(
+        0.5, gt=0, le=7, description="Login cookie lifetime in days; short because logout cannot revoke it."
+    )
+    currency: str = Field("USD", pattern=r"^[A-Z]{3}$", description="Reporting currency (ISO 4217).")
+    fiscal_year_start_month: int = Field(1, ge=1, le=12, description="Month (1-12) the fiscal year starts.")
+    demo_mode: bool = Field(True, description="Show demo logins on the login screen while demo data is loaded.")
+    ticket_url: str | None = Field(None, description="Base URL of the ticketing server for anomaly tickets.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=SECRETS_FILE)
+        return (init_settings, env_settings, toml)
+
+    def resolved_cookie_key(self) -> str:
+        """The configured key, else the generated one; raises when neither exists."""
+        if self.cookie_key:
+            return self.cookie_key
+        if COOKIE_KEY_FILE.exists():
+            key = COOKIE_KEY_FILE.read_text().strip()
+            if len(key) >= 32:
+                return key
+        raise RuntimeError(
+            "No cookie key configured: set APPORTION_COOKIE_KEY, add cookie_key to .streamlit/secrets.toml, "
+            "or run `make run`, which generates one into .streamlit/cookie_key."
+        )
+
+
+def ensure_cookie_key_file() -> Path:
+    """Write a random cookie key to the git-ignored key file when none exists (used by `make run`)."""
+    if not COOKIE_KEY_FILE.exists():
+        COOKIE_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
+        COOKIE_KEY_FILE.write_text(secrets.token_urlsafe(48))
+        COOKIE_KEY_FILE.chmod(0o600)
+    return COOKIE_KEY_FILE
+
+
+def get_settings() -> Settings:
+    return Settings()

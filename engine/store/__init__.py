@@ -1,0 +1,100 @@
+"""The DuckDB store: connection, numbered migrations, explicit transactions.
+
+One read-write connection per process (a DuckDB file held read-write blocks every other process);
+callers take a `cursor()` per session or thread.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) for every migration file, in order; numbers must be unique."""
+    found: list[tuple[int, str, str]] = []
+    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        m = _MIGRATION_NAME.match(path.name)
+        if not m:
+            raise ValueError(f"migration file {path.name} must be named NNNN_name.sql")
+        found.append((int(m.group(1)), m.group(2), path.read_text()))
+    versions = [v for v, _, _ in found]
+    if len(versions) != len(set(versions)):
+        raise ValueError(f"duplicate migration numbers in {MIGRATIONS_DIR}: {versions}")
+    return found
+
+
+def _split_statements(sql: str) -> list[str]:
+    # Migration files keep string literals free of "--" and ";" so comments can be stripped per line.
+    lines = [ln.split("--", 1)[0] for ln in sql.splitlines()]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Apply pending migrations, each in its own transaction; returns the versions applied."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migration ("
+        " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
+        " applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)"
+    )
+    done = {r[0] for r in con.execute("SELECT version FROM schema_migration").fetchall()}
+    applied: list[int] = []
+    for version, name, sql in migrations():
+        if version in done:
+            continue
+        with transaction(con):
+            for stmt in _split_statements(sql):
+                con.execute(stmt)
+            con.execute("INSERT INTO schema_migration (version, name) VALUES (?, ?)", [version, name])
+        applied.append(version)
+    return applied
+
+
+def connect(path: str | Path, *, read_only: bool = False, migrate_schema: bool = True) -> duckdb.DuckDBPyConnection:
+    """Open the store file (creating its folder) and bring the schema up to date."""
+    p = Path(path)
+    if str(p) != ":memory:":
+        p.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(p), read_only=read_only)
+    if migrate_schema and not read_only:
+        migrate(con)
+    return con
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN … COMMIT, or ROLLBACK on any error; a multi-statement string is not a transaction in DuckDB."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Row count per base table; used by the empty-state checks and tests."""
+    names = [
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' AND table_type = 'BASE TABLE'"
+        ).fetchall()
+    ]
+    return {n: con.execute(f'SELECT count(*) FROM "{n}"').fetchall()[0][0] for n in sorted(names)}
+
+
+def table_checksums(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, int]]:
+    """(row count, order-independent content hash) per table: proves a failed write left nothing behind."""
+    out: dict[str, tuple[int, int]] = {}
+    for name in table_counts(con):
+        row = con.execute(f'SELECT count(*), coalesce(sum(hash(t)), 0) FROM "{name}" t').fetchall()[0]
+        out[name] = (int(row[0]), int(row[1]))
+    return out

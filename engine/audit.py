@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+import polars as pl
 
 GENESIS = "0" * 64
 
@@ -57,3 +58,12 @@ def verify(con: duckdb.DuckDBPyConnection) -> VerifyResult:
             return VerifyResult(False, n, seq, f"event {seq}: content does not match its hash (row was changed)")
         prev = row_hash
     return VerifyResult(True, len(rows), None, None)
+
+
+def recent(con: duckdb.DuckDBPyConnection, limit: int = 500) -> pl.DataFrame:
+    """Newest events first, for the audit trail page."""
+    return con.sql(
+        "SELECT seq, event_at, actor, action, entity, entity_id, detail::VARCHAR AS detail, row_hash"
+        " FROM audit_event ORDER BY seq DESC LIMIT ?",
+        params=[limit],
+    ).pl()

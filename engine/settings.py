@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     fiscal_year_start_month: int = Field(1, ge=1, le=12, description="Month (1-12) the fiscal year starts.")
     demo_mode: bool = Field(True, description="Show demo logins on the login screen while demo data is loaded.")
     ticket_url: str | None = Field(None, description="Base URL of the ticketing server for anomaly tickets.")
+
+    @field_validator("cookie_key")
+    @classmethod
+    def _not_the_example_key(cls, v: str | None) -> str | None:
+        if v is not None and "replace-with" in v:
+            raise ValueError("cookie_key is still the example value; generate a random one")
+        return v
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,1 @@
+"""Streamlit-only helpers shared by pages: database handle, login, guards, navigation, charts, formats."""

@@ -1,0 +1,80 @@
+"""Login and the page guard. The role is read from the store on every run; the browser only proves identity."""
+
+from __future__ import annotations
+
+import copy
+from typing import NoReturn
+
+import streamlit as st
+import streamlit_authenticator as stauth
+
+from engine import users
+from engine.settings import get_settings
+from engine.users import User
+from ui.db import db
+
+DEMO_LOGINS_KEY = "_demo_logins"
+
+
+def _authenticator() -> stauth.Authenticate:
+    settings = get_settings()
+    creds = copy.deepcopy(users.credentials(db()))  # the library mutates what it is given
+    return stauth.Authenticate(
+        creds,
+        cookie_name=settings.cookie_name,
+        cookie_key=settings.resolved_cookie_key(),
+        cookie_expiry_days=settings.cookie_expiry_days,
+        auto_hash=False,
+    )
+
+
+def current_user() -> User | None:
+    if not st.session_state.get("authentication_status"):
+        return None
+    username = st.session_state.get("username")
+    return users.get_user(db(), username) if username else None
+
+
+def _demo_logins() -> list[tuple[str, str, str]]:
+    from data.generate import DEMO_LOGINS
+
+    return [(u, pw, role) for u, (pw, role) in DEMO_LOGINS.items()]
+
+
+def render_login() -> None:
+    """The login form, plus the demo logins while (and only while) demo data is loaded."""
+    st.title("Apportion")
+    st.caption("IT cost allocation: fair, explainable, auditable.")
+    _authenticator().login(location="main")
+    if st.session_state.get("authentication_status") and current_user() is not None:
+        st.rerun()  # rebuild navigation for the role that just logged in
+    if st.session_state.get("authentication_status") is False:
+        st.error("Username or password is incorrect.")
+    if get_settings().demo_mode and users.has_demo_data(db()):
+        with st.expander("Demo logins", expanded=True):
+            st.table({"user": [u for u, _, _ in _demo_logins()], "password": [p for _, p, _ in _demo_logins()],
+                      "role": [r for _, _, r in _demo_logins()]})
+
+
+def logout_button() -> None:
+    _authenticator().logout("Log out", location="sidebar")
+
+
+def deny(message: str) -> NoReturn:
+    st.error(message)
+    st.stop()
+
+
+def require_role(*roles: str) -> User:
+    """First call of every page. Anonymous visitors get the login form and nothing else; wrong roles get a refusal.
+
+    A page opened by URL on a fresh server runs this before anything else, so no data leaks even when
+    navigation has not been built for the session.
+    """
+    user = current_user()
+    if user is None:
+        render_login()
+        st.stop()
+    if user.role not in roles:
+        deny(f"Your role ({user.role}) cannot open this page.")
+    return user

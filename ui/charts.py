@@ -1,0 +1,63 @@
+"""Altair charts over already-aggregated frames, with one colour per business unit everywhere."""
+
+from __future__ import annotations
+
+import altair as alt
+import polars as pl
+
+from ui.formats import axis_currency_format
+
+PALETTE = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC"]
+
+
+def colour_scale(domain: list[str]) -> alt.Scale:
+    """Stable colours: the same business unit keeps its colour on every chart (sorted domain, fixed palette)."""
+    dom = sorted(domain)
+    return alt.Scale(domain=dom, range=[PALETTE[i % len(PALETTE)] for i in range(len(dom))])
+
+
+def stacked_spend(df: pl.DataFrame, group_title: str = "Business unit") -> alt.Chart:
+    fmt = axis_currency_format()
+    domain = df["grp"].unique().to_list()
+    return (
+        alt.Chart(df)
+        .mark_bar()
+        .encode(
+            x=alt.X("period:O", title="Billing period"),
+            y=alt.Y("sum(cost):Q", title="Effective cost", axis=alt.Axis(format=fmt)),
+            color=alt.Color("grp:N", title=group_title, scale=colour_scale(domain)),
+            tooltip=[alt.Tooltip("period:O", title="Period"), alt.Tooltip("grp:N", title=group_title),
+                     alt.Tooltip("cost:Q", title="Cost", format=fmt)],
+        )
+        .properties(height=320)
+    )
+
+
+def share_line(df: pl.DataFrame, column: str, title: str) -> alt.Chart:
+    return (
+        alt.Chart(df)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("period:O", title="Billing period"),
+            y=alt.Y(f"{column}:Q", title=title, scale=alt.Scale(zero=True)),
+            tooltip=[alt.Tooltip("period:O"), alt.Tooltip(f"{column}:Q", title=title, format=".1f")],
+        )
+        .properties(height=220)
+    )
+
+
+def movers(df: pl.DataFrame, group_title: str) -> alt.Chart:
+    fmt = axis_currency_format()
+    return (
+        alt.Chart(df)
+        .mark_bar()
+        .encode(
+            y=alt.Y("grp:N", title=group_title, sort="-x"),
+            x=alt.X("delta:Q", title="Change vs previous month", axis=alt.Axis(format=fmt)),
+            color=alt.condition("datum.delta > 0", alt.value("#E45756"), alt.value("#54A24B")),
+            tooltip=[alt.Tooltip("grp:N", title=group_title), alt.Tooltip("cost:Q", title="This month", format=fmt),
+                     alt.Tooltip("previous:Q", title="Previous", format=fmt),
+                     alt.Tooltip("delta:Q", title="Change", format=fmt)],
+        )
+        .properties(height=200)
+    )

@@ -1,0 +1,44 @@
+"""Which pages exist and which roles may open them: the single table both navigation and guards read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    key: str            # file stem under pages/, also the URL path
+    title: str
+    icon: str
+    section: str
+    roles: tuple[str, ...]
+
+    @property
+    def path(self) -> Path:
+        return ROOT / "pages" / f"{self.key}.py"
+
+
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("overview", "Executive overview", ":material/dashboard:", "Dashboards",
+             ("admin", "finops", "executive", "auditor")),
+    PageSpec("my_costs", "My costs", ":material/person_search:", "Dashboards", ("admin", "finops", "app_owner")),
+    PageSpec("audit_trail", "Audit trail", ":material/policy:", "Governance", ("admin", "finops", "auditor")),
+)
+
+
+def spec(key: str) -> PageSpec:
+    for p in PAGES:
+        if p.key == key:
+            return p
+    raise KeyError(key)
+
+
+def roles_for(key: str) -> tuple[str, ...]:
+    return spec(key).roles
+
+
+def pages_for(role: str) -> list[PageSpec]:
+    return [p for p in PAGES if role in p.roles and p.path.exists()]

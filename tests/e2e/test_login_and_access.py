@@ -1,0 +1,67 @@
+"""A person in a real browser: each role logs in and sees exactly its pages; anonymous URLs show only the login."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from data.generate import DEMO_LOGINS
+from tests.e2e.conftest import Server, login, screenshot, start_server, stop_server, wait_idle
+from ui.navigation import PAGES, pages_for
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.parametrize("username", sorted(DEMO_LOGINS))
+def test_each_role_sees_its_pages(page: Page, server: Server, username: str) -> None:
+    password, role = DEMO_LOGINS[username]
+    login(page, server.url, username, password)
+    nav = page.get_by_test_id("stSidebarNav")
+    allowed = {p.title for p in pages_for(role)}
+    for p in PAGES:
+        link = nav.get_by_role("link", name=p.title)
+        if p.title in allowed:
+            expect(link).to_be_visible()
+        else:
+            expect(link).to_have_count(0)
+    screenshot(page, f"login_{role}")
+
+
+def test_executive_reads_the_overview(page: Page, server: Server) -> None:
+    login(page, server.url, "eve", DEMO_LOGINS["eve"][0])
+    expect(page.get_by_role("heading", name="Executive overview")).to_be_visible()
+    metrics = page.get_by_test_id("stMetric")
+    expect(metrics.first).to_be_visible()
+    expect(page.get_by_text("Total spend")).to_be_visible()
+    expect(page.locator(".vega-embed").first).to_be_visible(timeout=20_000)
+    screenshot(page, "overview_executive")
+
+
+@pytest.fixture(scope="module")
+def fresh_server(demo_db_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server no session has touched yet: nothing has run app.py or built navigation for anyone."""
+    folder = tmp_path_factory.mktemp("fresh")
+    db = folder / "fresh.duckdb"
+    shutil.copy(demo_db_path, db)
+    s = start_server(db, folder / "fresh.log")
+    yield s
+    stop_server(s)
+
+
+@pytest.mark.parametrize("page_key", [p.key for p in PAGES])
+def test_protected_url_opened_anonymously_shows_only_login(page: Page, fresh_server: Server, page_key: str) -> None:
+    page.goto(f"{fresh_server.url}/{page_key}")
+    wait_idle(page)
+    expect(page.get_by_role("textbox", name="Username")).to_be_visible()
+    expect(page.get_by_role("textbox", name="Password")).to_be_visible()
+    expect(page.get_by_test_id("stMetric")).to_have_count(0)
+    expect(page.get_by_test_id("stDataFrame")).to_have_count(0)
+    expect(page.locator(".vega-embed")).to_have_count(0)
+    expect(page.get_by_text("Signed in as")).to_have_count(0)
+    body = page.locator("body").inner_text()
+    assert "Total spend" not in body and "My costs" not in body
+    screenshot(page, f"anonymous_{page_key}")

@@ -52,6 +52,25 @@ def split_cents(total: Decimal, weights: Mapping[K, Decimal], *, order: Sequence
     return {k: Decimal(sign * floors[k]) * CENT for k in keys}
 
 
+def round_to_total(values: Mapping[K, Decimal], *, order: Sequence[K] | None = None) -> dict[K, Decimal]:
+    """Round signed amounts to cents so they add up to their rounded sum (largest remainder above the floor).
+
+    Used where the parts are already computed (a subsidy per target) and only the cents must reconcile; ties go to
+    the key first in `order` (default: sorted by string form).
+    """
+    keys = list(order) if order is not None else sorted(values, key=str)
+    if set(keys) != set(values):
+        raise ValueError("order must list exactly the keys of values")
+    target = int((to_cents(sum((values[k] for k in keys), Decimal(0))) / CENT).to_integral_value())
+    raw = {k: values[k] / CENT for k in keys}
+    floors = {k: int(raw[k].to_integral_value(rounding=ROUND_FLOOR)) for k in keys}
+    left = target - sum(floors.values())
+    rank = sorted(range(len(keys)), key=lambda i: (-(raw[keys[i]] - floors[keys[i]]), i))
+    for i in rank[:left]:
+        floors[keys[i]] += 1
+    return {k: Decimal(floors[k]) * CENT for k in keys}
+
+
 @dataclass(frozen=True)
 class Tier:
     """A price band: `unit_price` for units up to and including `up_to` (cumulative); None means no upper bound."""

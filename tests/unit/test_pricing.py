@@ -13,6 +13,7 @@ from engine.pricing import (
     Tier,
     graduated_cost,
     price_and_split,
+    round_to_total,
     saas_seat_cost,
     split_cents,
     volume_cost,
@@ -94,3 +95,11 @@ def test_volume_discount_and_saas_seats() -> None:
     assert saas_seat_cost(230, seat_tiers, "volume", minimum_seats=250, block_size=25) == (250, D("2500.00"))
     # 101 seats graduated: 100 × 12 + 1 × 10.
     assert saas_seat_cost(101, seat_tiers, "graduated") == (101, D("1210.00"))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.decimals(min_value=-10**6, max_value=10**6, places=6, allow_nan=False), min_size=1, max_size=15))
+def test_round_to_total_keeps_the_sum(values: list[D]) -> None:
+    parts = round_to_total({i: v for i, v in enumerate(values)})
+    assert sum(parts.values()) == sum(values).quantize(D("0.01"), rounding="ROUND_HALF_UP")
+    assert all(abs(parts[i] - v) < D("0.01") for i, v in enumerate(values))

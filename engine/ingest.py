@@ -1,0 +1,321 @@
+"""The ingest pipeline: detect → stage in a sandboxed child → one transaction that writes the batch, its rows and its
+quarantine, keyed by the file's SHA-256.
+
+Same file again is a no-op that says so. A re-delivered billing month (same provider, billing account and period)
+replaces the earlier rows for that month in the same transaction; for other tables a row with the same natural key
+replaces the earlier one. Whatever `target_table` a connector names is written, so inventory, driver and licence
+connectors reuse this pipeline unchanged (docs/ingestion.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import polars as pl
+
+from connectors.base import FileRefused
+from connectors.validate import q, rules_for
+from engine import audit, store
+from engine.sandbox import Limits, run_isolated
+from engine.staging import REJECTED, STAGED, StageMeta, stage, target_columns
+
+Progress = Callable[[float, str], None]
+Status = Literal["loaded", "duplicate", "refused", "staged"]
+HASH_FIRST_BYTES = 256 * 1024 * 1024
+
+
+@dataclass
+class IngestResult:
+    """Everything a page or the CLI shows about one file."""
+
+    file: str
+    status: Status
+    batch_id: str | None = None
+    kind: str | None = None
+    target_table: str | None = None
+    content_hash: str | None = None
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    replaced: list[str] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)     # first quarantine reasons, for the summary
+    seconds: float = 0.0
+    preview: pl.DataFrame | None = None                   # dry runs: first accepted rows
+    quarantine_preview: pl.DataFrame | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "refused"
+
+
+def file_sha256(path: Path, chunk: int = 8 * 1024 * 1024) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _noop_progress(_: float, __: str) -> None:
+    return None
+
+
+def ingest_file(
+    con: duckdb.DuckDBPyConnection,
+    path: Path | str,
+    *,
+    kind: str | None = None,
+    options: dict[str, Any] | None = None,
+    user: str = "system",
+    file_name: str | None = None,
+    isolate: bool = True,
+    limits: Limits | None = None,
+    progress: Progress | None = None,
+    dry_run: bool = False,
+    _test_hooks: dict[str, Any] | None = None,
+) -> IngestResult:
+    """Load one file. Never raises for a bad file: a refusal comes back as status 'refused' with the reason.
+
+    `isolate=False` parses in this process (tests and trusted bulk jobs); `dry_run` stages and validates without
+    writing, returning previews for the upload page.
+    """
+    p = Path(path)
+    name = file_name or p.name
+    report = progress or _noop_progress
+    lim = limits or Limits()
+    t0 = time.perf_counter()
+    result = IngestResult(file=name, status="refused")
+    workdir = Path(tempfile.mkdtemp(prefix="apportion-ingest-"))
+    staged_path = workdir / "staged.duckdb"
+    digest: dict[str, str] = {}
+    hasher = threading.Thread(target=lambda: digest.update(h=file_sha256(p)), daemon=True)
+    try:
+        if not p.is_file():
+            raise FileRefused(name, "an existing file")
+        report(0.02, f"Reading {name}")
+        if p.stat().st_size <= HASH_FIRST_BYTES:
+            digest["h"] = file_sha256(p)   # cheap: know a repeat before spending a parse on it
+            dup = None if dry_run else _already_loaded(con, digest["h"], name)
+            if dup is not None:
+                result.status, result.batch_id, result.content_hash = "duplicate", dup[0], digest["h"]
+                result.messages.append(dup[1])
+                return result
+        else:
+            hasher.start()   # large: hash while the child parses
+
+        def staged_progress(frac: float) -> None:
+            report(0.05 + 0.75 * frac, f"Parsing and validating {name}")
+
+        if isolate:
+            meta = StageMeta.from_json(run_isolated(p, staged_path, kind=kind, options=options, limits=lim,
+                                                    progress=staged_progress, test_hooks=_test_hooks))
+        else:
+            meta = stage(p, staged_path, kind=kind, options=options, threads=lim.threads, memory_mb=lim.memory_mb,
+                         progress=staged_progress)
+        if hasher.ident is not None:
+            hasher.join()
+        content_hash = digest["h"]
+        result.content_hash, result.kind, result.target_table = content_hash, meta.kind, meta.target_table
+        result.rows_read, result.warnings, result.problems = meta.rows_read, meta.warnings, meta.first_problems
+        dup = None if dry_run else _already_loaded(con, content_hash, name)
+        if dup is not None:
+            result.status, result.batch_id = "duplicate", dup[0]
+            result.messages.append(dup[1])
+            return result
+        if meta.rows_read == 0:
+            raise FileRefused(name, "at least one data row (the file has a header only)", row=2)
+        if meta.rows_accepted == 0:
+            first = meta.first_problems[0] if meta.first_problems else "no detail"
+            raise FileRefused(name, f"at least one valid row: all {meta.rows_read} rows failed validation "
+                              f"(first: {first})")
+        if dry_run:
+            result.status = "staged"
+            result.preview, result.quarantine_preview = _previews(staged_path)
+            result.rows_loaded, result.rows_quarantined = meta.rows_accepted, meta.rows_quarantined
+            result.messages.append(f"{name}: {meta.rows_accepted} rows would load into {meta.target_table}, "
+                                   f"{meta.rows_quarantined} would be quarantined")
+            return result
+        report(0.82, f"Writing {meta.rows_accepted} rows")
+        _write(con, staged_path, meta, name, content_hash, user, result)
+        report(1.0, "Done")
+        return result
+    except FileRefused as exc:
+        result.status = "refused"
+        result.messages.append(str(exc))
+        return result
+    finally:
+        if hasher.is_alive():
+            hasher.join()
+        shutil.rmtree(workdir, ignore_errors=True)
+        result.seconds = time.perf_counter() - t0
+
+
+def _already_loaded(con: duckdb.DuckDBPyConnection, content_hash: str, name: str) -> tuple[str, str] | None:
+    rows = con.sql(
+        "SELECT batch_id, loaded_at, loaded_by FROM ingest_batch WHERE content_hash = ? AND status = 'loaded' "
+        "ORDER BY loaded_at DESC LIMIT 1", params=[content_hash]
+    ).fetchall()
+    if not rows:
+        return None
+    b, at, by = rows[0]
+    return b, f"{name}: already loaded as batch {b} ({at:%Y-%m-%d %H:%M} by {by}); nothing changed"
+
+
+def _previews(staged_path: Path, n: int = 50) -> tuple[pl.DataFrame, pl.DataFrame]:
+    c = duckdb.connect(str(staged_path), read_only=True)
+    try:
+        accepted = c.sql(f"SELECT * EXCLUDE (__column, __reason, __raw) FROM {STAGED} "
+                         f"WHERE __reason IS NULL ORDER BY __row LIMIT {n}").pl()
+        bad = c.sql(f"SELECT __row AS row_number, __column AS column_name, __reason AS reason, __raw AS raw "
+                    f"FROM {STAGED} WHERE __reason IS NOT NULL UNION ALL SELECT * FROM {REJECTED} "
+                    f"ORDER BY row_number LIMIT {n}").pl()
+    finally:
+        c.close()
+    return accepted, bad
+
+
+def _period_label(meta: StageMeta) -> str | None:
+    periods = sorted({s["billing_period"] for s in meta.scope})
+    if not periods:
+        return None
+    return periods[0] if len(periods) == 1 else f"{periods[0]}..{periods[-1]}"
+
+
+def _write(con: duckdb.DuckDBPyConnection, staged_path: Path, meta: StageMeta, name: str, content_hash: str,
+           user: str, result: IngestResult) -> None:
+    """One transaction: replace what this file supersedes, insert rows and quarantine, record batch and audit."""
+    batch_id = f"{content_hash[:16]}-{uuid.uuid4().hex[:8]}"
+    table = meta.target_table
+    cols = [c for c, _ in target_columns(table)]
+    col_list = ", ".join(q(c) for c in cols)
+    alias = f"stg_{uuid.uuid4().hex[:8]}"
+    con.execute(f"ATTACH '{staged_path}' AS {alias} (READ_ONLY)")
+    try:
+        with store.transaction(con):
+            replaced = _replace_superseded(con, alias, meta, batch_id)
+            con.execute(
+                "INSERT INTO ingest_batch (batch_id, source_kind, file_name, content_hash, target_table, "
+                "billing_period, loaded_by, rows_read, rows_loaded, rows_quarantined, status, note) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'loaded', ?)",
+                [batch_id, meta.kind, name, content_hash, table, _period_label(meta), user, meta.rows_read,
+                 meta.rows_accepted, meta.rows_quarantined, "; ".join(meta.warnings)[:2000] or None],
+            )
+            con.execute(f"INSERT INTO {q(table)} ({col_list}, batch_id) "
+                        f"SELECT {col_list}, ? FROM {alias}.{STAGED} WHERE __reason IS NULL", [batch_id])
+            con.execute(f"INSERT INTO quarantine_row (batch_id, row_number, column_name, reason, raw) "
+                        f"SELECT ?, __row, __column, __reason, __raw FROM {alias}.{STAGED} "
+                        f"WHERE __reason IS NOT NULL", [batch_id])
+            con.execute(f"INSERT INTO quarantine_row (batch_id, row_number, column_name, reason, raw) "
+                        f"SELECT ?, row_number, column_name, reason, raw FROM {alias}.{REJECTED}", [batch_id])
+            for s in meta.scope:
+                con.execute(
+                    "INSERT INTO ingest_batch_scope VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+                    [batch_id, s["provider"], s["billing_account_id"], s["billing_period"], s["rows"],
+                     s["billed_cost"], s["effective_cost"]],
+                )
+            audit.record(con, user, "ingest", "ingest_batch", batch_id,
+                         {"file": name, "sha256": content_hash, "kind": meta.kind, "table": table,
+                          "rows_loaded": meta.rows_accepted, "rows_quarantined": meta.rows_quarantined,
+                          "replaced": replaced})
+    finally:
+        con.execute(f"DETACH {alias}")
+    result.status, result.batch_id, result.replaced = "loaded", batch_id, replaced
+    result.rows_loaded, result.rows_quarantined = meta.rows_accepted, meta.rows_quarantined
+    msg = (f"{name}: loaded {meta.rows_accepted} rows into {table} as batch {batch_id} "
+           f"({meta.rows_quarantined} quarantined)")
+    result.messages.append(msg)
+    for b in replaced:
+        result.messages.append(f"{name}: replaces earlier rows of batch {b} for the same month(s) or keys")
+
+
+def _replace_superseded(con: duckdb.DuckDBPyConnection, alias: str, meta: StageMeta, batch_id: str) -> list[str]:
+    """Delete what the new file supersedes; batches left empty become 'replaced'. Returns the touched batch ids."""
+    table = meta.target_table
+    if table == "cost_line":
+        if not meta.scope:
+            return []
+        con.execute("CREATE OR REPLACE TEMP TABLE __new_scope (provider VARCHAR, account VARCHAR, period VARCHAR)")
+        con.executemany("INSERT INTO __new_scope VALUES (?, ?, ?)",
+                        [[s["provider"], s["billing_account_id"], s["billing_period"]] for s in meta.scope])
+        touched = [r[0] for r in con.sql(
+            "SELECT DISTINCT s.batch_id FROM ingest_batch_scope s JOIN ingest_batch b USING (batch_id) "
+            "JOIN __new_scope n ON s.provider = n.provider AND s.billing_account_id = n.account "
+            "AND s.billing_period = n.period WHERE b.status = 'loaded' AND s.replaced_by IS NULL ORDER BY 1"
+        ).fetchall()]
+        if not touched:
+            return []
+        marks = ", ".join("?" for _ in touched)
+        con.execute(
+            f"DELETE FROM cost_line c USING __new_scope n WHERE c.batch_id IN ({marks}) "
+            f"AND c.provider = n.provider AND coalesce(c.billing_account_id, '') = n.account "
+            f"AND c.billing_period = n.period", touched)
+        con.execute(
+            f"UPDATE ingest_batch_scope s SET replaced_by = ? FROM __new_scope n WHERE s.batch_id IN ({marks}) "
+            f"AND s.provider = n.provider AND s.billing_account_id = n.account AND s.billing_period = n.period",
+            [batch_id, *touched])
+    else:
+        keys = rules_for(table).natural_key
+        if not keys:
+            return []
+        key_list = ", ".join(q(k) for k in keys)
+        touched = [r[0] for r in con.sql(
+            f"SELECT DISTINCT t.batch_id FROM {q(table)} t JOIN (SELECT DISTINCT {key_list} FROM {alias}.{STAGED} "
+            f"WHERE __reason IS NULL) n USING ({key_list}) WHERE t.batch_id IS NOT NULL ORDER BY 1"
+        ).fetchall()]
+        if not touched:
+            return []
+        con.execute(f"DELETE FROM {q(table)} WHERE ({key_list}) IN (SELECT ({key_list}) FROM {alias}.{STAGED} "
+                    f"WHERE __reason IS NULL)")
+    for b in touched:
+        left = con.sql(f"SELECT count(*) FROM {q(table)} WHERE batch_id = ?", params=[b]).fetchall()[0][0]
+        if left == 0:
+            con.execute("UPDATE ingest_batch SET status = 'replaced', replaced_by = ? WHERE batch_id = ?",
+                        [batch_id, b])
+        else:
+            con.execute("UPDATE ingest_batch SET note = concat_ws('; ', note, ?) WHERE batch_id = ?",
+                        [f"partly replaced by {batch_id}", b])
+    return touched
+
+
+def list_batches(con: duckdb.DuckDBPyConnection, target_table: str | None = None, limit: int = 500) -> pl.DataFrame:
+    where, params = ("WHERE target_table = ?", [target_table]) if target_table else ("", [])
+    return con.sql(
+        "SELECT batch_id, source_kind, file_name, target_table, billing_period, status, loaded_by, loaded_at, "
+        f"rows_read, rows_loaded, rows_quarantined, replaced_by, note, content_hash FROM ingest_batch {where} "
+        f"ORDER BY loaded_at DESC, batch_id LIMIT {int(limit)}", params=params).pl()
+
+
+def quarantine_rows(con: duckdb.DuckDBPyConnection, batch_id: str) -> pl.DataFrame:
+    return con.sql("SELECT row_number, column_name, reason, raw FROM quarantine_row WHERE batch_id = ? "
+                   "ORDER BY row_number NULLS LAST", params=[batch_id]).pl()
+
+
+def rollback_batch(con: duckdb.DuckDBPyConnection, batch_id: str, user: str, reason: str = "") -> str:
+    """Delete a loaded batch's rows and mark it 'rolled_back' (audited). Rows it replaced are not restored:
+    load the earlier file again (its hash is free again once its own batch is no longer 'loaded')."""
+    rows = con.sql("SELECT target_table, status FROM ingest_batch WHERE batch_id = ?", params=[batch_id]).fetchall()
+    if not rows:
+        raise KeyError(f"no batch '{batch_id}'")
+    table, status = rows[0]
+    if status != "loaded":
+        raise ValueError(f"batch '{batch_id}' is {status}; only a loaded batch can be rolled back")
+    with store.transaction(con):
+        n = con.sql(f"SELECT count(*) FROM {q(table)} WHERE batch_id = ?", params=[batch_id]).fetchall()[0][0]
+        con.execute(f"DELETE FROM {q(table)} WHERE batch_id = ?", [batch_id])
+        con.execute("UPDATE ingest_batch SET status = 'rolled_back', note = concat_ws('; ', note, ?) "
+                    "WHERE batch_id = ?", [f"rolled back by {user}" + (f": {reason}" if reason else ""), batch_id])
+        audit.record(con, user, "ingest_rollback", "ingest_batch", batch_id,
+                     {"table": table, "rows_deleted": int(n), "reason": reason})
+    return f"batch {batch_id}: {n} rows removed from {table}; status rolled_back"

@@ -1,0 +1,274 @@
+"""The child-process half of ingest: one file → one staged DuckDB file holding typed canonical rows, each either
+accepted or carrying its quarantine reason, plus the rows the reader itself rejected.
+
+It never opens the store: the parent attaches the staged file and copies it inside one transaction
+(engine/ingest.py). Staging is a single CREATE TABLE … AS SELECT so 10M lines cost one DuckDB pass.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from connectors import registry
+from connectors.base import FileRefused, ParseResult
+from connectors.validate import StagePlan, checks_for, lit, parse_check, q, rules_for
+from engine import store
+
+STAGED = "staged"
+REJECTED = "rejected"
+MAX_QUARANTINE_DETAIL = 100_000   # rows beyond this are counted but keep no raw text
+
+
+@dataclass
+class StageMeta:
+    """What the parent needs to know about a staged file (JSON-serialisable: it crosses the process boundary)."""
+
+    kind: str
+    target_table: str
+    rows_read: int
+    rows_accepted: int
+    rows_quarantined: int
+    warnings: list[str] = field(default_factory=list)
+    scope: list[dict[str, Any]] = field(default_factory=list)   # cost_line: provider/account/period totals
+    first_problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), default=str)
+
+    @classmethod
+    def from_json(cls, text: str) -> StageMeta:
+        return cls(**json.loads(text))
+
+
+@cache
+def table_columns() -> dict[str, list[tuple[str, str]]]:
+    """Canonical tables and their typed columns, taken from the migrations so staging never drifts from the store."""
+    con = duckdb.connect(":memory:")
+    try:
+        store.migrate(con)
+        rows = con.sql(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'main' ORDER BY table_name, ordinal_position"
+        ).fetchall()
+    finally:
+        con.close()
+    out: dict[str, list[tuple[str, str]]] = {}
+    for table, col, dtype in rows:
+        out.setdefault(str(table), []).append((str(col), str(dtype)))
+    return out
+
+
+def target_columns(table: str) -> list[tuple[str, str]]:
+    cols = table_columns().get(table)
+    if cols is None:
+        raise ValueError(f"unknown target table '{table}'")
+    return [(c, t) for c, t in cols if c != "batch_id"]
+
+
+def configure(con: duckdb.DuckDBPyConnection, *, threads: int | None, memory_mb: int | None,
+              temp_dir: Path | None) -> None:
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    if memory_mb:
+        con.execute(f"SET memory_limit = '{int(memory_mb)}MB'")
+    if temp_dir is not None:
+        con.execute(f"SET temp_directory = {lit(str(temp_dir))}")
+    con.execute("SET preserve_insertion_order = true")
+
+
+def plan_from_frame(con: duckdb.DuckDBPyConnection, res: ParseResult) -> StagePlan:
+    """Connectors that build a Polars frame (small inventories) get the same SQL validation as the bulk ones."""
+    frame = res.frame
+    if "__row" not in frame.columns:
+        frame = frame.with_row_index("__row", offset=1).with_columns(pl.col("__row").cast(pl.Int64))
+    con.register("__frame", frame.to_arrow())
+    cols = {c: f"s.{q(c)}" for c in frame.columns if c != "__row"}
+    exprs: dict[str, str] = {}
+    checks = []
+    for col, dtype in target_columns(res.target_table):
+        if col not in cols:
+            continue
+        raw = cols[col]
+        if dtype.upper().startswith(("VARCHAR", "MAP", "JSON")):
+            exprs[col] = raw if dtype.upper().startswith("MAP") else f"nullif(trim(CAST({raw} AS VARCHAR)), '')"
+        else:
+            exprs[col] = f"TRY_CAST({raw} AS {dtype})"
+            checks.append(parse_check(col, raw, exprs[col], f"a {dtype.lower()} value"))
+    con.register("__frame_quarantine", res.quarantine.to_arrow())
+    rejects = ("SELECT row_number::BIGINT AS row_number, column_name, reason, raw FROM __frame_quarantine"
+               if res.quarantine.height else None)
+    return StagePlan(kind=res.kind, target_table=res.target_table, source_sql="SELECT * FROM __frame",
+                     columns=exprs, checks=checks, warnings=list(res.warnings), rejects_sql=rejects)
+
+
+def make_plan(con: duckdb.DuckDBPyConnection, path: Path, kind: str | None, options: dict[str, Any]) -> StagePlan:
+    conn = registry.by_name(kind) if kind else registry.detect(path)
+    plan_fn: Callable[..., StagePlan] | None = getattr(conn, "plan", None)
+    if plan_fn is not None:
+        return plan_fn(con, path, **options)
+    return plan_from_frame(con, conn.parse(path))
+
+
+def staging_sql(plan: StagePlan) -> str:
+    cols = target_columns(plan.target_table)
+    typed = {c: f"CAST(({plan.columns[c]}) AS {t})" if c in plan.columns else f"CAST(NULL AS {t})" for c, t in cols}
+    checks = plan.checks + checks_for(plan.target_table, {c: typed[c] for c in plan.columns if c in typed})
+    select = ["s.__row::BIGINT AS __row"] + [f"{typed[c]} AS {q(c)}" for c, _ in cols]
+    if checks:
+        column_case = " ".join(f"WHEN {ch.bad} THEN {lit(ch.column)}" for ch in checks)
+        reason_case = " ".join(f"WHEN {ch.bad} THEN {ch.reason}" for ch in checks)
+        any_bad = " OR ".join(f"coalesce({ch.bad}, false)" for ch in checks)
+        select += [f"CASE {column_case} END AS __column", f"CASE {reason_case} END AS __reason",
+                   f"CASE WHEN {any_bad} THEN left(to_json(s)::VARCHAR, 4000) END AS __raw"]
+    else:
+        select += ["CAST(NULL AS VARCHAR) AS __column", "CAST(NULL AS VARCHAR) AS __reason",
+                   "CAST(NULL AS VARCHAR) AS __raw"]
+    return f"CREATE TABLE {STAGED} AS SELECT {', '.join(select)} FROM ({plan.source_sql}) s"
+
+
+def _mark_duplicates(con: duckdb.DuckDBPyConnection, keys: tuple[str, ...]) -> None:
+    key_list = ", ".join(q(k) for k in keys)
+    label = "+".join(keys)
+    con.execute(
+        f"UPDATE {STAGED} SET __column = {lit(label)}, "
+        f"__reason = 'duplicate natural key (' || d.k || '), first at row ' || d.first_row, "
+        f"__raw = NULL "
+        f"FROM (SELECT __row AS r, concat_ws(', ', {key_list}) AS k, "
+        f"      first_value(__row) OVER (PARTITION BY {key_list} ORDER BY __row) AS first_row, "
+        f"      row_number() OVER (PARTITION BY {key_list} ORDER BY __row) AS n "
+        f"      FROM {STAGED} WHERE __reason IS NULL) d "
+        f"WHERE {STAGED}.__row = d.r AND d.n > 1"
+    )
+
+
+def _fix_row_numbers(con: duckdb.DuckDBPyConnection) -> None:
+    """`__row` counts parsed records; rows the reader rejected shift later data rows. Fix the quarantined ones."""
+    n = con.sql(f"SELECT count(*) FROM {REJECTED} WHERE row_number IS NOT NULL").fetchall()[0][0]
+    if not n:
+        return
+    con.execute(
+        f"CREATE TEMP TABLE __gaps AS SELECT row_number - row_number() OVER (ORDER BY row_number) AS g "
+        f"FROM {REJECTED} WHERE row_number IS NOT NULL"
+    )
+    con.execute(f"UPDATE {STAGED} SET __row = __row + (SELECT count(*) FROM __gaps WHERE g < {STAGED}.__row) "
+                f"WHERE __reason IS NOT NULL")
+
+
+def _progress_thread(con: duckdb.DuckDBPyConnection, report: Callable[[float], None],
+                     stop: threading.Event) -> threading.Thread:
+    def loop() -> None:
+        while not stop.wait(0.25):
+            try:
+                p = float(con.query_progress())
+            except Exception:  # noqa: BLE001 - progress is best effort
+                continue
+            if p >= 0:
+                report(min(p, 100.0) / 100.0)
+
+    t = threading.Thread(target=loop, daemon=True)
+    t.start()
+    return t
+
+
+def stage(path: Path, out: Path, *, kind: str | None = None, options: dict[str, Any] | None = None,
+          threads: int | None = None, memory_mb: int | None = None,
+          progress: Callable[[float], None] | None = None) -> StageMeta:
+    """Parse, type and validate `path` into the DuckDB file `out`. Raises FileRefused for a file that cannot be read."""
+    t0 = time.perf_counter()
+    if out.exists():
+        out.unlink()
+    con = duckdb.connect(str(out))
+    try:
+        configure(con, threads=threads, memory_mb=memory_mb, temp_dir=out.parent / (out.name + ".tmp"))
+        plan = make_plan(con, path, kind, options or {})
+        for stmt in plan.setup_sql:
+            con.execute(stmt)
+        stop = threading.Event()
+        watcher = _progress_thread(con, progress, stop) if progress else None
+        try:
+            con.execute(staging_sql(plan))
+        except duckdb.OutOfMemoryException:
+            raise
+        except duckdb.Error as exc:
+            raise FileRefused(path.name, f"a readable {plan.kind} file ({_short(exc)})") from None
+        finally:
+            stop.set()
+            if watcher:
+                watcher.join()
+        con.execute(f"CREATE TABLE {REJECTED} (row_number BIGINT, column_name VARCHAR, reason VARCHAR, raw VARCHAR)")
+        if plan.rejects_sql:
+            con.execute(f"INSERT INTO {REJECTED} {plan.rejects_sql}")
+        keys = plan.natural_key if plan.natural_key is not None else rules_for(plan.target_table).natural_key
+        if keys:
+            _mark_duplicates(con, keys)
+        _fix_row_numbers(con)
+        return _summarise(con, plan, path, time.perf_counter() - t0)
+    finally:
+        con.close()
+
+
+def _short(exc: BaseException) -> str:
+    lines = [ln for ln in str(exc).splitlines() if ln.strip()]
+    return " ".join(lines[:2])[:400]
+
+
+def _summarise(con: duckdb.DuckDBPyConnection, plan: StagePlan, path: Path, seconds: float) -> StageMeta:
+    accepted, quarantined = con.sql(
+        f"SELECT count(*) FILTER (WHERE __reason IS NULL), count(*) FILTER (WHERE __reason IS NOT NULL) "
+        f"FROM {STAGED}"
+    ).fetchall()[0]
+    rejected = con.sql(f"SELECT count(*) FROM {REJECTED}").fetchall()[0][0]
+    problems = [
+        f"{path.name}: row {r}, column '{c}': {why}"
+        for r, c, why in con.sql(
+            f"(SELECT __row, __column, __reason FROM {STAGED} WHERE __reason IS NOT NULL ORDER BY __row LIMIT 5) "
+            f"UNION ALL (SELECT row_number, coalesce(column_name, '*'), reason FROM {REJECTED} "
+            f"ORDER BY row_number LIMIT 5) ORDER BY 1 LIMIT 5"
+        ).fetchall()
+    ]
+    scope: list[dict[str, Any]] = []
+    if plan.target_table == "cost_line":
+        scope = [
+            {"provider": p, "billing_account_id": a, "billing_period": bp, "rows": int(n),
+             "billed_cost": str(b), "effective_cost": str(e)}
+            for p, a, bp, n, b, e in con.sql(
+                f"SELECT provider, coalesce(billing_account_id, ''), billing_period, count(*), "
+                f"sum(billed_cost), sum(effective_cost) FROM {STAGED} WHERE __reason IS NULL "
+                f"GROUP BY ALL ORDER BY ALL"
+            ).fetchall()
+        ]
+    return StageMeta(kind=plan.kind, target_table=plan.target_table, rows_read=int(accepted + quarantined + rejected),
+                     rows_accepted=int(accepted), rows_quarantined=int(quarantined + rejected),
+                     warnings=list(plan.warnings), scope=scope, first_problems=problems, seconds=seconds)
+
+
+def run_plan_to_frame(connector: Any, path: Path, **options: Any) -> ParseResult:
+    """`Connector.parse` for SQL-native connectors: stage in a scratch file and hand back Polars frames.
+    For previews and small files; the pipeline itself never materialises the rows in Python."""
+    import tempfile  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory(prefix="apportion-parse-") as d:
+        out = Path(d) / "staged.duckdb"
+        meta = stage(path, out, kind=connector.name, options=options)
+        con = duckdb.connect(str(out), read_only=True)
+        try:
+            frame = con.sql(f"SELECT * EXCLUDE (__row, __column, __reason, __raw) FROM {STAGED} "
+                            f"WHERE __reason IS NULL ORDER BY __row").pl()
+            quarantine = con.sql(
+                f"SELECT __row AS row_number, __column AS column_name, __reason AS reason, __raw AS raw "
+                f"FROM {STAGED} WHERE __reason IS NOT NULL UNION ALL SELECT * FROM {REJECTED} ORDER BY 1").pl()
+        finally:
+            con.close()
+    return ParseResult(kind=meta.kind, target_table=meta.target_table, frame=frame, quarantine=quarantine,
+                       rows_read=meta.rows_read, warnings=meta.warnings)

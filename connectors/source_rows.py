@@ -139,6 +139,21 @@ def username(value: Any) -> str | None:
     return text.lower() or None
 
 
+_ENVIRONMENTS = {"prod": "production", "production": "production", "prd": "production", "live": "production",
+                 "dev": "development", "development": "development", "test": "test", "testing": "test", "qa": "test",
+                 "uat": "test", "stage": "staging", "staging": "staging", "stg": "staging", "preprod": "staging",
+                 "dr": "disaster_recovery", "sandbox": "sandbox"}
+
+
+def environment(value: Any) -> str | None:
+    """One spelling per environment ('Prod', 'PRD', 'Production' → 'production'); unknown values kept lower-case."""
+    text = clean(value)
+    if text is None:
+        return None
+    key = re.sub(r"[^a-z]", "", text.lower())
+    return _ENVIRONMENTS.get(key, text.lower())
+
+
 _DATE_FORMATS = (
     "%Y-%m-%d", "%Y/%m/%d", "%m/%d/%Y", "%d.%m.%Y", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S",
     "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M", "%d %b %Y", "%b %d, %Y", "%Y%m%d",

@@ -1,0 +1,245 @@
+"""From cost lines to pools, in one set-based DuckDB query per run: every line is claimed by the first
+exception or step whose filter matches it (never two), and direct steps resolve each line's owner through the
+fallback chain in the same pass. What leaves this module is small: period × pool × link × target sums, plus the
+driver quantities and the org hierarchy the methods need. Nothing here loops over lines in Python.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+import duckdb
+from pydantic import BaseModel, ConfigDict
+
+from engine.rules.filters import compile_all, compile_one
+from engine.rules.model import RuleSet, TargetKind
+
+Basis = Literal["effective", "billed"]
+UNMATCHED = "unmatched"
+EXCEPTION_PREFIX = "exception:"
+EXCEPTION_FIELDS = ("resource_id", "sub_account_id", "service_name", "billing_account_id", "sku_id")
+
+
+class ExceptionTreatment(BaseModel):
+    """The JSON in exception.treatment: a pooled resource shared by an explicit rule rather than the steps."""
+
+    model_config = ConfigDict(extra="ignore")
+    method: Literal["fixed", "even", "driver", "unallocated"]
+    split: dict[str, Decimal] | None = None
+    targets: list[str] | None = None
+    driver: str | None = None
+    target_kind: TargetKind = "cost_center"
+
+
+@dataclass(frozen=True)
+class PooledException:
+    exception_id: str
+    match_field: str
+    match_value: str
+    reason: str
+    treatment: ExceptionTreatment
+
+    @property
+    def pool(self) -> str:
+        return EXCEPTION_PREFIX + self.exception_id
+
+
+@dataclass(frozen=True)
+class Org:
+    """Cost centres, business units and applications, for roll-ups and `even` targets."""
+
+    kind: dict[str, str] = field(default_factory=dict)
+    parent: dict[str, str | None] = field(default_factory=dict)
+    app_cc: dict[str, str] = field(default_factory=dict)
+
+    def members(self, kind: TargetKind) -> list[str]:
+        if kind == "application":
+            return sorted(self.app_cc)
+        return sorted(u for u, k in self.kind.items() if k == kind)
+
+    def cost_center_of(self, kind: str, target: str) -> str | None:
+        if kind == "cost_center":
+            return target
+        if kind == "application":
+            return self.app_cc.get(target)
+        return None
+
+    def business_unit_of(self, kind: str, target: str) -> str | None:
+        unit = target if kind == "business_unit" else self.cost_center_of(kind, target)
+        seen: set[str] = set()
+        while unit is not None and unit not in seen:
+            if self.kind.get(unit) == "business_unit":
+                return unit
+            seen.add(unit)
+            unit = self.parent.get(unit)
+        return None
+
+
+@dataclass(frozen=True)
+class PoolData:
+    """Everything a cascade needs for one period; small enough to keep in memory for what-if."""
+
+    period: str
+    basis: Basis
+    pool_totals: dict[str, Decimal]
+    direct: dict[str, list[tuple[str | None, str | None, Decimal]]]
+    drivers: dict[tuple[str, str], dict[str, Decimal]]
+    exceptions: list[PooledException]
+    org: Org
+    cost_batches: tuple[str, ...]
+    driver_batches: tuple[str, ...]
+    input_lines: int
+
+
+def load_org(con: duckdb.DuckDBPyConnection) -> Org:
+    units = con.sql("SELECT unit_id, kind, parent_id FROM org_unit").fetchall()
+    apps = con.sql("SELECT app_id, cost_center_id FROM application").fetchall()
+    return Org(kind={u: k for u, k, _ in units}, parent={u: p for u, _, p in units}, app_cc=dict(apps))
+
+
+def load_exceptions(con: duckdb.DuckDBPyConnection, period: str) -> list[PooledException]:
+    rows = con.sql(
+        "SELECT exception_id, match_field, match_value, treatment::VARCHAR, reason FROM exception"
+        " WHERE (valid_from IS NULL OR valid_from <= ?) AND (valid_to IS NULL OR valid_to >= ?)"
+        " ORDER BY exception_id",
+        params=[period, period],
+    ).fetchall()
+    out: list[PooledException] = []
+    for eid, fld, val, treatment, reason in rows:
+        if fld not in EXCEPTION_FIELDS:
+            raise ValueError(f"exception {eid}: match_field must be one of {EXCEPTION_FIELDS}, not {fld!r}")
+        out.append(PooledException(eid, fld, val, reason, ExceptionTreatment.model_validate(json.loads(treatment))))
+    return out
+
+
+def _classify(rs: RuleSet, exceptions: list[PooledException]) -> tuple[str, list[Any]]:
+    parts: list[str] = []
+    params: list[Any] = []
+    for ex in exceptions:
+        cond, p = compile_one(ex.match_field, "eq", ex.match_value)
+        parts.append(f"WHEN {cond} THEN ?")
+        params += p + [ex.pool]
+    for s in rs.steps:
+        if s.source.kind != "cost_lines":
+            continue
+        cond, p = compile_all([(f.field, f.op, f.value) for f in s.source.filters])
+        parts.append(f"WHEN {cond} THEN ?")
+        params += p + [s.id]
+    if not parts:
+        return "?", [UNMATCHED]
+    return "CASE " + " ".join(parts) + " ELSE ? END", params + [UNMATCHED]
+
+
+_LINK_SQL: dict[tuple[str, str], str] = {
+    ("cost_center", "tag"): "tcc.unit_id",
+    ("cost_center", "account_owner"): "ao.cost_center_id",
+    ("cost_center", "cmdb"): "coalesce(a1.cost_center_id, a2.cost_center_id)",
+    ("application", "tag"): "tap.app_id",
+    ("application", "account_owner"): "ao.app_id",
+    ("application", "cmdb"): "coalesce(a1.app_id, a2.app_id)",
+}
+
+
+def pool_query(rs: RuleSet, exceptions: list[PooledException], period: str, basis: Basis,
+               ) -> tuple[str, list[Any]]:
+    """The one query over cost_line: (pool, link, target, exact sum, line count) per group."""
+    amount = "l.effective_cost" if basis == "effective" else "l.billed_cost"
+    case_sql, case_params = _classify(rs, exceptions)
+    direct = [s for s in rs.steps if s.method.kind == "direct" and s.source.kind == "cost_lines"]
+    inner = (
+        f"SELECT {amount} AS amt, {case_sql} AS pool, l.tag_cost_center, l.tag_application, l.provider,"
+        " l.sub_account_id, l.resource_id FROM cost_line l WHERE l.billing_period = ?"
+    )
+    params: list[Any] = []
+    if not direct:
+        sql = f"SELECT pool, NULL AS link, NULL AS target, sum(amt), count(*) FROM ({inner}) c GROUP BY ALL"
+        return sql, case_params + [period]
+    link_cases: list[str] = []
+    target_cases: list[str] = []
+    link_params: list[Any] = []
+    target_params: list[Any] = []
+    for s in direct:
+        exprs = [(link, _LINK_SQL[(s.target_kind, link)]) for link in s.method.fallback]
+        link_cases.append("WHEN ? THEN CASE " + " ".join(f"WHEN {e} IS NOT NULL THEN ?" for _, e in exprs) + " END")
+        link_params += [s.id] + [link for link, _ in exprs]
+        target_cases.append("WHEN ? THEN coalesce(" + ", ".join(e for _, e in exprs) + ")")
+        target_params.append(s.id)
+    sql = (
+        "SELECT pool, link, target, sum(amt), count(*) FROM ("
+        f" SELECT c.amt, c.pool, CASE c.pool {' '.join(link_cases)} END AS link,"
+        f" CASE c.pool {' '.join(target_cases)} END AS target"
+        f" FROM ({inner}) c"
+        " LEFT JOIN org_unit tcc ON tcc.unit_id = c.tag_cost_center AND tcc.kind = 'cost_center'"
+        " LEFT JOIN application tap ON tap.app_id = c.tag_application"
+        " LEFT JOIN account_owner ao ON ao.provider = c.provider AND ao.sub_account_id = c.sub_account_id"
+        " LEFT JOIN asset a1 ON a1.asset_id = c.resource_id"
+        " LEFT JOIN (SELECT serial, min(cost_center_id) AS cost_center_id, min(app_id) AS app_id FROM asset"
+        "   WHERE serial IS NOT NULL GROUP BY serial) a2 ON a2.serial = c.resource_id AND a1.asset_id IS NULL"
+        ") GROUP BY ALL"
+    )
+    params = link_params + target_params + case_params + [period]
+    return sql, params
+
+
+def load_drivers(con: duckdb.DuckDBPyConnection, period: str) -> tuple[dict[tuple[str, str], dict[str, Decimal]],
+                                                                      tuple[str, ...]]:
+    """Driver quantities per (driver, target kind) → target. Summed with math.fsum (correctly rounded, hence
+    independent of row order) and then held as exact Decimals."""
+    rows = con.sql(
+        "SELECT driver, target_kind, target_id, quantity, batch_id FROM driver_value WHERE period = ?", params=[period]
+    ).fetchall()
+    acc: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    batches: set[str] = set()
+    for driver, kind, target, qty, batch in rows:
+        acc[(driver, kind)][target].append(float(qty))
+        if batch is not None:
+            batches.add(batch)
+    drivers = {k: {t: Decimal(math.fsum(v)) for t, v in sorted(ts.items())} for k, ts in sorted(acc.items())}
+    return drivers, tuple(sorted(batches))
+
+
+def load_pools(con: duckdb.DuckDBPyConnection, rs: RuleSet, period: str, basis: Basis = "effective") -> PoolData:
+    exceptions = load_exceptions(con, period)
+    sql, params = pool_query(rs, exceptions, period, basis)
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    direct: dict[str, list[tuple[str | None, str | None, Decimal]]] = defaultdict(list)
+    direct_ids = {s.id for s in rs.steps if s.method.kind == "direct"}
+    lines = 0
+    for pool, link, target, amount, n in con.sql(sql, params=params).fetchall():
+        amt = Decimal(amount)
+        totals[pool] += amt
+        lines += int(n)
+        if pool in direct_ids:
+            direct[pool].append((link, target, amt))
+    for rows in direct.values():
+        rows.sort(key=lambda r: (r[0] or "~", r[1] or "~"))
+    drivers, driver_batches = load_drivers(con, period)
+    batches = tuple(
+        r[0] for r in con.sql(
+            "SELECT DISTINCT batch_id FROM cost_line WHERE billing_period = ? ORDER BY 1", params=[period]
+        ).fetchall()
+    )
+    return PoolData(
+        period=period, basis=basis, pool_totals=dict(sorted(totals.items())), direct=dict(direct), drivers=drivers,
+        exceptions=exceptions, org=load_org(con), cost_batches=batches, driver_batches=driver_batches,
+        input_lines=lines,
+    )
+
+
+def source_totals(con: duckdb.DuckDBPyConnection, rs: RuleSet, period: str, basis: Basis) -> dict[str, Decimal]:
+    """Exact source total per pool, straight from cost_line: what the conservation check holds postings to."""
+    exceptions = load_exceptions(con, period)
+    case_sql, params = _classify(rs, exceptions)
+    amount = "l.effective_cost" if basis == "effective" else "l.billed_cost"
+    rows = con.sql(
+        f"SELECT {case_sql} AS pool, sum({amount}) FROM cost_line l WHERE l.billing_period = ? GROUP BY 1",
+        params=params + [period],
+    ).fetchall()
+    return {p: Decimal(v) for p, v in rows}
+
+

@@ -1,0 +1,47 @@
+"""Posting: unrounded cascade rows → cents, per source pool, by largest remainder."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from engine.allocation.cascade import RowKey, Rows
+from engine.allocation.rounding import controlled, largest_remainder, to_cents
+
+AMOUNT_QUANTUM = Decimal("1e-10")  # allocation_result.amount is DECIMAL(38, 10)
+
+
+@dataclass(frozen=True)
+class Posted:
+    key: RowKey
+    amount: Decimal
+    cents: int
+    share: float | None
+
+
+def post(rows: Rows, pool_totals: dict[str, Decimal]) -> list[Posted]:
+    """Round once, at posting: for every source pool the posted cents equal the pool's source total in cents,
+    and each target's total lands on its own nearest cents (controlled rounding of the pool × target table);
+    within one pool and target, the steps share the cell's cents by largest remainder."""
+    cells: dict[tuple[str, tuple[str, str]], Decimal] = defaultdict(Decimal)
+    members: dict[tuple[str, tuple[str, str]], list[RowKey]] = defaultdict(list)
+    for key in sorted(rows):
+        cell = (key.source_pool, (key.target_kind, key.target_id))
+        cells[cell] += rows[key]
+        members[cell].append(key)
+    pool_cents = {p: to_cents(v) for p, v in pool_totals.items()}
+    missing = sorted(p for p, c in pool_cents.items() if c != 0 and not any(k[0] == p for k in cells))
+    if missing:
+        raise ValueError(f"pools with money but nothing posted: {missing}")
+    cell_cents = controlled(cells, pool_cents)
+    out: list[Posted] = []
+    for cell in sorted(cells):
+        keys = members[cell]
+        cents = largest_remainder([rows[k] for k in keys], cell_cents[cell], keys)
+        total = pool_totals.get(cell[0], Decimal(0))
+        for key, c in zip(keys, cents, strict=True):
+            amount = rows[key]
+            share = float(amount / total) if total != 0 else None
+            out.append(Posted(key, amount.quantize(AMOUNT_QUANTUM), c, share))
+    return out

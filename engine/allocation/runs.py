@@ -1,0 +1,181 @@
+"""Month-close runs: rule set version + period + basis → pools (SQL) → cascade → cents → one transaction.
+
+The run key is hash(input batches, rule body, parameters), so running the same inputs again replaces the run
+instead of adding to it. The conservation check runs inside the writing transaction; if it fails, nothing of
+the run is kept, a `failed` run row and an audit event say so, and the caller gets the exception.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from engine import audit
+from engine.allocation import conservation, overrides
+from engine.allocation.cascade import UNALLOCATED_KIND, CascadeError, run_cascade
+from engine.allocation.errors import AllocationError
+from engine.allocation.pools import Basis, Org, PoolData, load_pools, source_totals
+from engine.allocation.posting import Posted, post
+from engine.rules import versions
+from engine.rules.model import RuleSet, load
+from engine.store import transaction
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_key: str
+    period: str
+    rule_set: str
+    rule_version: int
+    basis: str
+    status: str
+    total_in: Decimal
+    total_out: Decimal
+    unallocated: Decimal
+    result_rows: int
+    input_lines: int
+    replaced: bool
+    seconds: float
+
+
+def resolve_rule_set(con: duckdb.DuckDBPyConnection, rule_set: str | Path | RuleSet, period: str,
+                     version: int | None = None) -> tuple[RuleSet, int]:
+    """A RuleSet object or a YAML/JSON file runs as version 0 (unversioned); a name runs the stored version, or
+    the approved one in force for the period when no version is given."""
+    if isinstance(rule_set, RuleSet):
+        return rule_set, 0
+    p = Path(rule_set)
+    if p.suffix.lower() in (".yaml", ".yml", ".json") and p.is_file():
+        return load(p), 0
+    name = str(rule_set)
+    rv = versions.get(con, name, version) if version is not None else versions.as_of(con, name, period)
+    return rv.rule_set, rv.version
+
+
+def run_key(data: PoolData, rs: RuleSet, version: int, params: dict[str, Any] | None) -> str:
+    payload = {
+        "period": data.period, "basis": data.basis, "rule_set": rs.name, "version": version,
+        "body": rs.body_hash(), "params": params or {}, "cost_batches": list(data.cost_batches),
+        "driver_batches": list(data.driver_batches),
+        "exceptions": [[e.exception_id, e.match_field, e.match_value, e.treatment.model_dump(mode="json")]
+                       for e in data.exceptions],
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _arrow(run_key_: str, period: str, posted: list[Posted], org: Org) -> pa.Table:
+    def cc(kind: str, tid: str) -> str | None:
+        return None if kind == UNALLOCATED_KIND else org.cost_center_of(kind, tid)
+
+    return pa.table({
+        "run_key": [run_key_] * len(posted),
+        "period": [period] * len(posted),
+        "step": [p.key.step for p in posted],
+        "step_name": [p.key.step_name for p in posted],
+        "source_pool": [p.key.source_pool for p in posted],
+        "method": [p.key.method for p in posted],
+        "driver": [p.key.driver or None for p in posted],
+        "target_kind": [p.key.target_kind for p in posted],
+        "target_id": [p.key.target_id for p in posted],
+        "cost_center_id": [cc(p.key.target_kind, p.key.target_id) for p in posted],
+        "app_id": [p.key.target_id if p.key.target_kind == "application" else None for p in posted],
+        "share": [p.share for p in posted],
+        "amount": [str(p.amount) for p in posted],
+        "posted_cents": [p.cents for p in posted],
+    })
+
+
+_INSERT = (
+    "INSERT INTO allocation_result (run_key, period, step, step_name, source_pool, method, driver, target_kind,"
+    " target_id, cost_center_id, app_id, service_name, share, amount, posted_amount)"
+    " SELECT run_key, period, step, step_name, source_pool, method, driver, target_kind, target_id, cost_center_id,"
+    " app_id, NULL, share, CAST(amount AS DECIMAL(38, 10)), CAST(posted_cents AS DECIMAL(18, 2)) / 100"
+    " FROM _apportion_rows"
+)
+
+
+def _record_failure(con: duckdb.DuckDBPyConnection, key: str, period: str, rs: RuleSet, version: int, basis: str,
+                    params: dict[str, Any] | None, total_in: Decimal, actor: str, error: str) -> None:
+    with transaction(con):
+        posted = con.sql("SELECT count(*) FROM allocation_run WHERE run_key = ? AND status = 'posted'",
+                         params=[key]).fetchall()[0][0]
+        if not posted:
+            con.execute("DELETE FROM allocation_run WHERE run_key = ?", [key])
+            con.execute(
+                "INSERT INTO allocation_run (run_key, period, rule_set, rule_version, basis, params, total_in,"
+                " total_out, status, started_by, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 'failed', ?,"
+                " current_timestamp)",
+                [key, period, rs.name, version, basis, json.dumps(params or {}), total_in, actor],
+            )
+        audit.record(con, actor, "allocation.fail", "allocation_run", key,
+                     {"period": period, "rule_set": rs.name, "version": version, "error": error[:2000]})
+
+
+def run_allocation(con: duckdb.DuckDBPyConnection, period: str, rule_set: str | Path | RuleSet,
+                   version: int | None = None, basis: Basis = "effective", params: dict[str, Any] | None = None,
+                   actor: str = "cli") -> RunSummary:
+    """Allocate one period and post it. Raises AllocationError (ConservationError is one) when nothing posted."""
+    if not versions.PERIOD.match(period):
+        raise ValueError(f"period must be YYYY-MM, not {period!r}")
+    if basis not in ("effective", "billed"):
+        raise ValueError(f"basis must be effective or billed, not {basis!r}")
+    started = time.perf_counter()
+    base_rs, ver = resolve_rule_set(con, rule_set, period, version)
+    rs = overrides.from_params(base_rs, params)
+    data = load_pools(con, rs, period, basis)
+    key = run_key(data, base_rs, ver, params)
+    total_in = sum(data.pool_totals.values(), Decimal(0))
+    try:
+        posted = post(run_cascade(rs, data), data.pool_totals)
+        table = _arrow(key, period, posted, data.org)
+        with transaction(con):
+            replaced = bool(con.sql("SELECT count(*) FROM allocation_run WHERE run_key = ?",
+                                    params=[key]).fetchall()[0][0])
+            con.execute("DELETE FROM allocation_result WHERE run_key = ?", [key])
+            con.execute("DELETE FROM allocation_run WHERE run_key = ?", [key])
+            total_out = sum((Decimal(p.cents) for p in posted), Decimal(0)) / 100
+            unallocated = sum((Decimal(p.cents) for p in posted if p.key.target_kind == UNALLOCATED_KIND),
+                              Decimal(0)) / 100
+            con.execute(
+                "INSERT INTO allocation_run (run_key, period, rule_set, rule_version, basis, params, total_in,"
+                " total_out, status, started_by, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'posted', ?,"
+                " current_timestamp)",
+                [key, period, rs.name, ver, basis, json.dumps(params or {}, sort_keys=True), total_in, total_out,
+                 actor],
+            )
+            con.register("_apportion_rows", table)
+            try:
+                con.execute(_INSERT)
+            finally:
+                con.unregister("_apportion_rows")
+            conservation.check(con, key, source_totals(con, rs, period, basis))
+            audit.record(con, actor, "allocation.post", "allocation_run", key, {
+                "period": period, "rule_set": rs.name, "version": ver, "basis": basis, "params": params or {},
+                "total_in": str(total_in), "total_out": str(total_out), "rows": len(posted), "replaced": replaced,
+            })
+    except (CascadeError, conservation.ConservationError, duckdb.Error, ValueError) as exc:
+        _record_failure(con, key, period, rs, ver, basis, params, total_in, actor, str(exc))
+        if isinstance(exc, conservation.ConservationError):
+            raise
+        raise AllocationError(f"allocation of {period} with {rs.name} v{ver} failed: {exc}") from exc
+    return RunSummary(key, period, rs.name, ver, basis, "posted", total_in, total_out, unallocated, len(posted),
+                      data.input_lines, replaced, time.perf_counter() - started)
+
+
+def latest_run(con: duckdb.DuckDBPyConnection, period: str, rule_set: str | None = None) -> str | None:
+    """The most recent posted run key for a period (optionally one rule set): what dashboards show."""
+    sql = "SELECT run_key FROM allocation_run WHERE period = ? AND status = 'posted'"
+    params: list[Any] = [period]
+    if rule_set:
+        sql += " AND rule_set = ?"
+        params.append(rule_set)
+    rows = con.sql(sql + " ORDER BY finished_at DESC, run_key LIMIT 1", params=params).fetchall()
+    return rows[0][0] if rows else None

@@ -24,7 +24,8 @@ class PageSpec:
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("overview", "Executive overview", ":material/dashboard:", "Dashboards",
              ("admin", "finops", "executive", "auditor")),
-    PageSpec("my_costs", "My costs", ":material/person_search:", "Dashboards", ("admin", "finops", "app_owner")),
+    PageSpec("explorer", "Cost explorer", ":material/account_tree:", "Dashboards",
+             ("app_owner", "admin", "finops", "executive", "auditor")),
     PageSpec("audit_trail", "Audit trail", ":material/policy:", "Governance", ("admin", "finops", "auditor")),
 )
 

@@ -63,5 +63,5 @@ def test_protected_url_opened_anonymously_shows_only_login(page: Page, fresh_ser
     expect(page.locator(".vega-embed")).to_have_count(0)
     expect(page.get_by_text("Signed in as")).to_have_count(0)
     body = page.locator("body").inner_text()
-    assert "Total spend" not in body and "My costs" not in body
+    assert "Total spend" not in body and "Cost this month" not in body
     screenshot(page, f"anonymous_{page_key}")

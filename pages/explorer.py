@@ -1,0 +1,80 @@
+"""Cost explorer: drill from business unit to resource; every posted amount explains itself."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from engine import explorer, overview
+from engine.explorer import LEVEL_TITLES, Filters
+from ui import charts
+from ui.auth import require_role
+from ui.db import db
+from ui.empty import empty_state
+from ui.formats import money
+from ui.navigation import roles_for
+
+user = require_role(*roles_for("explorer"))
+
+con = db()
+st.title("Cost explorer")
+if user.scoped:
+    st.caption(f"Scoped to your cost centres: {', '.join(sorted(user.cost_centers or []))}")
+periods = overview.periods(con)
+if not periods:
+    empty_state()
+    st.stop()
+
+path: dict[str, str] = st.session_state.setdefault("explorer_path", {})
+f1, f2, f3 = st.columns(3)
+period = f1.selectbox("Billing period", list(reversed(periods)), key="explorer_period")
+provider = f2.selectbox("Provider", ["All", *explorer.providers(con)], key="explorer_provider")
+environment = f3.selectbox("Environment", ["All", *explorer.environments(con)], key="explorer_env")
+filters = Filters(dict(path), None if provider == "All" else provider, None if environment == "All" else environment)
+
+crumbs = st.columns(len(path) + 1 if path else 1)
+if crumbs[0].button("All", key="crumb_root", type="tertiary"):
+    path.clear()
+    st.rerun()
+for i, (level, value) in enumerate(list(path.items())):
+    if crumbs[i + 1].button(f"› {value}", key=f"crumb_{level}", type="tertiary", help=LEVEL_TITLES[level]):
+        keep = list(path)[: i + 1]
+        for k in list(path):
+            if k not in keep:
+                del path[k]
+        st.rerun()
+
+level = filters.next_level()
+if level is None:
+    st.info("This is a single resource: nothing further to drill into.")
+    st.stop()
+
+rows = explorer.breakdown(con, user, period, level, filters)
+total, previous = (rows["cost"].sum(), rows["previous"].sum()) if not rows.is_empty() else (0, 0)
+m1, m2, m3 = st.columns(3)
+m1.metric("Cost this month", money(total), delta=money(total - previous) + " vs prior month", delta_color="inverse")
+m2.metric(LEVEL_TITLES[level] + "s", len(rows))
+m3.metric("Biggest mover", rows.sort("delta", descending=True)["name"][0] if not rows.is_empty() else "–")
+
+st.subheader(f"By {LEVEL_TITLES[level].lower()}")
+st.dataframe(rows, hide_index=True, width="stretch",
+             column_config={"cost": st.column_config.NumberColumn("Cost", format="dollar"),
+                            "previous": st.column_config.NumberColumn("Previous month", format="dollar"),
+                            "delta": st.column_config.NumberColumn("Change", format="dollar")})
+if not rows.is_empty():
+    choice = st.selectbox(f"Drill into a {LEVEL_TITLES[level].lower()}", rows["name"].to_list(), index=None,
+                          key=f"drill_{level}", placeholder="Choose…")
+    if choice:
+        path[level] = choice
+        st.rerun()
+
+st.subheader("Trend")
+st.altair_chart(charts.stacked_spend(explorer.monthly(con, user, level, filters), LEVEL_TITLES[level]),
+                width="stretch")
+
+if "cost_center" in path:
+    st.subheader("How the posted charge was built")
+    why = explorer.explain(con, user, period, path["cost_center"])
+    if why.is_empty():
+        st.caption("This month has no posted allocation run yet; the figures above are direct attribution.")
+    else:
+        st.dataframe(why, hide_index=True, width="stretch")

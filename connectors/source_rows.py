@@ -242,6 +242,8 @@ def parse_period(value: Any, column: str) -> str:
         return text
     if re.fullmatch(r"\d{4}(0[1-9]|1[0-2])", text):
         return f"{text[:4]}-{text[4:]}"
+    if re.fullmatch(r"\d{4}-?\d{2}", text):
+        raise RowError(column, f"bad period '{text}' in {column} (expected YYYY-MM with month 01-12)")
     d = parse_date(value, column)
     assert d is not None
     return f"{d.year:04d}-{d.month:02d}"
@@ -286,6 +288,10 @@ class Collector:
 
     def refuse(self, row_number: int, column: str | None, reason: str, raw: Any) -> None:
         self.bad.append({"row_number": row_number, "column_name": column, "reason": reason, "raw": _raw(raw)})
+
+    def first_seen(self, key: str) -> int | None:
+        """Row number that already used this natural key, if any."""
+        return self._keys.get(key)
 
     def accept(self, row_number: int, record: dict[str, Any], raw: Any, *, key: str | None = None,
                key_column: str | None = None) -> bool:

@@ -137,9 +137,11 @@ def _classify(rs: RuleSet, exceptions: list[PooledException]) -> tuple[str, list
 
 _LINK_SQL: dict[tuple[str, str], str] = {
     ("cost_center", "tag"): "tcc.unit_id",
+    ("cost_center", "application"): "tap.cost_center_id",
     ("cost_center", "account_owner"): "ao.cost_center_id",
     ("cost_center", "cmdb"): "coalesce(a1.cost_center_id, a2.cost_center_id)",
     ("application", "tag"): "tap.app_id",
+    ("application", "application"): "tap.app_id",
     ("application", "account_owner"): "ao.app_id",
     ("application", "cmdb"): "coalesce(a1.app_id, a2.app_id)",
 }

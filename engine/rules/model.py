@@ -21,7 +21,7 @@ from engine.rules.filters import Op, valid_field
 
 TargetKind = Literal["cost_center", "application", "business_unit"]
 MethodKind = Literal["direct", "driver", "weighted", "even", "fixed", "allocated"]
-FallbackLink = Literal["tag", "account_owner", "cmdb"]
+FallbackLink = Literal["tag", "application", "account_owner", "cmdb"]
 UNALLOCATED = "UNALLOCATED"
 STEP_PREFIX = "step:"
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")

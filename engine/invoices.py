@@ -173,7 +173,7 @@ class AllocatedVsInvoice:
             return (f"Allocated {self.allocated_total:,.2f} ({self.basis} cost) for {self.period}; "
                     "no invoice totals entered for this period yet.")
         return (f"Allocated {self.allocated_total:,.2f} ({self.basis} cost) vs invoiced {self.invoice_total:,.2f} "
-                f"({self.invoices_entered} invoices): difference {self.difference:,.2f}.")
+                f"({self.invoices_entered} invoice{'' if self.invoices_entered == 1 else 's'}): difference {self.difference:,.2f}.")
 
 
 def allocated_vs_invoice(con: duckdb.DuckDBPyConnection, run_key: str) -> AllocatedVsInvoice:

@@ -172,8 +172,9 @@ class AllocatedVsInvoice:
         if self.invoice_total is None:
             return (f"Allocated {self.allocated_total:,.2f} ({self.basis} cost) for {self.period}; "
                     "no invoice totals entered for this period yet.")
+        plural = "" if self.invoices_entered == 1 else "s"
         return (f"Allocated {self.allocated_total:,.2f} ({self.basis} cost) vs invoiced {self.invoice_total:,.2f} "
-                f"({self.invoices_entered} invoice{'' if self.invoices_entered == 1 else 's'}): difference {self.difference:,.2f}.")
+                f"({self.invoices_entered} invoice{plural}): difference {self.difference:,.2f}.")
 
 
 def allocated_vs_invoice(con: duckdb.DuckDBPyConnection, run_key: str) -> AllocatedVsInvoice:

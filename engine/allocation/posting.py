@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from engine.allocation.cascade import RowKey, Rows
 from engine.allocation.rounding import controlled, largest_remainder, to_cents
@@ -21,6 +21,12 @@ class Posted:
 
 
 def post(rows: Rows, pool_totals: dict[str, Decimal]) -> list[Posted]:
+    with localcontext() as ctx:
+        ctx.prec = 60  # cents of any DECIMAL(38, 10) amount, exactly
+        return _post(rows, pool_totals)
+
+
+def _post(rows: Rows, pool_totals: dict[str, Decimal]) -> list[Posted]:
     """Round once, at posting: for every source pool the posted cents equal the pool's source total in cents,
     and each target's total lands on its own nearest cents (controlled rounding of the pool × target table);
     within one pool and target, the steps share the cell's cents by largest remainder."""

@@ -89,7 +89,7 @@ def _arrow(run_key_: str, period: str, posted: list[Posted], org: Org) -> pa.Tab
         "app_id": [p.key.target_id if p.key.target_kind == "application" else None for p in posted],
         "share": [p.share for p in posted],
         "amount": [str(p.amount) for p in posted],
-        "posted_cents": [p.cents for p in posted],
+        "posted": [str(Decimal(p.cents).scaleb(-2)) for p in posted],
     })
 
 
@@ -97,7 +97,7 @@ _INSERT = (
     "INSERT INTO allocation_result (run_key, period, step, step_name, source_pool, method, driver, target_kind,"
     " target_id, cost_center_id, app_id, service_name, share, amount, posted_amount)"
     " SELECT run_key, period, step, step_name, source_pool, method, driver, target_kind, target_id, cost_center_id,"
-    " app_id, NULL, share, CAST(amount AS DECIMAL(38, 10)), CAST(posted_cents AS DECIMAL(18, 2)) / 100"
+    " app_id, NULL, share, CAST(amount AS DECIMAL(38, 10)), CAST(posted AS DECIMAL(18, 2))"
     " FROM _apportion_rows"
 )
 
@@ -161,7 +161,7 @@ def run_allocation(con: duckdb.DuckDBPyConnection, period: str, rule_set: str | 
                 "period": period, "rule_set": rs.name, "version": ver, "basis": basis, "params": params or {},
                 "total_in": str(total_in), "total_out": str(total_out), "rows": len(posted), "replaced": replaced,
             })
-    except (CascadeError, conservation.ConservationError, duckdb.Error, ValueError) as exc:
+    except (CascadeError, conservation.ConservationError, duckdb.Error, ValueError, ArithmeticError) as exc:
         _record_failure(con, key, period, rs, ver, basis, params, total_in, actor, str(exc))
         if isinstance(exc, conservation.ConservationError):
             raise

@@ -135,9 +135,9 @@ def tag_check(src: Source, name: str, parsed_map: str) -> Check:
                  f"'expected tags as a JSON object, got ' || left({raw}, 60)")
 
 
-def with_tags(source_sql: str, map_expr: str) -> str:
+def with_tags(source_sql: str, map_expr: str, *, entries: bool = False) -> str:
     """Wrap a source so the normalised tag map is computed once per row, as `__tags`."""
-    return f"SELECT s.*, {normalise_tags_sql(map_expr)} AS __tags FROM ({source_sql}) s"
+    return f"SELECT s.*, {normalise_tags_sql(map_expr, entries=entries)} AS __tags FROM ({source_sql}) s"
 
 
 TAG_COLUMNS: dict[str, str] = {

@@ -22,6 +22,7 @@ MAX_LINE_BYTES = 4 * 1024**2        # a CSV line above 4 MB is not a billing lin
 ENCODINGS: dict[str, str] = {"utf-8": "utf-8", "utf8": "utf-8", "latin-1": "latin-1", "latin1": "latin-1",
                              "iso-8859-1": "latin-1", "utf-16": "utf-16", "utf16": "utf-16"}
 
+REJECTS_TABLE = "__rejects"
 XLSX_MAX_ENTRIES = 2_000
 XLSX_MAX_UNCOMPRESSED = 512 * 1024**2
 XLSX_MAX_RATIO = 200
@@ -75,7 +76,7 @@ def check_text_encoding(path: Path, encoding: str | None) -> str:
 
 
 def open_csv(con: duckdb.DuckDBPyConnection, path: Path, *, encoding: str | None = None,
-             max_line_bytes: int = MAX_LINE_BYTES, rejects: str = "__rejects") -> CsvSource:
+             max_line_bytes: int = MAX_LINE_BYTES, rejects: str = REJECTS_TABLE) -> CsvSource:
     """Every cell as text (types are decided by the connector, with a reason when a cell does not parse); rows that
     cannot be split into the header's columns go to a rejects table instead of failing the file."""
     check_size(path)

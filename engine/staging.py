@@ -21,6 +21,7 @@ import polars as pl
 
 from connectors import registry
 from connectors.base import FileRefused, ParseResult
+from connectors.safe_read import REJECTS_TABLE
 from connectors.validate import StagePlan, checks_for, lit, parse_check, q, rules_for
 from engine import store
 
@@ -194,6 +195,8 @@ def stage(path: Path, out: Path, *, kind: str | None = None, options: dict[str, 
         plan = make_plan(con, path, kind, options or {})
         for stmt in plan.setup_sql:
             con.execute(stmt)
+        for t in (REJECTS_TABLE, REJECTS_TABLE + "_scan"):
+            con.execute(f"DROP TABLE IF EXISTS {t}")   # a pre-scan in plan() must not leave its rejects twice
         stop = threading.Event()
         watcher = _progress_thread(con, progress, stop) if progress else None
         try:

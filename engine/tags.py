@@ -86,15 +86,23 @@ def canonical_key_sql(key_expr: str, aliases: dict[str, str] | None = None) -> s
     return f"coalesce({alias_map}[{squashed}], {snake})"
 
 
-def normalise_tags_sql(map_expr: str, aliases: dict[str, str] | None = None) -> str:
-    """SQL turning a MAP(VARCHAR, VARCHAR) into one with canonical keys; first spelling wins, NULL values dropped."""
+def normalise_tags_sql(map_expr: str, aliases: dict[str, str] | None = None, *, entries: bool = False) -> str:
+    """SQL turning a MAP(VARCHAR, VARCHAR) (or, with `entries`, a list of {key, value} structs, which may repeat a
+    key) into a map with canonical keys; first spelling wins, empty values dropped, no entries → NULL."""
     key = canonical_key_sql("x.key", aliases)
-    entries = (
-        f"list_filter(list_transform(map_entries({map_expr}), lambda x: {{'key': {key}, 'value': trim(x.value)}}),"
-        " lambda x: x.value IS NOT NULL AND x.key <> '')"
+    source = map_expr if entries else f"map_entries({map_expr})"
+    cleaned = (
+        f"list_filter(list_transform({source}, lambda x: {{'key': {key}, 'value': trim(x.value)}}),"
+        " lambda x: x.value IS NOT NULL AND x.value <> '' AND x.key <> '')"
     )
-    dedup = f"list_filter({entries}, lambda x, i: list_position(list_transform({entries}, lambda y: y.key), x.key) = i)"
-    return f"CASE WHEN {map_expr} IS NULL THEN NULL ELSE map_from_entries({dedup}) END"
+    return f"CASE WHEN {map_expr} IS NULL THEN NULL ELSE {_entries_to_map(cleaned)} END"
+
+
+def _entries_to_map(entries: str) -> str:
+    """First occurrence of each key wins; an empty list gives NULL rather than an empty map."""
+    keys = f"list_transform({entries}, lambda y: y.key)"
+    dedup = f"list_filter({entries}, lambda x, i: list_position({keys}, x.key) = i)"
+    return f"nullif(map_from_entries({dedup}), MAP {{}})"
 
 
 def json_tags_sql(text_expr: str) -> str:

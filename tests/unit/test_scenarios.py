@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal as D
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -12,12 +13,14 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from engine import audit
+from engine.allocation.runs import run_allocation
 from engine.scenarios import (
     Scenario,
     Subsidy,
     apply_scenario,
     compare,
     list_scenarios,
+    load_allocated,
     load_scenario,
     save_scenario,
     totals,
@@ -155,3 +158,72 @@ def test_charge_plus_subsidy_minus_markup_is_allocated(rows: list[tuple[str, str
     exact_sub = sum((D(a) / 100 * pct / 100 for p, _, t, a in rows if p in ("pool_b", "pool_c")
                      and t != "UNALLOCATED"), D(0))
     assert out["subsidy"].sum() == exact_sub.quantize(D("0.01"), rounding="ROUND_HALF_UP")
+
+
+DEMO_PERIOD = "2026-09"
+RULES = Path(__file__).resolve().parents[2] / "engine" / "rulesets" / "demo_default.yaml"
+INDEPENDENT_SQL = """
+    WITH r AS (
+        SELECT CASE WHEN a.target_id = 'UNALLOCATED' THEN 'UNALLOCATED'
+                    WHEN a.target_kind = 'business_unit' THEN a.target_id
+                    ELSE coalesce(o.parent_id, 'UNASSIGNED') END AS bu,
+               a.target_kind, a.target_id, a.source_pool, a.posted_amount
+        FROM allocation_result a LEFT JOIN org_unit o ON o.unit_id = a.cost_center_id
+        WHERE a.run_key = ?
+    )
+    SELECT bu,
+           sum(posted_amount) AS allocated,
+           sum(CASE WHEN source_pool = 'security' AND target_id <> 'UNALLOCATED' THEN posted_amount * 0.30 ELSE 0 END)
+               AS subsidy_exact,
+           sum(CASE WHEN target_id <> 'UNALLOCATED' THEN posted_amount * 0.05 ELSE 0 END) AS markup_exact,
+           count(DISTINCT target_kind || '/' || target_id) AS targets
+    FROM r GROUP BY bu ORDER BY bu
+"""
+
+
+def test_three_scenarios_over_a_demo_month_match_an_independent_sql(demo_con: duckdb.DuckDBPyConnection) -> None:
+    """Showback, full recovery and '30 % of security tooling subsidised + 5 % overhead markup' per business unit,
+    on the allocation engine's real run of the demo organisation, checked against plain SQL."""
+    run = run_allocation(demo_con, DEMO_PERIOD, RULES, actor="test")
+    scenarios = [
+        save_scenario(demo_con, Scenario(name="showback", model="showback"), "finops"),
+        save_scenario(demo_con, Scenario(name="full-recovery chargeback", model="full_recovery"), "finops"),
+        save_scenario(demo_con, Scenario(
+            name="chargeback with 30% of security tooling subsidised and a 5% overhead markup", model="subsidised",
+            markup_pct=D(5), subsidies=[Subsidy(column="source_pool", values=["security"], pct=D(30),
+                                                label="30% of security tooling")]), "finops"),
+    ]
+    loaded = [load_scenario(demo_con, s.name) for s in scenarios]
+    assert loaded == scenarios
+    allocated = load_allocated(demo_con, run.run_key)
+    cmp = compare(allocated, loaded, "showback")
+
+    expected = {r[0]: r[1:] for r in demo_con.sql(INDEPENDENT_SQL, params=[run.run_key]).fetchall()}
+    bus = demo_con.sql("SELECT unit_id FROM org_unit WHERE kind = 'business_unit' ORDER BY 1").fetchall()
+    assert set(expected) == {b for (b,) in bus} | {"UNALLOCATED"}
+    assert sum(v[0] for v in expected.values()) == run.total_out
+
+    show, full, sub = (cmp.filter(scenario=s.name) for s in loaded)
+    for frame in (show, full, sub):
+        assert sorted(frame["business_unit_id"].to_list()) == sorted(expected)
+    for r in show.iter_rows(named=True):
+        assert (r["charge"], r["invoiced"], r["delta"]) == (expected[r["business_unit_id"]][0], 0, 0)
+    for r in full.iter_rows(named=True):
+        alloc = expected[r["business_unit_id"]][0]
+        assert r["charge"] == alloc and r["delta"] == 0
+        assert r["invoiced"] == (0 if r["business_unit_id"] == "UNALLOCATED" else alloc)
+    for r in sub.iter_rows(named=True):
+        alloc, sub_exact, markup_exact, targets = expected[r["business_unit_id"]]
+        # Each target's subsidy and markup are rounded once (largest remainder): at most a cent each from exact.
+        assert abs(r["subsidy"] - sub_exact) < D("0.01") * targets
+        assert abs(r["markup"] - markup_exact) < D("0.01") * targets
+        assert abs(r["charge"] - (alloc - sub_exact + markup_exact)) < D("0.02") * targets
+        assert r["charge"] == alloc - r["subsidy"] + r["markup"]
+        assert (r["delta"], r["delta_subsidy"], r["delta_markup"]) == (r["markup"] - r["subsidy"], -r["subsidy"],
+                                                                       r["markup"])
+    sub_total = sum((v[1] for v in expected.values()), D(0))
+    markup_total = sum((v[2] for v in expected.values()), D(0))
+    assert sub["subsidy"].sum() == sub_total.quantize(D("0.01"), rounding="ROUND_HALF_UP")
+    assert sub["markup"].sum() == markup_total.quantize(D("0.01"), rounding="ROUND_HALF_UP")
+    assert sub["charge"].sum() + sub["subsidy"].sum() - sub["markup"].sum() == run.total_out
+    assert sub["subsidy"].sum() > 0 and sub_total > D("20000")

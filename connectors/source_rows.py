@@ -404,8 +404,9 @@ def check_xlsx(path: Path) -> None:
         raise FileRefused(path.name, "an XLSX workbook ([Content_Types].xml missing)")
 
 
-def read_xlsx_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]]]:
-    """First worksheet as header + rows, after the zip-bomb check; cached values, never formulas."""
+def read_xlsx_rows(path: Path, sheet: str | None = None) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]]]:
+    """A worksheet (the first by default) as header + rows, after the zip-bomb check; cached values, never
+    formulas."""
     check_xlsx(path)
     import openpyxl
 
@@ -413,7 +414,11 @@ def read_xlsx_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str,
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a broken workbook
         raise FileRefused(path.name, f"an XLSX workbook openpyxl can read ({type(exc).__name__})") from None
-    ws = wb.worksheets[0]
+    if sheet is not None and sheet not in wb.sheetnames:
+        names = ", ".join(wb.sheetnames)
+        wb.close()
+        raise FileRefused(path.name, f"a worksheet named '{sheet}' (the workbook has {names})")
+    ws = wb[sheet] if sheet is not None else wb.worksheets[0]
     it = ws.iter_rows(values_only=True)
     try:
         header = [str(h).strip() if h is not None else "" for h in next(it)]

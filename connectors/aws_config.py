@@ -30,7 +30,6 @@ from connectors.source_rows import (
     RowError,
     asset_record,
     clean,
-    count_columns,
     environment,
     parse_date,
     read_csv_rows,
@@ -129,8 +128,12 @@ class AwsConfigConnector:
 
     def detect(self, sniff: Sniff) -> bool:
         if sniff.columns:
-            return count_columns(sniff.columns, ("resourceId", "resourceType")) == 2 and count_columns(
-                sniff.columns, ("arn", "awsRegion", "accountId", "resourceName", "availabilityZone")) >= 1
+            # Config's property names are camelCase; FOCUS has ResourceId/ResourceType too, so match case exactly
+            # and never claim a file that carries cost columns.
+            cols = set(sniff.columns)
+            return {"resourceId", "resourceType"} <= cols and bool(
+                cols & {"arn", "awsRegion", "accountId", "resourceName", "availabilityZone"}) and not (
+                cols & {"BilledCost", "EffectiveCost", "lineItem/UnblendedCost", "line_item_unblended_cost"})
         head = sniff.head.decode("utf-8-sig", errors="replace")
         if '"configurationItems"' in head or '"configurationItem"' in head:
             return '"resourceType"' in head

@@ -3,11 +3,12 @@
 A scenario never changes the allocation; it decides what each target is *charged* for what was allocated to it, and
 shows every difference as its own component so a business unit can see why it pays what it pays:
 
-    charge = direct + shared − subsidy + markup + penalty + rate_variance
+    charge = direct + shared − subsidy − commitment_central + markup + penalty + rate_variance
 
 `direct` and `shared` are the allocated cost (posted cents); the other components are zero unless the scenario's
-model uses them. Showback charges nothing (``invoiced`` = 0) but shows the full allocated cost as its charge, so it
-is the natural baseline. The unallocated line is absorbed centrally: no subsidy, markup or penalty applies to it.
+model uses them (`commitment_central` only when an unused-commitment policy is set and names its pools). Showback
+charges nothing (``invoiced`` = 0) but shows the full allocated cost as its charge, so it is the natural baseline.
+The unallocated line is absorbed centrally: no subsidy, markup or penalty applies to it.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ Dimension = Literal["business_unit", "cost_center", "application"]
 UNALLOCATED = "UNALLOCATED"
 HUNDRED = Decimal(100)
 MONEY = pl.Decimal(18, 2)
-COMPONENTS = ["direct", "shared", "subsidy", "markup", "penalty", "rate_variance"]
+COMPONENTS = ["direct", "shared", "subsidy", "commitment_central", "markup", "penalty", "rate_variance"]
+CREDITS = {"subsidy", "commitment_central"}
 DIMENSION_COLUMN: dict[str, str] = {"business_unit": "business_unit_id", "cost_center": "cost_center_id",
                                     "application": "app_id"}
 REQUIRED = ["target_kind", "target_id", "cost_center_id", "app_id", "source_pool", "method", "posted_amount"]
@@ -68,7 +70,8 @@ class Scenario(BaseModel):
     markup_pct: Decimal = Field(default=Decimal(0), ge=0, le=1000)
     markup_base: Literal["gross", "net_of_subsidy"] = "gross"
     idle_penalty_pct: Decimal = Field(default=Decimal(0), ge=0, le=1000)
-    unused_commitment_policy: UnusedPolicy = "keep_central"
+    unused_commitment_policy: UnusedPolicy | None = None
+    unused_commitment_pools: list[str] = Field(default_factory=list)
     rate_card: str | None = None
     direct_methods: list[str] = Field(default_factory=lambda: ["direct"])
     direct_pools: list[str] = Field(default_factory=list)
@@ -81,6 +84,10 @@ class Scenario(BaseModel):
             raise ValueError("showback shows the allocated cost as is: no subsidy, markup or penalty")
         if self.model == "full_recovery" and adjusted:
             raise ValueError("full recovery charges exactly the allocated cost: use subsidised or markup")
+        if self.unused_commitment_policy is not None and not self.unused_commitment_pools:
+            raise ValueError("an unused-commitment policy needs the source pools that hold unused commitment")
+        if self.unused_commitment_policy is None and self.unused_commitment_pools:
+            raise ValueError("unused-commitment pools are named but no policy is chosen")
         if self.model == "rate_card":
             if not self.rate_card:
                 raise ValueError("a rate-card scenario names its rate card")
@@ -150,6 +157,9 @@ def apply_scenario(allocated: pl.DataFrame, scenario: Scenario, *, idle: pl.Data
     shared: dict[tuple[object, ...], Decimal] = {}
     sub_raw: list[dict[tuple[object, ...], Decimal]] = [{} for _ in scenario.subsidies]
     sub_base: dict[tuple[object, ...], Decimal] = {}
+    central_uc: dict[tuple[object, ...], Decimal] = {}
+    carry_uc = scenario.unused_commitment_policy in ("keep_central", "on_demand_equivalent")
+    uc_pools = set(scenario.unused_commitment_pools)
     cols = list(dict.fromkeys(_GROUP + ["source_pool", "method", "posted_amount", "step_name", "service_name"]))
     frame = allocated.select([c if c in allocated.columns else pl.lit(None, dtype=pl.String).alias(c) for c in cols])
     for row in frame.iter_rows(named=True):
@@ -161,6 +171,9 @@ def apply_scenario(allocated: pl.DataFrame, scenario: Scenario, *, idle: pl.Data
         direct.setdefault(key, Decimal(0))
         shared.setdefault(key, Decimal(0))
         if row["target_id"] == UNALLOCATED:
+            continue
+        if carry_uc and row["source_pool"] in uc_pools:
+            central_uc[key] = central_uc.get(key, Decimal(0)) + amount
             continue
         for i, s in enumerate(scenario.subsidies):
             if row.get(s.column) in s.values:
@@ -181,7 +194,8 @@ def apply_scenario(allocated: pl.DataFrame, scenario: Scenario, *, idle: pl.Data
     markup_raw: dict[tuple[object, ...], Decimal] = {}
     for k in chargeable:
         unrounded_sub = sum((raw.get(k, Decimal(0)) for raw in sub_raw), Decimal(0))
-        base = direct[k] + shared[k] - (unrounded_sub if scenario.markup_base == "net_of_subsidy" else 0)
+        base = direct[k] + shared[k] - central_uc.get(k, Decimal(0))
+        base -= unrounded_sub if scenario.markup_base == "net_of_subsidy" else 0
         markup_raw[k] = base * scenario.markup_pct / HUNDRED
     markup = {k: Decimal(0) for k in keys} | round_to_total(markup_raw, order=chargeable)
     idle_by_target: dict[str, Decimal] = {}
@@ -207,7 +221,7 @@ def apply_scenario(allocated: pl.DataFrame, scenario: Scenario, *, idle: pl.Data
             t = str(k[1])
             price = priced.get(t, Decimal(0)) if t not in seen else Decimal(0)
             seen.add(t)
-            rate_variance[k] = price - direct[k] - shared[k]
+            rate_variance[k] = price - direct[k] - shared[k] + central_uc.get(k, Decimal(0))
         unknown = set(priced) - {str(k[1]) for k in chargeable}
         if unknown:
             raise ValueError(f"rate-card charges for targets with no allocated row: {sorted(unknown)}")
@@ -215,13 +229,15 @@ def apply_scenario(allocated: pl.DataFrame, scenario: Scenario, *, idle: pl.Data
     rows = []
     for k in keys:
         allocated_k = direct[k] + shared[k]
-        charge = allocated_k - subsidy[k] + markup[k] + penalty[k] + rate_variance[k]
+        uc = central_uc.get(k, Decimal(0))
+        charge = allocated_k - subsidy[k] - uc + markup[k] + penalty[k] + rate_variance[k]
         unallocated = k[1] == UNALLOCATED
         rows.append({
             "scenario": scenario.name, "model": scenario.model,
             **dict(zip(_GROUP, k, strict=True)),
             "allocated": allocated_k, "direct": direct[k], "shared": shared[k], "subsidy": subsidy[k],
-            "markup": markup[k], "penalty": penalty[k], "rate_variance": rate_variance[k], "charge": charge,
+            "commitment_central": uc, "markup": markup[k], "penalty": penalty[k], "rate_variance": rate_variance[k],
+            "charge": charge,
             "invoiced": charge if scenario.invoiced and not unallocated else Decimal(0),
             "subsidy_base": sub_base.get(k, Decimal(0)),
         })
@@ -244,8 +260,8 @@ def compare(allocated: pl.DataFrame, scenarios: Sequence[Scenario], baseline: Sc
             by: Dimension = "business_unit", org_units: pl.DataFrame | None = None, idle: pl.DataFrame | None = None,
             rate_charges: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per scenario and business unit (or cost centre, or application): charge, delta to the baseline and
-    the delta split into its causes (delta = Σ delta_<component>; a subsidy lowers the charge, so its delta is
-    the negative of the change in subsidy)."""
+    the delta split into its causes (delta = Σ delta_<component>; a subsidy or a centrally
+    carried commitment lowers the charge, so its delta is the negative of its change)."""
     if org_units is not None:
         allocated = with_business_units(allocated, org_units)
     elif by == "business_unit" and "business_unit_id" not in allocated.columns:
@@ -274,8 +290,8 @@ def compare(allocated: pl.DataFrame, scenarios: Sequence[Scenario], baseline: Sc
                            + [pl.col(f"_b_{c}").fill_null(Decimal(0)) for c in ["charge", *COMPONENTS]])
         f = f.with_columns(
             (pl.col("charge") - pl.col("_b_charge")).alias("delta"),
-            *[(pl.col(c) - pl.col(f"_b_{c}")).alias(f"delta_{c}") for c in COMPONENTS if c != "subsidy"],
-            (pl.col("_b_subsidy") - pl.col("subsidy")).alias("delta_subsidy"),
+            *[(pl.col(c) - pl.col(f"_b_{c}")).alias(f"delta_{c}") for c in COMPONENTS if c not in CREDITS],
+            *[(pl.col(f"_b_{c}") - pl.col(c)).alias(f"delta_{c}") for c in COMPONENTS if c in CREDITS],
         ).with_columns(pl.lit(s.name).alias("scenario"))
         frames.append(f.select("scenario", dim, *money, "delta", *[f"delta_{c}" for c in COMPONENTS]))
     order = {n: i for i, n in enumerate(names)}

@@ -104,6 +104,10 @@ def build_statement(con: duckdb.DuckDBPyConnection, run_key: str, cost_center_id
     if scenario.subsidies and total("subsidy"):
         label = "; ".join(s.describe() for s in scenario.subsidies)
         adjustments.append(("subsidy", f"Subsidy carried centrally: {label}", -total("subsidy")))
+    if total("commitment_central"):
+        adjustments.append(("commitment_central", f"Unused commitment carried centrally "
+                            f"({(scenario.unused_commitment_policy or '').replace('_', ' ')})",
+                            -total("commitment_central")))
     if total("markup"):
         adjustments.append(("markup", f"Overhead markup {scenario.markup_pct}% ({scenario.markup_base})",
                             total("markup")))

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from engine import audit
 from engine.allocation.runs import run_allocation
 from engine.scenarios import (
+    COMPONENTS,
     Scenario,
     Subsidy,
     apply_scenario,
@@ -85,8 +86,7 @@ def test_compare_by_business_unit_explains_the_delta() -> None:
     assert last["UNALLOCATED"]["delta"] == 0
     full = cmp.filter(scenario=FULL.name)
     assert full["delta"].to_list() == [D(0)] * 3 and full["invoiced"].sum() == D(300)
-    parts = cmp.select(pl.sum_horizontal(pl.col(f"delta_{c}") for c in
-                                         ["direct", "shared", "subsidy", "markup", "penalty", "rate_variance"]))
+    parts = cmp.select(pl.sum_horizontal(pl.col(f"delta_{c}") for c in COMPONENTS))
     assert parts.to_series().to_list() == cmp["delta"].to_list()
     by_cc = compare(ALLOCATED, [SHOWBACK, SUBSIDISED], SHOWBACK, by="cost_center", org_units=ORG)
     assert by_cc.filter(scenario=SUBSIDISED.name, cost_center_id="CC02")["charge"].item() == D("98.25")
@@ -105,6 +105,27 @@ def test_idle_penalty_and_rate_card() -> None:
     assert rc["BU02"] == (D(0), D("-20.00"))
     with pytest.raises(ValueError):
         apply_scenario(ALLOCATED, card)
+
+
+def test_unused_commitment_policy_in_a_scenario() -> None:
+    with_uc = pl.concat([ALLOCATED, _rows([
+        (4, "unused_commitments", "allocated", "cost_center", "CC01", "CC01", "12.00"),
+        (4, "unused_commitments", "allocated", "cost_center", "CC02", "CC02", "8.00"),
+    ])])
+    central = Scenario(name="uc central", model="markup", markup_pct=D(10), unused_commitment_policy="keep_central",
+                       unused_commitment_pools=["unused_commitments"])
+    out = {r["target_id"]: r for r in apply_scenario(with_uc, central).iter_rows(named=True)}
+    # CC01: 187.00 allocated, 12.00 of it unused commitment kept by IT; markup 10 % on the 175.00 it consumed.
+    assert (out["CC01"]["commitment_central"], out["CC01"]["markup"], out["CC01"]["charge"]) == (
+        D("12.00"), D("17.50"), D("192.50"))
+    spread = central.model_copy(update={"unused_commitment_policy": "spread_pro_rata"})
+    assert apply_scenario(with_uc, spread).filter(target_id="CC01")["charge"].item() == D("205.70")
+    cmp = compare(with_uc, [Scenario(name="sb", model="showback"), central], "sb", org_units=ORG)
+    bu01 = cmp.filter(scenario="uc central", business_unit_id="BU01").row(0, named=True)
+    assert (bu01["delta"], bu01["delta_commitment_central"], bu01["delta_markup"]) == (
+        D("5.50"), D("-12.00"), D("17.50"))
+    with pytest.raises(ValidationError):
+        Scenario(name="x", model="full_recovery", unused_commitment_policy="keep_central")
 
 
 def test_inconsistent_parameters_are_refused() -> None:

@@ -92,6 +92,7 @@ class JamfConnector:
             else:
                 raise FileRefused(path.name, "Jamf Pro computers-inventory JSON ({\"totalCount\", \"results\": [...]})")
         out = Collector(path.name, ASSET_SCHEMA)
+        dept_ids = 0
         for n, c in enumerate(computers, start=1):
             out.rows_read += 1
             if not isinstance(c, dict):
@@ -108,10 +109,16 @@ class JamfConnector:
                 "warranty": purchasing.get("warrantyDate"), "life": purchasing.get("lifeExpectancy"),
                 "leased": purchasing.get("leased"),
             }
+            if clean(fields["department"]) is not None and str(fields["department"]).strip().lstrip("-").isdigit():
+                dept_ids += 1
+                fields["department"] = None   # an id means nothing to allocation; names come from /v1/departments
             self._add(out, n, fields, c, cols={"serial": "hardware.serialNumber", "po_date": "purchasing.poDate",
                                                "price": "purchasing.purchasePrice",
                                                "warranty": "purchasing.warrantyDate",
                                                "life": "purchasing.lifeExpectancy"})
+        if dept_ids:
+            out.warnings.append(f"{dept_ids} computers name their department only by id (Jamf API); cost centre left "
+                                "empty — export Advanced Search CSV or map ids via /v1/departments")
         return out.result(self.name, self.target_table)
 
     def _parse_csv(self, path: Path) -> ParseResult:

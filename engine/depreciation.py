@@ -30,15 +30,15 @@ Convention = Literal["full_month", "mid_month", "half_year", "mid_quarter"]
 CENT = Decimal("0.01")
 TWELVE = Decimal(12)
 
-SCHEDULE_SCHEMA = {
-    "asset_id": pl.String,
-    "component": pl.String,
-    "cost_center_id": pl.String,
-    "period": pl.String,
+SCHEDULE_SCHEMA = pl.Schema({
+    "asset_id": pl.String(),
+    "component": pl.String(),
+    "cost_center_id": pl.String(),
+    "period": pl.String(),
     "depreciation": pl.Decimal(18, 2),
     "accumulated": pl.Decimal(18, 2),
     "book_value": pl.Decimal(18, 2),
-}
+})
 
 
 def _c(value: Decimal) -> Decimal:
@@ -344,14 +344,14 @@ def capex_opex_split(items: Iterable[RegisterItem], period: str, policy: CapexPo
 
 # Journal -------------------------------------------------------------------------------------------------------
 
-JOURNAL_SCHEMA = {
-    "period": pl.String,
-    "account": pl.String,
-    "cost_centre": pl.String,
+JOURNAL_SCHEMA = pl.Schema({
+    "period": pl.String(),
+    "account": pl.String(),
+    "cost_centre": pl.String(),
     "debit": pl.Decimal(18, 2),
     "credit": pl.Decimal(18, 2),
-    "description": pl.String,
-}
+    "description": pl.String(),
+})
 
 
 def journal(sched: pl.DataFrame, *, expense_account: str = "6810", accumulated_account: str = "1790",

@@ -75,15 +75,15 @@ def idle_adjustments(reservations: Sequence[Reservation], policies: dict[str, Id
     return out
 
 
-IDLE_SCHEMA = {
-    "driver": pl.String,
-    "target_id": pl.String,
-    "utilisation": pl.Float64,
+IDLE_SCHEMA = pl.Schema({
+    "driver": pl.String(),
+    "target_id": pl.String(),
+    "utilisation": pl.Float64(),
     "idle_units": pl.Decimal(38, 6),
     "idle_cost": pl.Decimal(18, 2),
     "penalty": pl.Decimal(18, 2),
     "incentive": pl.Decimal(18, 2),
-}
+})
 
 
 def idle_frame(lines: Sequence[IdleLine]) -> pl.DataFrame:

@@ -20,10 +20,10 @@ from engine.invoices import AllocatedVsInvoice, allocated_vs_invoice
 from engine.scenarios import Scenario, apply_scenario, load_allocated
 
 MONEY = pl.Decimal(18, 2)
-LINE_SCHEMA = {
-    "section": pl.String, "step": pl.Int64, "step_name": pl.String, "service": pl.String, "source_pool": pl.String,
-    "method": pl.String, "driver": pl.String, "app_id": pl.String, "amount": MONEY,
-}
+LINE_SCHEMA = pl.Schema({
+    "section": pl.String(), "step": pl.Int64(), "step_name": pl.String(), "service": pl.String(),
+    "source_pool": pl.String(), "method": pl.String(), "driver": pl.String(), "app_id": pl.String(), "amount": MONEY,
+})
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ def build_statement(con: duckdb.DuckDBPyConnection, run_key: str, cost_center_id
     adj = pl.DataFrame([{"section": sec, "step": None, "step_name": label, "service": None, "source_pool": None,
                          "method": None, "driver": None, "app_id": None, "amount": amt}
                         for sec, label, amt in adjustments], schema=LINE_SCHEMA, orient="row")
-    lines = pl.concat([grouped.cast(LINE_SCHEMA), adj])  # type: ignore[arg-type]
+    lines = pl.concat([grouped.cast(LINE_SCHEMA), adj])
     return Statement(
         run_key=run_key, period=period, cost_center_id=cost_center_id, cost_center_name=cc_name,
         business_unit_id=bu_id, business_unit_name=bu_name, rule_set=rule_set, rule_version=int(rule_version),

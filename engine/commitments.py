@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Literal
 
 import duckdb
+import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine import audit
@@ -166,3 +167,68 @@ def load_policies(con: duckdb.DuckDBPyConnection) -> list[CommitmentPolicy]:
                    " ORDER BY version").fetchall()
     return [CommitmentPolicy(version=v, mode=m, effective_from=e, central_target=c, reason=r or "")
             for v, m, e, c, r in rows]
+
+
+COMMITMENT_LINES_SCHEMA = pl.Schema({
+    "commitment_id": pl.String(), "target_id": pl.String(), "line_kind": pl.String(), "amount": pl.Decimal(18, 2),
+})
+
+
+def focus_commitments(con: duckdb.DuckDBPyConnection, period: str, *,
+                      consumer_column: Literal["tag_cost_center", "tag_application", "sub_account_id"]
+                      = "tag_cost_center") -> pl.DataFrame:
+    """Per commitment and consumer from FOCUS lines: covered usage at effective cost, its on-demand equivalent
+    (ListCost) and the commitment's unused effective cost — the inputs the unused-commitment policy needs."""
+    return con.sql(
+        f"""
+        SELECT commitment_discount_id AS commitment_id,
+               coalesce({consumer_column}, 'UNALLOCATED') AS target_id,
+               sum(effective_cost) FILTER (WHERE commitment_discount_status = 'Used') AS used_effective,
+               sum(coalesce(list_cost, effective_cost)) FILTER (WHERE commitment_discount_status = 'Used')
+                   AS on_demand,
+               sum(effective_cost) FILTER (WHERE commitment_discount_status = 'Unused') AS unused_effective
+        FROM cost_line
+        WHERE billing_period = ? AND commitment_discount_id IS NOT NULL AND charge_category = 'Usage'
+          AND commitment_discount_status IN ('Used', 'Unused')
+        GROUP BY ALL ORDER BY ALL
+        """,
+        params=[period],
+    ).pl()
+
+
+def apply_policy_to_focus(usage: pl.DataFrame, policy: CommitmentPolicy) -> pl.DataFrame:
+    """Lines (commitment, target, kind, cents) per policy; per commitment they add up to used + unused effective
+    cost rounded to the cent. Consumers' used effective cost stands in for units (it is units × effective rate)."""
+    rows: list[dict[str, object]] = []
+    for cid in sorted(set(usage["commitment_id"].to_list())):
+        part = usage.filter(pl.col("commitment_id") == cid)
+        used = {t: Decimal(u) for t, u in part.select("target_id", "used_effective").iter_rows() if u}
+        od = {t: Decimal(o) for t, o in part.select("target_id", "on_demand").iter_rows() if o}
+        unused = sum((Decimal(x) for x in part["unused_effective"].to_list() if x), Decimal(0))
+        total = to_cents(sum(used.values(), Decimal(0)) + unused)
+        used_cents = to_cents(sum(used.values(), Decimal(0)))
+        lines: list[tuple[str, str, Decimal]] = []
+        if policy.mode == "spread_pro_rata" and used:
+            lines += [(t, "covered_usage", a) for t, a in split_cents(total, used).items()]
+        elif policy.mode == "on_demand_equivalent" and used:
+            od_total = to_cents(sum((od.get(t, used[t]) for t in used), Decimal(0)))
+            lines += [(t, "covered_usage", a) for t, a in
+                      split_cents(od_total, {t: od.get(t, used[t]) for t in used}).items()]
+            lines.append((policy.central_target, "commitment_savings", used_cents - od_total))
+            lines.append((policy.central_target, "unused_commitment", total - used_cents))
+        else:
+            if used:
+                lines += [(t, "covered_usage", a) for t, a in split_cents(used_cents, used).items()]
+            lines.append((policy.central_target, "unused_commitment", total - used_cents))
+        rows += [{"commitment_id": cid, "target_id": t, "line_kind": k, "amount": a} for t, k, a in lines]
+    return pl.DataFrame(rows, schema=COMMITMENT_LINES_SCHEMA, orient="row")
+
+
+def utilisation(usage: pl.DataFrame) -> pl.DataFrame:
+    """Per commitment: used and unused effective cost and utilisation (used / total), the number IT manages."""
+    return (usage.group_by("commitment_id")
+            .agg(pl.col("used_effective").sum(), pl.col("unused_effective").sum(), pl.col("on_demand").sum())
+            .with_columns((pl.col("used_effective").cast(pl.Float64)
+                           / (pl.col("used_effective") + pl.col("unused_effective")).cast(pl.Float64))
+                          .alias("utilisation"))
+            .sort("commitment_id"))

@@ -12,9 +12,12 @@ from engine.commitments import (
     Commitment,
     CommitmentPolicy,
     allocate_commitment,
+    apply_policy_to_focus,
+    focus_commitments,
     load_policies,
     policy_for_period,
     save_policy,
+    utilisation,
 )
 
 RI = Commitment("ri-1", upfront=D(876), recurring_hourly=D("0.05"), term_hours=8760)
@@ -83,3 +86,58 @@ def test_policy_versions_are_stored_audited_and_picked_by_period(con: duckdb.Duc
     assert con.sql("SELECT count(*) FROM audit_event WHERE action = 'commitment_policy.save'").fetchall()[0][0] == 2
     with pytest.raises(ValueError):
         CommitmentPolicy(effective_from="2026-13")
+
+
+def _focus_lines(con: duckdb.DuckDBPyConnection) -> None:
+    rows = [
+        ("Used", "CC-A", "60.00", "100.00"), ("Used", "CC-B", "20.00", "30.00"), ("Used", None, "10.00", "15.00"),
+        ("Unused", None, "30.00", None),
+    ]
+    for status, cc, eff, lst in rows:
+        con.execute(
+            "INSERT INTO cost_line (billing_period, charge_period_start, charge_period_end, provider, billed_cost,"
+            " effective_cost, list_cost, billing_currency, tag_cost_center, charge_category, pricing_category,"
+            " commitment_discount_id, commitment_discount_status, batch_id) VALUES ('2026-09', TIMESTAMP"
+            " '2026-09-01', TIMESTAMP '2026-09-02', 'AWS', 0, ?, ?, 'USD', ?, 'Usage', 'Committed', 'ri-9', ?, 'b')",
+            [D(eff), None if lst is None else D(lst), cc, status])
+
+
+def test_focus_commitment_lines_under_each_policy(con: duckdb.DuckDBPyConnection) -> None:
+    _focus_lines(con)
+    usage = focus_commitments(con, "2026-09")
+    assert utilisation(usage).select("used_effective", "unused_effective", "utilisation").row(0) == (
+        D(90), D(30), 0.75)
+
+    def lines(mode: str) -> dict[tuple[str, str], D]:
+        out = apply_policy_to_focus(usage, CommitmentPolicy(mode=mode))  # type: ignore[arg-type]
+        assert out["amount"].sum() == D("120.00")
+        return {(t, k): a for _, t, k, a in out.iter_rows()}
+
+    assert lines("keep_central") == {("CC-A", "covered_usage"): D("60.00"), ("CC-B", "covered_usage"): D("20.00"),
+                                     ("UNALLOCATED", "covered_usage"): D("10.00"),
+                                     ("IT-CENTRAL", "unused_commitment"): D("30.00")}
+    # 120.00 over used 60 : 20 : 10 → 80.00, 26.67, 13.33
+    assert lines("spread_pro_rata") == {("CC-A", "covered_usage"): D("80.00"), ("CC-B", "covered_usage"): D("26.67"),
+                                        ("UNALLOCATED", "covered_usage"): D("13.33")}
+    # Consumers pay list (on-demand) 100 + 30 + 15 = 145; IT books savings 90 − 145 = −55 and waste 30.
+    assert lines("on_demand_equivalent") == {
+        ("CC-A", "covered_usage"): D("100.00"), ("CC-B", "covered_usage"): D("30.00"),
+        ("UNALLOCATED", "covered_usage"): D("15.00"), ("IT-CENTRAL", "commitment_savings"): D("-55.00"),
+        ("IT-CENTRAL", "unused_commitment"): D("30.00")}
+
+
+def test_demo_commitments_reconcile_under_every_policy(demo_con: duckdb.DuckDBPyConnection) -> None:
+    usage = focus_commitments(demo_con, "2026-09")
+    total = demo_con.sql("SELECT round(sum(effective_cost), 2) FROM cost_line WHERE billing_period = '2026-09'"
+                         " AND commitment_discount_status IN ('Used', 'Unused')").fetchall()[0][0]
+    util = utilisation(usage)
+    assert util.height == 6 and all(0.5 < u < 1 for u in util["utilisation"].to_list())
+    for mode in ("keep_central", "spread_pro_rata", "on_demand_equivalent"):
+        out = apply_policy_to_focus(usage, CommitmentPolicy(mode=mode))  # type: ignore[arg-type]
+        # Per-commitment rounding: within a cent per commitment of the exact total.
+        assert abs(out["amount"].sum() - total) <= D("0.01") * util.height
+    central = apply_policy_to_focus(usage, CommitmentPolicy(mode="keep_central"))
+    unused = central.filter(line_kind="unused_commitment")["amount"].sum()
+    expected = demo_con.sql("SELECT round(sum(effective_cost), 2) FROM cost_line WHERE billing_period = '2026-09'"
+                            " AND commitment_discount_status = 'Unused'").fetchall()[0][0]
+    assert expected > 0 and abs(unused - expected) <= D("0.01") * util.height

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 
+import polars as pl
+
 from engine.pricing import split_cents, to_cents
 
 SECONDS_PER_HOUR = Decimal(3600)
@@ -110,3 +112,44 @@ def prorate_until(amount: Decimal, start: datetime, end: datetime, as_of: dateti
         return to_cents(amount)
     return to_cents(amount * Decimal(str((as_of - start) / timedelta(seconds=1))) /
                     Decimal(str((end - start) / timedelta(seconds=1))))
+
+
+def prorate_frame(df: pl.DataFrame, *, amount: str = "amount", start: str = "start", end: str = "end") -> pl.DataFrame:
+    """Set-based `prorate` for many charges: one output row per input row and month it touches, with `period` and
+    the month's cents in `amount`; per input row the cents add up to the row's amount rounded to the cent.
+
+    Integer arithmetic (cents × microseconds in Int128) with largest remainder per row, ties to the earlier month,
+    so the result equals `prorate` row by row without a Python loop over lines.
+    """
+    one_us = pl.duration(microseconds=1)
+    d = df.with_row_index("_line").with_columns(
+        (pl.col(amount).cast(pl.Decimal(38, 10)).round(2, mode="half_away_from_zero") * 100)
+        .cast(pl.Int128).alias("_cents"),
+        pl.datetime_ranges(pl.col(start).dt.truncate("1mo"),
+                           pl.max_horizontal(pl.col(end) - one_us, pl.col(start)).dt.truncate("1mo"),
+                           interval="1mo").alias("_m"),
+    ).explode("_m")
+    seg_start = pl.max_horizontal(pl.col(start), pl.col("_m"))
+    seg_end = pl.min_horizontal(pl.col(end), pl.col("_m").dt.offset_by("1mo"))
+    total = (pl.col(end) - pl.col(start)).dt.total_microseconds().cast(pl.Int128)
+    d = d.with_columns(
+        pl.when(total > 0).then((seg_end - seg_start).dt.total_microseconds().cast(pl.Int128))
+        .otherwise(pl.lit(1, dtype=pl.Int128)).alias("_w"),
+        pl.when(total > 0).then(total).otherwise(pl.lit(1, dtype=pl.Int128)).alias("_t"),
+    ).with_columns(
+        (pl.col("_cents").abs() * pl.col("_w") // pl.col("_t")).alias("_floor"),
+        (pl.col("_cents").abs() * pl.col("_w") % pl.col("_t")).alias("_rem"),
+    )
+    d = d.sort(["_line", "_rem", "_m"], descending=[False, True, False]).with_columns(
+        (pl.col("_cents").abs() - pl.col("_floor").sum().over("_line")).alias("_left"),
+        (pl.int_range(pl.len()).over("_line") + 1).alias("_rank"),
+    ).sort("_line", "_m").with_columns(
+        ((pl.col("_floor") + (pl.col("_rank") <= pl.col("_left")).cast(pl.Int128)) * pl.col("_cents").sign())
+        .alias("_part")
+    )
+    out = d.with_columns(
+        pl.col("_m").dt.strftime("%Y-%m").alias("period"),
+        (pl.col("_part").cast(pl.Decimal(38, 0)) * pl.lit(Decimal("0.01"), dtype=pl.Decimal(3, 2)))
+        .cast(pl.Decimal(18, 2)).alias(amount),
+    )
+    return out.drop("_line", "_cents", "_m", "_w", "_t", "_floor", "_rem", "_left", "_rank", "_part")

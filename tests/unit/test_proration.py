@@ -5,10 +5,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal as D
 
+import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.proration import RunInterval, billable_seconds, month_slices, prorate, prorate_until, runtime_charges
+from engine.proration import (
+    RunInterval,
+    billable_seconds,
+    month_slices,
+    prorate,
+    prorate_frame,
+    prorate_until,
+    runtime_charges,
+)
 
 
 def test_charge_across_month_end_splits_by_time() -> None:
@@ -63,3 +72,20 @@ def test_burstable_surplus_credits_and_accrual() -> None:
     # 720 h × 0.0104 = 7.488 + 1.20 surplus = 8.688 → 8.69
     assert runtime_charges(runs) == {"2026-04": D("8.69")}
     assert prorate_until(D("300.00"), datetime(2026, 4, 1), datetime(2026, 5, 1), datetime(2026, 4, 11)) == D("100.00")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(-10**9, 10**9), st.datetimes(min_value=datetime(2024, 1, 1),
+                                                                    max_value=datetime(2027, 1, 1)),
+                          st.integers(0, 120 * 24 * 3600 * 1000)), min_size=1, max_size=20))
+def test_set_based_proration_equals_the_reference(charges: list[tuple[int, datetime, int]]) -> None:
+    # Amounts in tenths of a cent, so rounding to the cent (half away from zero) is exercised too.
+    frame = pl.DataFrame(
+        {"line": list(range(len(charges))), "amount": [D(a) / 1000 for a, _, _ in charges],
+         "start": [s for _, s, _ in charges], "end": [s + timedelta(milliseconds=ms) for _, s, ms in charges]},
+        schema_overrides={"amount": pl.Decimal(18, 3)},
+    )
+    out = prorate_frame(frame)
+    for i, (a, s, ms) in enumerate(charges):
+        mine = {p: v for _, p, v in out.filter(line=i).select("line", "period", "amount").iter_rows()}
+        assert mine == prorate(D(a) / 1000, s, s + timedelta(milliseconds=ms))

@@ -92,6 +92,7 @@ def build_statement(con: duckdb.DuckDBPyConnection, run_key: str, cost_center_id
         mine.with_columns(pl.coalesce(pl.col("service_name"), pl.col("source_pool")).alias("service"))
         .group_by("step", "step_name", "service", "source_pool", "method", "driver", "app_id")
         .agg(pl.col("posted_amount").sum().alias("amount"))
+        .filter(pl.col("amount") != 0)
         .sort("step", "service", "app_id", nulls_last=True)
         .with_columns(pl.lit("allocated").alias("section"), pl.col("step").cast(pl.Int64))
         .select(list(LINE_SCHEMA))

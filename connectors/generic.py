@@ -53,11 +53,11 @@ _DATES = {"purchase_date", "warranty_expires", "assigned_on", "last_active"}
 _MONEY = {"cost", "residual", "unit_cost_month"}
 
 
-def _convert(table: str, column: str, value: Any, label: str) -> Any:
+def _convert(table: str, column: str, value: Any, label: str, day_first: bool = False) -> Any:
     if table == "cost_line":
         return None if value is None else str(value).strip() or None
     if column in _DATES:
-        return parse_date(value, label)
+        return parse_date(value, label, day_first=day_first)
     if column in _MONEY:
         return parse_money(value, label)
     if column == "period":
@@ -123,7 +123,8 @@ class GenericConnector:
                 for target, value in profile.constants.items():
                     rec[target] = _convert(table, target, value, target)
                 for target, src in profile.columns.items():
-                    rec[target] = _convert(table, target, row.get(lowered[src.lower().strip()]), src)
+                    rec[target] = _convert(table, target, row.get(lowered[src.lower().strip()]), src,
+                                           profile.day_first)
                 key = self._key(table, rec, profile)
             except RowError as exc:
                 out.refuse(n, exc.column, exc.reason, row)

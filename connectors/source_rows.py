@@ -145,6 +145,9 @@ _ENVIRONMENTS = {"prod": "production", "production": "production", "prd": "produ
                  "dr": "disaster_recovery", "sandbox": "sandbox"}
 
 
+_DAY_FIRST = ("%d/%m/%Y", "%d-%m-%Y", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M")
+
+
 def environment(value: Any) -> str | None:
     """One spelling per environment ('Prod', 'PRD', 'Production' → 'production'); unknown values kept lower-case."""
     text = clean(value)
@@ -160,9 +163,9 @@ _DATE_FORMATS = (
 )
 
 
-def parse_date(value: Any, column: str) -> date | None:
-    """Dates as exporters write them (ISO, US, ISO with time or Z); a day-first 'DD/MM/YYYY' is ambiguous and
-    read month-first like the US-locale exports these tools produce."""
+def parse_date(value: Any, column: str, *, day_first: bool = False) -> date | None:
+    """Dates as exporters write them (ISO, US, ISO with time or Z). 'NN/NN/YYYY' is read month-first like the
+    US-locale exports these tools produce, unless the caller knows the file is day-first (a mapping profile)."""
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
@@ -175,7 +178,7 @@ def parse_date(value: Any, column: str) -> date | None:
         return datetime.fromisoformat(iso).date()
     except ValueError:
         pass
-    for fmt in _DATE_FORMATS:
+    for fmt in (_DAY_FIRST + _DATE_FORMATS) if day_first else _DATE_FORMATS:
         try:
             return datetime.strptime(text, fmt).date()
         except ValueError:

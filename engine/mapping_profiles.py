@@ -54,6 +54,7 @@ class MappingProfile(BaseModel):
     constants: dict[str, str | float | int] = Field(default_factory=dict)
     source: str = Field("generic", pattern=r"^[a-z0-9_]+$", description="asset.source / asset_id prefix")
     sheet: str | None = Field(None, description="XLSX worksheet; the first one when empty")
+    day_first: bool = Field(False, description="read NN/NN/YYYY dates as day/month (UK, EU) instead of month/day")
 
     @field_validator("columns")
     @classmethod

@@ -173,6 +173,11 @@ COMMITMENT_SERVICE_NAME = {
 }
 
 
+def _num(v: object) -> float:
+    assert isinstance(v, int | float)
+    return float(v)
+
+
 def period_labels(end_period: str, months: int) -> list[str]:
     y, m = map(int, end_period.split("-"))
     out = []
@@ -293,15 +298,15 @@ def build_resources(rng: random.Random, apps: list[App], accts: list[Account], n
         for _ in range(count):
             env = rng.choices(["prod", "staging", "dev"], [0.65, 0.15, 0.2])[0] if role == "app" else "prod"
             add(app, rng.choices(pool, pool_w)[0], rng.lognormvariate(0, 1.0), env)
-        w = sum(float(rows[i]["weight"]) for i in range(start, len(rows)))  # type: ignore[arg-type]
+        w = sum(_num(rows[i]["weight"]) for i in range(start, len(rows)))
         for i in range(start, len(rows)):
-            rows[i]["base"] = MONTHLY_LIST_COST * share * float(rows[i]["weight"]) / w  # type: ignore[arg-type]
+            rows[i]["base"] = MONTHLY_LIST_COST * share * _num(rows[i]["weight"]) / w
 
     # Untagged and mis-tagged spend: walk normal apps' resources in a seeded order until the share is reached.
     order = [i for i, r in enumerate(rows) if r["app_id"] and not str(r["app_id"]).startswith("SHR-")
              and r["spike_p"] == -1]
     rng.shuffle(order)
-    total = sum(float(r["base"]) for r in rows)  # type: ignore[arg-type]
+    total = sum(_num(r["base"]) for r in rows)
     acc = 0.0
     for i in order:
         row = rows[i]
@@ -311,7 +316,7 @@ def build_resources(rng: random.Random, apps: list[App], accts: list[Account], n
             row["tag_mode"] = "mistagged"
         else:
             break
-        acc += float(row["base"])  # type: ignore[arg-type]
+        acc += _num(row["base"])
     for row in rows:
         mode = row["tag_mode"]
         tagged = mode in ("tagged", "mistagged")
@@ -333,8 +338,6 @@ def insert_lines(con: duckdb.DuckDBPyConnection, resources: pl.DataFrame, period
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _demo_res AS
         SELECT *,
-            CAST(f_billed AS DECIMAL(12, 8)) AS d_billed, CAST(f_effective AS DECIMAL(12, 8)) AS d_effective,
-            CAST(f_contracted AS DECIMAL(12, 8)) AS d_contracted,
             CASE WHEN tag_mode = 'untagged_null' THEN NULL ELSE map_from_entries(list_filter([
                 {'k': 'cost_center', 'v': tag_cc}, {'k': 'application', 'v': tag_app},
                 {'k': 'environment', 'v': tag_env}, {'k': 'owner', 'v': tag_owner}, {'k': 'org', 'v': tag_org},
@@ -345,6 +348,8 @@ def insert_lines(con: duckdb.DuckDBPyConnection, resources: pl.DataFrame, period
     con.unregister("_demo_res_df")
     con.unregister("_demo_inv_df")
     n_res = resources.height
+    if usage_lines // len(periods) < n_res:
+        raise ValueError(f"{usage_lines} usage lines cannot give each of {n_res} resources a line every month")
     cols = ", ".join(sorted(cost_line_columns(con) & _LINE_COLUMNS))
     for p, period in enumerate(periods):
         start, end = period_bounds(period)
@@ -363,9 +368,9 @@ WITH l AS (
     FROM range($np) t(k)
 ), c AS (
     SELECT l.d, res.*,
-        CAST(round(res.base * $g * (1 + res.drift * $p)
+        res.base * $g * (1 + res.drift * $p)
             * CASE WHEN res.spike_p = $p THEN res.spike_f ELSE 1 END
-            * (0.75 + 0.5 * l.u1) / (($np - res.r + $nres - 1) // $nres), 8) AS DECIMAL(38, 10)) AS lc
+            * (0.75 + 0.5 * l.u1) / (($np - res.r + $nres - 1) // $nres) AS lc
     FROM l JOIN _demo_res res ON res.r = l.r
 )
 SELECT
@@ -376,12 +381,12 @@ SELECT
     region_id, sku_id, 'Usage' AS charge_category, CAST(NULL AS VARCHAR) AS charge_class, pricing_category,
     commitment_discount_id,
     CASE WHEN pricing_category = 'Committed' THEN 'Used' END AS commitment_discount_status,
-    CAST(lc * d_billed AS DECIMAL(38, 10)) AS billed_cost,
-    CAST(lc * d_effective AS DECIMAL(38, 10)) AS effective_cost,
-    lc AS list_cost,
-    CAST(lc * d_contracted AS DECIMAL(38, 10)) AS contracted_cost,
-    round(CAST(lc AS DOUBLE) / unit_price, 6) AS consumed_quantity, unit AS consumed_unit,
-    round(CAST(lc AS DOUBLE) / unit_price, 6) AS pricing_quantity, unit AS pricing_unit,
+    CAST(round(lc * f_billed, 10) AS DECIMAL(38, 10)) AS billed_cost,
+    CAST(round(lc * f_effective, 10) AS DECIMAL(38, 10)) AS effective_cost,
+    CAST(round(lc, 10) AS DECIMAL(38, 10)) AS list_cost,
+    CAST(round(lc * f_contracted, 10) AS DECIMAL(38, 10)) AS contracted_cost,
+    round(lc / unit_price, 6) AS consumed_quantity, unit AS consumed_unit,
+    round(lc / unit_price, 6) AS pricing_quantity, unit AS pricing_unit,
     'USD' AS billing_currency, tags,
     tag_cc AS tag_cost_center, tag_app AS tag_application, tag_env AS tag_environment,
     i.invoice_id, $batch AS batch_id,

@@ -68,6 +68,8 @@ def assets(rng: random.Random, staff: list[tuple[str, str, str]], apps: list[App
             "cost": round(cost * rng.uniform(0.92, 1.05), 2), "residual": round(cost * (0.1 if cls in (
                 "server", "storage") else 0.0), 2), "useful_life_months": life, "depreciation_method": method,
             "depreciation_convention": conv, "source": "demo", "batch_id": "demo-assets",
+            "purchase_order": f"PO-{bought.year}-{n:06d}",
+            "warranty_expires": date(bought.year + (3 if cls in ("laptop", "desktop") else 5), bought.month, 1),
         })
 
     def office(cc: str) -> str:

@@ -185,7 +185,7 @@ def accounts() -> list[Account]:
     """Sub accounts: per BU a prod and non-prod AWS account, one Azure subscription, a GCP project for two BUs,
     and dedicated accounts for the shared services. Owner cost centre = the BU's first cost centre."""
     out: list[Account] = []
-    first_cc = {}
+    first_cc: dict[str, str] = {}
     for cc, _, bu in COST_CENTERS:
         first_cc.setdefault(bu, cc)
     for n, (bu, name, _) in enumerate(BUSINESS_UNITS[:5], start=1):
@@ -211,9 +211,9 @@ def accounts() -> list[Account]:
     return out
 
 
-def _bcrypt_salt(seed: int, username: str, rounds: int) -> bytes:
-    # bcrypt's own base64 alphabet; a fixed salt per (seed, user) keeps the store byte-identical across runs.
-    raw = hashlib.sha256(f"apportion-demo|{seed}|{username}".encode()).digest()[:16]
+def _bcrypt_salt(username: str, rounds: int) -> bytes:
+    # bcrypt's own base64 alphabet; a fixed salt per user keeps the store byte-identical across runs.
+    raw = hashlib.sha256(f"apportion-demo|{username}".encode()).digest()[:16]
     std = base64.b64encode(raw).decode().rstrip("=")
     table = str.maketrans(
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
@@ -223,6 +223,7 @@ def _bcrypt_salt(seed: int, username: str, rounds: int) -> bytes:
 
 
 @functools.lru_cache(maxsize=64)
-def password_hash(username: str, password: str, seed: int, rounds: int = 12) -> str:
-    """bcrypt hash with a seed-derived salt: deterministic demo data, still a real bcrypt hash to verify."""
-    return bcrypt.hashpw(password.encode(), _bcrypt_salt(seed, username, rounds)).decode()
+def password_hash(username: str, password: str, rounds: int = 12) -> str:
+    """bcrypt hash with a salt derived from the username: deterministic demo data (the passwords are public
+    anyway), still a real bcrypt hash that verifies; cached because each costs ~0.3 s."""
+    return bcrypt.hashpw(password.encode(), _bcrypt_salt(username, rounds)).decode()

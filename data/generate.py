@@ -29,7 +29,14 @@ TABLES = ["org_unit", "application", "app_user", "user_scope", "account_owner", 
           "asset", "licence_entitlement", "licence_assignment", "driver_value", "budget"]
 
 
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    return {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]).fetchall()}
+
+
 def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    # Columns added by later migrations are filled when present, skipped when not.
+    frame = frame.select([c for c in frame.columns if c in _columns(con, table)])
     con.register("_demo_frame", frame)
     con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _demo_frame")
     con.unregister("_demo_frame")
@@ -70,7 +77,7 @@ def generate(con: duckdb.DuckDBPyConnection, *, seed: int = 42, lines: int = 200
     app_rows = [{"app_id": a.app_id, "name": a.name, "owner": a.owner, "cost_center_id": a.cost_center_id,
                  "tier": a.tier, "sla": a.sla} for a in apps]
     users = [{"username": u, "display_name": d, "email": f"{u}@apportion.example", "role": role,
-              "password_hash": org.password_hash(u, pw, seed)} for u, pw, role, d in org.DEMO_USERS]
+              "password_hash": org.password_hash(u, pw)} for u, pw, role, d in org.DEMO_USERS]
     scope = [{"username": org.OWNER_USER, "cost_center_id": cc} for cc in org.OWNER_COST_CENTERS]
     owners = [{"provider": a.provider, "sub_account_id": a.sub_account_id, "cost_center_id": a.cost_center_id,
                "app_id": a.app_id} for a in accts]
@@ -128,6 +135,14 @@ def generate(con: duckdb.DuckDBPyConnection, *, seed: int = 42, lines: int = 200
                 SELECT batch_id, count(*) FROM asset GROUP BY batch_id UNION ALL
                 SELECT batch_id, count(*) FROM licence_assignment GROUP BY batch_id) c
             WHERE b.batch_id = c.batch_id""")
+        scope_cols = {"batch_id", "provider", "billing_account_id", "billing_period", "rows_loaded", "billed_cost",
+                      "effective_cost"}
+        if scope_cols <= _columns(con, "ingest_batch_scope"):
+            con.execute("""
+                INSERT INTO ingest_batch_scope BY NAME
+                SELECT batch_id, provider, billing_account_id, billing_period, count(*) AS rows_loaded,
+                    sum(billed_cost) AS billed_cost, sum(effective_cost) AS effective_cost
+                FROM cost_line GROUP BY ALL""")
         con.execute("DROP TABLE IF EXISTS _demo_res")
         con.execute("DROP TABLE IF EXISTS _demo_inv")
     return {t: int(con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]) for t in TABLES}

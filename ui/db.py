@@ -1,6 +1,12 @@
-"""One DuckDB connection per process (cache_resource), one cursor per browser session."""
+"""One DuckDB connection per process (cache_resource), one cursor per script-run thread.
+
+A cursor per session is not enough: when a user moves a widget while a run is still querying, Streamlit starts the
+new run on a new thread before the old one has let go, and a DuckDB cursor refuses a second concurrent call.
+"""
 
 from __future__ import annotations
+
+import threading
 
 import duckdb
 import streamlit as st
@@ -14,15 +20,17 @@ def _connection(path: str) -> duckdb.DuckDBPyConnection:
     return store.connect(path)
 
 
+_local = threading.local()
+
+
 def db() -> duckdb.DuckDBPyConnection:
-    """This session's cursor on the process-wide connection (DuckDB connections are not shared across threads)."""
+    """This thread's cursor on the process-wide connection; it is closed when the run's thread ends."""
     path = str(get_settings().db_path)
-    key = f"_db_cursor::{path}"
-    cur = st.session_state.get(key)
-    if cur is None:
-        cur = _connection(path).cursor()
-        st.session_state[key] = cur
-    return cur
+    cursors: dict[str, duckdb.DuckDBPyConnection] = getattr(_local, "cursors", None) or {}
+    _local.cursors = cursors
+    if path not in cursors:
+        cursors[path] = _connection(path).cursor()
+    return cursors[path]
 
 
 def data_version() -> str:

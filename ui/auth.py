@@ -18,11 +18,16 @@ DEMO_LOGINS_KEY = "_demo_logins"
 
 def _authenticator() -> stauth.Authenticate:
     settings = get_settings()
+    try:
+        cookie_key = settings.resolved_cookie_key()
+    except RuntimeError as exc:  # a configuration problem, safe and useful to show
+        st.error(str(exc))
+        st.stop()
     creds = copy.deepcopy(users.credentials(db()))  # the library mutates what it is given
     return stauth.Authenticate(
         creds,
         cookie_name=settings.cookie_name,
-        cookie_key=settings.resolved_cookie_key(),
+        cookie_key=cookie_key,
         cookie_expiry_days=settings.cookie_expiry_days,
         auto_hash=False,
     )

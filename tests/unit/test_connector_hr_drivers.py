@@ -11,6 +11,7 @@ from connectors import registry
 from connectors.base import FileRefused
 from connectors.hr_drivers import CONNECTOR
 from connectors.source_rows import check_xlsx
+from engine.ingest import ingest_file
 from tests.unit.inventory_helpers import FIXTURES, claims_no_billing_sample, count, detected, load, reasons
 
 CSV = FIXTURES / "hr_headcount_revenue.csv"
@@ -89,3 +90,9 @@ def test_pipeline(con) -> None:
     assert (xlsx_res.rows_loaded, xlsx_res.rows_quarantined) == (3, 2)
     assert count(con, "driver_value") == 14
     assert count(con, "driver_value", "driver = 'headcount' AND period = '2026-11'") == 2
+
+
+def test_xlsx_through_the_sandboxed_child(con) -> None:
+    res = ingest_file(con, XLSX, user="tester")                  # isolate=True: parsed in the child process
+    assert (res.status, res.rows_loaded, res.rows_quarantined) == ("loaded", 3, 2)
+    assert count(con, "driver_value", "driver = 'revenue'") == 1

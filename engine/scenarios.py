@@ -126,6 +126,21 @@ def load_allocated(con: duckdb.DuckDBPyConnection, run_key: str) -> pl.DataFrame
     return with_business_units(rows, org)
 
 
+def from_whatif_rows(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> pl.DataFrame:
+    """Shape engine.allocation.whatif.evaluate_rows output like allocation_result (cost centre, application,
+    posted_amount, business unit) so a workshop can compare scenarios on unposted what-if results."""
+    apps = con.sql("SELECT app_id AS _app, cost_center_id AS _app_cc FROM application").pl()
+    shaped = rows.join(apps, left_on="target_id", right_on="_app", how="left", maintain_order="left").with_columns(
+        pl.when(pl.col("target_kind") == "cost_center").then(pl.col("target_id"))
+        .when(pl.col("target_kind") == "application").then(pl.col("_app_cc"))
+        .otherwise(pl.lit(None, dtype=pl.String)).alias("cost_center_id"),
+        pl.when(pl.col("target_kind") == "application").then(pl.col("target_id"))
+        .otherwise(pl.lit(None, dtype=pl.String)).alias("app_id"),
+        pl.col("amount").cast(MONEY).alias("posted_amount"),
+    ).drop("_app_cc")
+    return with_business_units(shaped, con.sql("SELECT unit_id, parent_id FROM org_unit").pl())
+
+
 _GROUP = ["target_kind", "target_id", "cost_center_id", "app_id", "business_unit_id"]
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from engine import audit
+from engine.allocation import whatif
 from engine.allocation.runs import run_allocation
 from engine.scenarios import (
     COMPONENTS,
@@ -20,6 +21,7 @@ from engine.scenarios import (
     Subsidy,
     apply_scenario,
     compare,
+    from_whatif_rows,
     list_scenarios,
     load_allocated,
     load_scenario,
@@ -248,3 +250,20 @@ def test_three_scenarios_over_a_demo_month_match_an_independent_sql(demo_con: du
     assert sub["markup"].sum() == markup_total.quantize(D("0.01"), rounding="ROUND_HALF_UP")
     assert sub["charge"].sum() + sub["subsidy"].sum() - sub["markup"].sum() == run.total_out
     assert sub["subsidy"].sum() > 0 and sub_total > D("20000")
+
+
+def test_workshop_what_if_rows_compare_like_the_posted_run(demo_con: duckdb.DuckDBPyConnection) -> None:
+    """The workshop path (pre-aggregated what-if rows) gives the same per-BU charges as the posted run."""
+    run = run_allocation(demo_con, DEMO_PERIOD, RULES, actor="test")
+    prepared = whatif.prepare(demo_con, DEMO_PERIOD, RULES)
+    scen = [Scenario(name="showback", model="showback"), SUBSIDISED.model_copy(update={
+        "subsidies": [Subsidy(column="source_pool", values=["security"], pct=D(30))]})]
+    posted = compare(load_allocated(demo_con, run.run_key), scen, "showback")
+    workshop = compare(from_whatif_rows(demo_con, whatif.evaluate_rows(prepared)), scen, "showback")
+    cols = ["scenario", "business_unit_id", "charge", "subsidy", "markup", "delta"]
+    assert workshop.select(cols).rows() == posted.select(cols).rows()
+    # A slider move: overhead split 100 % headcount shifts charges between BUs, the total stays.
+    moved = compare(from_whatif_rows(demo_con, whatif.evaluate_rows(prepared, weights={
+        "it_overhead": {"headcount": 1.0, "revenue": 0.0}})), scen, "showback")
+    assert moved["allocated"].sum() == posted["allocated"].sum()
+    assert moved.select(cols).rows() != posted.select(cols).rows()

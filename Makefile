@@ -24,6 +24,7 @@ setup-dev: $(VENV)/.dev
 
 demo-data: setup
 	APPORTION_DB_PATH=$(DB) $(BIN)/python -m data.generate --if-empty
+	APPORTION_DB_PATH=$(DB) $(BIN)/python -m data.demo_close
 
 run: setup demo-data
 	$(BIN)/python -c "from engine.settings import ensure_cookie_key_file; ensure_cookie_key_file()"

@@ -19,6 +19,7 @@ SAMPLES = ROOT.parent / "shared" / "samples"
 os.environ.setdefault("APPORTION_COOKIE_KEY", secrets.token_urlsafe(48))
 
 DEMO_TEST_LINES = 40_000
+DEMO_CLOSED_MONTHS = 3  # the last three demo months have posted runs, as after a few month-ends
 
 
 @pytest.fixture
@@ -31,12 +32,15 @@ def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 @pytest.fixture(scope="session")
 def demo_db_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A DuckDB file holding the demo organisation at test size; open it read-only or copy it."""
+    """A DuckDB file holding the demo organisation at test size, its rule set approved and the last months
+    closed; open it read-only or copy it."""
+    from data.demo_close import close_months
     from data.generate import generate
 
     path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
     c = store.connect(path)
     generate(c, lines=DEMO_TEST_LINES)
+    close_months(c, DEMO_CLOSED_MONTHS)
     c.close()
     return path
 

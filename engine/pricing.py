@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Literal, TypeVar
 
+import duckdb
+
 CENT = Decimal("0.01")
 K = TypeVar("K", bound=Hashable)
 
@@ -181,3 +183,52 @@ def price_and_split(usage: Mapping[str, Decimal], tiers: Sequence[Tier], mode: P
     rate = total / quantity if quantity else Decimal(0)
     shares = split_cents(total, dict(usage)) if quantity else {k: Decimal("0.00") for k in usage}
     return ProRataResult(quantity, total, rate, shares)
+
+
+SHELFWARE = "SHELFWARE"
+
+
+@dataclass(frozen=True)
+class SeatBill:
+    """A SaaS product's monthly bill and who carries it: cost centres by assigned seats, unassigned seats as
+    shelfware (a central line the licence owner must act on)."""
+
+    product: str
+    assigned: int
+    billable: int
+    cost: Decimal
+    effective_seat_rate: Decimal
+    shares: dict[str, Decimal]
+    seats: dict[str, int]
+
+
+def seat_charges(con: duckdb.DuckDBPyConnection, product: str, period: str, *, tiers: Sequence[Tier] | None = None,
+                 mode: PricingMode = "volume", block_size: int = 1) -> SeatBill:
+    """Price a SaaS product for `period` from the store (entitlements = committed minimum; seats assigned by the
+    end of the period) and split the bill to cost centres pro rata to their seats, to the cent.
+
+    Without `tiers` the entitlement's flat monthly unit cost applies. More seats assigned than entitled is a true-up:
+    every assigned seat is billable.
+    """
+    ent = con.sql("SELECT entitlements, unit_cost_month FROM licence_entitlement WHERE product = ?",
+                  params=[product]).fetchall()
+    if not ent:
+        raise LookupError(f"no entitlement for {product!r}")
+    entitled, unit_cost = int(ent[0][0]), Decimal(ent[0][1])
+    year, month = int(period[:4]), int(period[5:7])
+    end = f"{year + month // 12:04d}-{month % 12 + 1:02d}-01"
+    rows = con.sql(
+        "SELECT coalesce(cost_center_id, 'UNASSIGNED'), count(*) FROM licence_assignment"
+        " WHERE product = ? AND (assigned_on IS NULL OR assigned_on < CAST(? AS DATE)) GROUP BY 1 ORDER BY 1",
+        params=[product, end],
+    ).fetchall()
+    seats = {cc: int(n) for cc, n in rows}
+    assigned = sum(seats.values())
+    price_tiers = list(tiers) if tiers else [Tier(None, unit_cost)]
+    billable, cost = saas_seat_cost(assigned, price_tiers, mode, minimum_seats=entitled, block_size=block_size)
+    weights = {cc: Decimal(n) for cc, n in seats.items()}
+    if billable > assigned:
+        weights[SHELFWARE] = Decimal(billable - assigned)
+    shares = split_cents(cost, weights) if weights else {}
+    rate = cost / billable if billable else Decimal(0)
+    return SeatBill(product, assigned, billable, cost, rate, shares, seats)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
+import duckdb
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,6 +16,7 @@ from engine.pricing import (
     price_and_split,
     round_to_total,
     saas_seat_cost,
+    seat_charges,
     split_cents,
     volume_cost,
     volume_discount,
@@ -103,3 +105,23 @@ def test_round_to_total_keeps_the_sum(values: list[D]) -> None:
     parts = round_to_total({i: v for i, v in enumerate(values)})
     assert sum(parts.values()) == sum(values).quantize(D("0.01"), rounding="ROUND_HALF_UP")
     assert all(abs(parts[i] - v) < D("0.01") for i, v in enumerate(values))
+
+
+def test_saas_seats_from_the_store_split_with_shelfware(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("INSERT INTO licence_entitlement VALUES ('Wiki', 'Acme', 10, 6.05, 'b'), ('BI', 'Acme', 2, 75, 'b')")
+    con.execute("INSERT INTO licence_assignment (product, username, cost_center_id, assigned_on) VALUES"
+                " ('Wiki', 'a', 'CC1', DATE '2026-01-05'), ('Wiki', 'b', 'CC1', DATE '2026-02-01'),"
+                " ('Wiki', 'c', 'CC2', DATE '2026-09-30'), ('Wiki', 'd', 'CC2', DATE '2026-10-01'),"
+                " ('BI', 'a', 'CC1', NULL), ('BI', 'b', 'CC1', NULL), ('BI', 'c', 'CC2', NULL)")
+    # September: 3 seats assigned of 10 committed → 10 × 6.05 = 60.50; 7 idle seats are shelfware.
+    bill = seat_charges(con, "Wiki", "2026-09")
+    assert (bill.assigned, bill.billable, bill.cost) == (3, 10, D("60.50"))
+    assert bill.shares == {"CC1": D("12.10"), "CC2": D("6.05"), "SHELFWARE": D("42.35")}
+    # Over-assigned BI: 3 seats on 2 entitlements is a true-up, all billable, no shelfware.
+    bi = seat_charges(con, "BI", "2026-09")
+    assert (bi.billable, bi.cost, bi.shares) == (3, D("225.00"), {"CC1": D("150.00"), "CC2": D("75.00")})
+    # With vendor tiers (first 5 seats at 8.00, then 5.00, all-units): 10 billable seats → 50.00.
+    tiered = seat_charges(con, "Wiki", "2026-10", tiers=[Tier(D(5), D(8)), Tier(None, D(5))])
+    assert (tiered.cost, sum(tiered.shares.values()), tiered.seats) == (D("50.00"), D("50.00"), {"CC1": 2, "CC2": 2})
+    with pytest.raises(LookupError):
+        seat_charges(con, "Nope", "2026-09")

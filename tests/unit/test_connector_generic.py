@@ -86,3 +86,15 @@ def test_saved_profile_loads_by_name_through_pipeline(con) -> None:
                       user="alice", isolate=False)
     assert (res.status, res.target_table, res.rows_loaded, res.rows_quarantined) == ("loaded", "asset", 3, 2)
     assert count(con, "asset", "source = 'procurement'") == 3
+
+
+def test_cost_line_mapping_typed_and_validated_by_pipeline(con, tmp_path: Path) -> None:
+    f = tmp_path / "saas_invoices.csv"
+    f.write_text("Month,Start,End,Vendor,Amount,Currency\n2026-10,2026-10-01,2026-11-01,Datadog,1234.56,USD\n"
+                 "2026-10,2026-10-01,2026-11-01,Datadog,oops,USD\n")
+    profile = MappingProfile(name="saas invoices", target_table="cost_line", columns={
+        "billing_period": "Month", "charge_period_start": "Start", "charge_period_end": "End", "provider": "Vendor",
+        "billed_cost": "Amount", "effective_cost": "Amount", "billing_currency": "Currency"})
+    res = ingest_file(con, f, kind="generic", options={"mapping": profile.model_dump(mode="json")}, isolate=False)
+    assert (res.rows_loaded, res.rows_quarantined) == (1, 1)
+    assert con.sql("SELECT provider, effective_cost FROM cost_line").fetchall() == [("Datadog", Decimal("1234.56"))]

@@ -26,6 +26,14 @@ PAGES: tuple[PageSpec, ...] = (
              ("admin", "finops", "executive", "auditor")),
     PageSpec("explorer", "Cost explorer", ":material/account_tree:", "Dashboards",
              ("app_owner", "admin", "finops", "executive", "auditor")),
+    PageSpec("workshop", "Allocation workshop", ":material/tune:", "Allocation", ("finops", "admin")),
+    PageSpec("scenarios", "Scenario comparison", ":material/compare_arrows:", "Allocation",
+             ("finops", "admin", "executive")),
+    PageSpec("month_close", "Month close", ":material/event_available:", "Allocation", ("finops", "admin")),
+    PageSpec("statements", "Statements", ":material/receipt_long:", "Allocation",
+             ("app_owner", "finops", "admin", "auditor")),
+    PageSpec("ingest", "Ingest", ":material/upload_file:", "Data", ("finops", "admin")),
+    PageSpec("rules", "Rule versions", ":material/rule:", "Governance", ("finops", "admin", "auditor")),
     PageSpec("audit_trail", "Audit trail", ":material/policy:", "Governance", ("admin", "finops", "auditor")),
 )
 

@@ -1,0 +1,117 @@
+"""Allocation workshop: move driver weights and cost-model sliders, watch each business unit's charge move."""
+
+from __future__ import annotations
+
+import altair as alt
+import polars as pl
+import streamlit as st
+
+from engine import overview, workshop
+from engine.rules import versions
+from engine.workshop import WorkshopParams
+from ui import cache
+from ui.auth import require_role
+from ui.db import data_version, db
+from ui.empty import empty_state
+from ui.formats import axis_currency_format, money
+from ui.navigation import roles_for
+
+user = require_role(*roles_for("workshop"))
+
+con = db()
+st.title("Allocation workshop")
+periods = overview.periods(con)
+rule_sets = sorted({v.name for v in versions.list_versions(con) if v.status == "approved"})
+if not periods or not rule_sets:
+    empty_state("billing data or approved rule set")
+    st.stop()
+
+c1, c2, c3 = st.columns(3)
+period = c1.selectbox("Period", list(reversed(periods)), key="period", bind="query-params")
+rule_set = c2.selectbox("Rule set", rule_sets, key="ruleset", bind="query-params")
+by = c3.segmented_control("Charges by", ["business_unit", "cost_center"], key="by", default="business_unit",
+                          format_func=lambda v: v.replace("_", " ").capitalize(), bind="query-params")
+by = by or "business_unit"
+version = data_version()
+prep = cache.prepared(cache.db_path(), period, rule_set, version)
+baseline = cache.baseline_charges(cache.db_path(), period, rule_set, version, by)
+names = workshop.unit_names(con)
+st.caption(f"{rule_set} v{prep.rule_version} · baseline = the rule set's own weights, full-recovery chargeback")
+
+
+@st.fragment
+def panel() -> None:
+    left, right = st.columns([1, 2], gap="large")
+    with left:
+        st.subheader("Drivers")
+        weights: dict[str, dict[str, float]] = {}
+        for step_id, current in prep.weighted_steps.items():
+            st.caption(next(s.name for s in prep.rule_set.steps if s.id == step_id))
+            weights[step_id] = {
+                driver: st.slider(f"{driver.replace('_', ' ').capitalize()} weight", 0, 100, int(round(w * 100)),
+                                  step=5, key=f"w_{step_id}_{driver}", bind="query-params") / 100
+                for driver, w in current.items()
+            }
+        st.subheader("Cost model")
+        chargeback = st.toggle("Chargeback (off = showback)", value=True, key="chargeback", bind="query-params")
+        subsidy = st.slider("Subsidy %", 0, 100, 0, key="subsidy", bind="query-params", disabled=not chargeback)
+        subsidy_pools = st.multiselect("Subsidised pools", workshop.pools(prep), default=["security"]
+                                       if "security" in workshop.pools(prep) else [], key="subsidy_pools",
+                                       bind="query-params", disabled=not chargeback)
+        markup = st.slider("Overhead markup %", 0, 25, 0, key="markup", bind="query-params", disabled=not chargeback)
+        idle = st.slider("Idle penalty %", 0, 100, 0, key="idle", bind="query-params", disabled=not chargeback,
+                         help="Charged on each unit's share of unused reserved capacity (unused commitments).")
+        unused = st.radio("Unused commitment", ["as allocated", "keep_central", "spread_pro_rata",
+                                                "on_demand_equivalent"],
+                          key="unused", bind="query-params", disabled=not chargeback,
+                          format_func=lambda v: v.replace("_", " ").capitalize())
+    if any(sum(w.values()) == 0 for w in weights.values()):
+        right.warning("Every weighted step needs at least one non-zero weight.")
+        return
+    params = WorkshopParams(weights=weights, chargeback=chargeback, subsidy_pct=subsidy,
+                            subsidy_pools=tuple(subsidy_pools), markup_pct=markup, idle_penalty_pct=idle,
+                            unused_policy=None if unused == "as allocated" else unused)  # type: ignore[arg-type]
+    result = workshop.against(workshop.charges(prep, params, by), baseline)  # type: ignore[arg-type]
+    result = result.with_columns(pl.col("unit").replace_strict(names, default=pl.col("unit")).alias("name"))
+    with right:
+        total, base_total = result["charge"].sum(), result["baseline"].sum()
+        m1, m2, m3 = st.columns(3)
+        m1.metric("Total charged", money(total), delta=money(total - base_total) + " vs baseline",
+                  delta_color="off")
+        m2.metric("Subsidy carried centrally", money(result["subsidy"].sum()))
+        m3.metric("Markup + penalties", money(result["markup"].sum() + result["penalty"].sum()))
+        st.subheader("Who wins, who loses")
+        fmt = axis_currency_format()
+        chart_df = result.select("name", pl.col("delta").cast(pl.Float64), pl.col("charge").cast(pl.Float64),
+                                 pl.col("baseline").cast(pl.Float64))
+        st.altair_chart(
+            alt.Chart(chart_df).mark_bar().encode(
+                y=alt.Y("name:N", sort="-x", title=None),
+                x=alt.X("delta:Q", title="Change vs baseline", axis=alt.Axis(format=fmt)),
+                color=alt.condition("datum.delta > 0", alt.value("#E45756"), alt.value("#54A24B")),
+                tooltip=[alt.Tooltip("name:N", title="Unit"), alt.Tooltip("charge:Q", format=fmt),
+                         alt.Tooltip("baseline:Q", format=fmt), alt.Tooltip("delta:Q", format=fmt)],
+            ).properties(height=max(160, 26 * len(chart_df))),
+            width="stretch",
+        )
+        st.dataframe(
+            result.select("name", "charge", "baseline", "delta", "direct", "shared", "subsidy", "markup", "penalty"),
+            hide_index=True, width="stretch", key="workshop_table",
+            column_config={c: st.column_config.NumberColumn(c.capitalize(), format="dollar")
+                           for c in ("charge", "baseline", "delta", "direct", "shared", "subsidy", "markup",
+                                     "penalty")},
+        )
+        with st.form("save_draft", clear_on_submit=True):
+            reason = st.text_input("Why this change (recorded in the audit trail)")
+            scenario_name = st.text_input("Scenario name", value=f"Workshop {period}")
+            if st.form_submit_button("Save as draft rule version", type="primary"):
+                try:
+                    name, v, sc = workshop.save_draft(con, prep, params, user.username, reason, scenario_name, period)
+                except ValueError as exc:
+                    st.error(str(exc))
+                else:
+                    st.toast(f"Saved {name} v{v} and scenario '{sc.name}' v{sc.version}.", icon=":material/check:")
+                    st.success(f"{name} v{v} is pending approval (Rule versions page).")
+
+
+panel()

@@ -1,0 +1,27 @@
+"""Cached engine calls. Keys include the data version (ui.db.data_version) so new data or runs never show stale."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from engine import workshop
+from engine.allocation import whatif
+from engine.settings import get_settings
+from ui.db import db
+
+
+@st.cache_resource(show_spinner="Pre-aggregating the month's pools…", max_entries=8)
+def prepared(db_path: str, period: str, rule_set: str, data_version: str) -> whatif.Prepared:
+    """The one heavy query of a workshop; every slider move afterwards reuses it."""
+    return whatif.prepare(db(), period, rule_set)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def baseline_charges(db_path: str, period: str, rule_set: str, data_version: str, by: str) -> pl.DataFrame:
+    prep = prepared(db_path, period, rule_set, data_version)
+    return workshop.charges(prep, workshop.baseline_params(prep), by)  # type: ignore[arg-type]
+
+
+def db_path() -> str:
+    return str(get_settings().db_path)

@@ -447,7 +447,9 @@ def xlsx_header(path: Path) -> list[str]:
         header, rows = read_xlsx_rows(path)
     except FileRefused:
         return []
-    rows.close()
+    close = getattr(rows, "close", None)
+    if close is not None:
+        close()
     return header
 
 

@@ -44,7 +44,7 @@ class AttributeRule(BaseModel):
     column: Literal["location", "owner", "environment", "cost_center_id", "app_id", "asset_tag", "serial", "model",
                     "vendor", "lifecycle_status", "depreciation_method"]
     values: list[str] = Field(default_factory=list, description="allowed values (case-insensitive)")
-    pattern: str | None = Field(None, description="regular expression the whole value must match")
+    pattern: str | None = Field(default=None, description="regular expression the whole value must match")
     scope: Scope = Field(default_factory=Scope)
     severity: Literal["error", "warning"] = "warning"
     message: str | None = None

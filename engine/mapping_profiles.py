@@ -52,9 +52,9 @@ class MappingProfile(BaseModel):
     target_table: TargetTable
     columns: dict[str, str] = Field(default_factory=dict)
     constants: dict[str, str | float | int] = Field(default_factory=dict)
-    source: str = Field("generic", pattern=r"^[a-z0-9_]+$", description="asset.source / asset_id prefix")
-    sheet: str | None = Field(None, description="XLSX worksheet; the first one when empty")
-    day_first: bool = Field(False, description="read NN/NN/YYYY dates as day/month (UK, EU) instead of month/day")
+    source: str = Field(default="generic", pattern=r"^[a-z0-9_]+$", description="asset.source / asset_id prefix")
+    sheet: str | None = Field(default=None, description="XLSX worksheet; the first one when empty")
+    day_first: bool = Field(default=False, description="read NN/NN/YYYY dates as day/month (UK, EU), not month/day")
 
     @field_validator("columns")
     @classmethod

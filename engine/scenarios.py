@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
@@ -152,6 +153,61 @@ def _sort_key(key: tuple[object, ...]) -> tuple[str, ...]:
     return tuple("" if v is None else str(v) for v in key)
 
 
+Key = tuple[object, ...]
+
+
+@dataclass
+class _Sums:
+    """Per-target exact sums gathered in one pass over the result rows."""
+
+    direct: dict[Key, Decimal] = field(default_factory=dict)
+    shared: dict[Key, Decimal] = field(default_factory=dict)
+    subsidy_raw: list[dict[Key, Decimal]] = field(default_factory=list)
+    subsidy_base: dict[Key, Decimal] = field(default_factory=dict)
+    central_uc: dict[Key, Decimal] = field(default_factory=dict)
+
+
+def _accumulate(allocated: pl.DataFrame, scenario: Scenario) -> _Sums:
+    """Direct/shared split, subsidy (exact, first matching rule) and centrally carried commitment per target."""
+    sums = _Sums(subsidy_raw=[{} for _ in scenario.subsidies])
+    direct_methods, direct_pools = set(scenario.direct_methods), set(scenario.direct_pools)
+    carry_uc = scenario.unused_commitment_policy in ("keep_central", "on_demand_equivalent")
+    uc_pools = set(scenario.unused_commitment_pools)
+    cols = list(dict.fromkeys(_GROUP + ["source_pool", "method", "posted_amount", "step_name", "service_name"]))
+    frame = allocated.select([c if c in allocated.columns else pl.lit(None, dtype=pl.String).alias(c) for c in cols])
+    for row in frame.iter_rows(named=True):
+        key = _group_key(row)
+        amount = Decimal(row["posted_amount"])
+        is_direct = row["method"] in direct_methods or row["source_pool"] in direct_pools
+        sums.direct[key] = sums.direct.get(key, Decimal(0)) + (amount if is_direct else 0)
+        sums.shared[key] = sums.shared.get(key, Decimal(0)) + (0 if is_direct else amount)
+        if row["target_id"] == UNALLOCATED:
+            continue
+        if carry_uc and row["source_pool"] in uc_pools:
+            sums.central_uc[key] = sums.central_uc.get(key, Decimal(0)) + amount
+            continue
+        for i, s in enumerate(scenario.subsidies):
+            if row.get(s.column) in s.values:
+                sums.subsidy_raw[i][key] = sums.subsidy_raw[i].get(key, Decimal(0)) + amount * s.pct / HUNDRED
+                sums.subsidy_base[key] = sums.subsidy_base.get(key, Decimal(0)) + amount
+                break
+    return sums
+
+
+def _by_target(frame: pl.DataFrame | None, value: str, keys: list[Key], what: str) -> dict[Key, Decimal]:
+    """A per-target input (idle cost, rate-card charge) mapped onto the result keys; unknown targets are refused."""
+    if frame is None:
+        return {}
+    totals_: dict[str, Decimal] = {}
+    for t, v in frame.select("target_id", value).iter_rows():
+        totals_[t] = totals_.get(t, Decimal(0)) + Decimal(v)
+    known = {str(k[1]): k for k in keys}
+    unknown = sorted(set(totals_) - set(known))
+    if unknown:
+        raise ValueError(f"{what} for targets with no allocated row in this run: {unknown}")
+    return {known[t]: v for t, v in totals_.items()}
+
+
 def apply_scenario(allocated: pl.DataFrame, scenario: Scenario, *, idle: pl.DataFrame | None = None,
                    rate_charges: pl.DataFrame | None = None) -> pl.DataFrame:
     """Per target: allocated cost, its decomposition and the charge under `scenario`, all in cents.
@@ -166,95 +222,43 @@ def apply_scenario(allocated: pl.DataFrame, scenario: Scenario, *, idle: pl.Data
         allocated = allocated.with_columns(pl.lit(None, dtype=pl.String).alias("business_unit_id"))
     if scenario.model == "rate_card" and rate_charges is None:
         raise ValueError("a rate-card scenario needs rate_charges (engine.ratecard.charges_by_target)")
-    direct_methods = set(scenario.direct_methods)
-    direct_pools = set(scenario.direct_pools)
-    direct: dict[tuple[object, ...], Decimal] = {}
-    shared: dict[tuple[object, ...], Decimal] = {}
-    sub_raw: list[dict[tuple[object, ...], Decimal]] = [{} for _ in scenario.subsidies]
-    sub_base: dict[tuple[object, ...], Decimal] = {}
-    central_uc: dict[tuple[object, ...], Decimal] = {}
-    carry_uc = scenario.unused_commitment_policy in ("keep_central", "on_demand_equivalent")
-    uc_pools = set(scenario.unused_commitment_pools)
-    cols = list(dict.fromkeys(_GROUP + ["source_pool", "method", "posted_amount", "step_name", "service_name"]))
-    frame = allocated.select([c if c in allocated.columns else pl.lit(None, dtype=pl.String).alias(c) for c in cols])
-    for row in frame.iter_rows(named=True):
-        key = _group_key(row)
-        amount = Decimal(row["posted_amount"])
-        is_direct = row["method"] in direct_methods or row["source_pool"] in direct_pools
-        bucket = direct if is_direct else shared
-        bucket[key] = bucket.get(key, Decimal(0)) + amount
-        direct.setdefault(key, Decimal(0))
-        shared.setdefault(key, Decimal(0))
-        if row["target_id"] == UNALLOCATED:
-            continue
-        if carry_uc and row["source_pool"] in uc_pools:
-            central_uc[key] = central_uc.get(key, Decimal(0)) + amount
-            continue
-        for i, s in enumerate(scenario.subsidies):
-            if row.get(s.column) in s.values:
-                sub_raw[i][key] = sub_raw[i].get(key, Decimal(0)) + amount * s.pct / HUNDRED
-                sub_base[key] = sub_base.get(key, Decimal(0)) + amount
-                break
-
-    keys = sorted(direct, key=_sort_key)
-    if idle is not None:
-        for t in idle["target_id"].to_list():
-            if not any(k[1] == t for k in keys):
-                raise ValueError(f"idle penalty for {t!r}, which has no allocated row in this run")
+    sums = _accumulate(allocated, scenario)
+    keys = sorted(sums.direct, key=_sort_key)
     chargeable = [k for k in keys if k[1] != UNALLOCATED]
-    subsidy = {k: Decimal(0) for k in keys}
-    for raw in sub_raw:
-        for k, v in round_to_total({k: raw.get(k, Decimal(0)) for k in chargeable}, order=chargeable).items():
+    zero = {k: Decimal(0) for k in keys}
+
+    def rounded(raw: dict[Key, Decimal]) -> dict[Key, Decimal]:
+        return zero | round_to_total({k: raw.get(k, Decimal(0)) for k in chargeable}, order=chargeable)
+
+    subsidy = dict(zero)
+    for raw in sums.subsidy_raw:
+        for k, v in rounded(raw).items():
             subsidy[k] += v
-    markup_raw: dict[tuple[object, ...], Decimal] = {}
-    for k in chargeable:
-        unrounded_sub = sum((raw.get(k, Decimal(0)) for raw in sub_raw), Decimal(0))
-        base = direct[k] + shared[k] - central_uc.get(k, Decimal(0))
-        base -= unrounded_sub if scenario.markup_base == "net_of_subsidy" else 0
-        markup_raw[k] = base * scenario.markup_pct / HUNDRED
-    markup = {k: Decimal(0) for k in keys} | round_to_total(markup_raw, order=chargeable)
-    idle_by_target: dict[str, Decimal] = {}
-    if idle is not None:
-        for t, c in idle.select("target_id", "idle_cost").iter_rows():
-            idle_by_target[t] = idle_by_target.get(t, Decimal(0)) + Decimal(c)
-    penalty_raw: dict[tuple[object, ...], Decimal] = {}
-    seen: set[str] = set()
-    for k in chargeable:
-        t = str(k[1])
-        # A target may appear under several cost-centre keys only for business-unit rows; charge its idle once.
-        penalty_raw[k] = idle_by_target.get(t, Decimal(0)) * scenario.idle_penalty_pct / HUNDRED if t not in seen \
-            else Decimal(0)
-        seen.add(t)
-    penalty = {k: Decimal(0) for k in keys} | round_to_total(penalty_raw, order=chargeable)
-    rate_variance = {k: Decimal(0) for k in keys}
-    if scenario.model == "rate_card" and rate_charges is not None:
-        priced: dict[str, Decimal] = {}
-        for t, c in rate_charges.select("target_id", "charge").iter_rows():
-            priced[t] = priced.get(t, Decimal(0)) + Decimal(c)
-        seen = set()
+    uc = {k: sums.central_uc.get(k, Decimal(0)) for k in keys}
+    markup_base = {k: sums.direct[k] + sums.shared[k] - uc[k] for k in chargeable}
+    if scenario.markup_base == "net_of_subsidy":
         for k in chargeable:
-            t = str(k[1])
-            price = priced.get(t, Decimal(0)) if t not in seen else Decimal(0)
-            seen.add(t)
-            rate_variance[k] = price - direct[k] - shared[k] + central_uc.get(k, Decimal(0))
-        unknown = set(priced) - {str(k[1]) for k in chargeable}
-        if unknown:
-            raise ValueError(f"rate-card charges for targets with no allocated row: {sorted(unknown)}")
+            markup_base[k] -= sum((raw.get(k, Decimal(0)) for raw in sums.subsidy_raw), Decimal(0))
+    markup = rounded({k: b * scenario.markup_pct / HUNDRED for k, b in markup_base.items()})
+    idle_cost = _by_target(idle, "idle_cost", chargeable, "idle penalty")
+    penalty = rounded({k: c * scenario.idle_penalty_pct / HUNDRED for k, c in idle_cost.items()})
+    rate_variance = dict(zero)
+    if scenario.model == "rate_card":
+        priced = _by_target(rate_charges, "charge", chargeable, "rate-card charges")
+        for k in chargeable:
+            rate_variance[k] = priced.get(k, Decimal(0)) - sums.direct[k] - sums.shared[k] + uc[k]
 
     rows = []
     for k in keys:
-        allocated_k = direct[k] + shared[k]
-        uc = central_uc.get(k, Decimal(0))
-        charge = allocated_k - subsidy[k] - uc + markup[k] + penalty[k] + rate_variance[k]
-        unallocated = k[1] == UNALLOCATED
+        allocated_k = sums.direct[k] + sums.shared[k]
+        charge = allocated_k - subsidy[k] - uc[k] + markup[k] + penalty[k] + rate_variance[k]
         rows.append({
-            "scenario": scenario.name, "model": scenario.model,
-            **dict(zip(_GROUP, k, strict=True)),
-            "allocated": allocated_k, "direct": direct[k], "shared": shared[k], "subsidy": subsidy[k],
-            "commitment_central": uc, "markup": markup[k], "penalty": penalty[k], "rate_variance": rate_variance[k],
-            "charge": charge,
-            "invoiced": charge if scenario.invoiced and not unallocated else Decimal(0),
-            "subsidy_base": sub_base.get(k, Decimal(0)),
+            "scenario": scenario.name, "model": scenario.model, **dict(zip(_GROUP, k, strict=True)),
+            "allocated": allocated_k, "direct": sums.direct[k], "shared": sums.shared[k], "subsidy": subsidy[k],
+            "commitment_central": uc[k], "markup": markup[k], "penalty": penalty[k],
+            "rate_variance": rate_variance[k], "charge": charge,
+            "invoiced": charge if scenario.invoiced and k[1] != UNALLOCATED else Decimal(0),
+            "subsidy_base": sums.subsidy_base.get(k, Decimal(0)),
         })
     schema: dict[str, pl.DataType] = {"scenario": pl.String(), "model": pl.String()}
     schema |= {c: pl.String() for c in _GROUP}

@@ -107,6 +107,8 @@ def test_idle_penalty_and_rate_card() -> None:
     assert rc["BU02"] == (D(0), D("-20.00"))
     with pytest.raises(ValueError):
         apply_scenario(ALLOCATED, card)
+    with pytest.raises(ValueError, match="CC99"):
+        apply_scenario(ALLOCATED, penal, idle=pl.DataFrame({"target_id": ["CC99"], "idle_cost": [D(1)]}))
 
 
 def test_unused_commitment_policy_in_a_scenario() -> None:

@@ -184,6 +184,11 @@ class _Flow:
             kept = methods.drop_and_renormalise(combined, {STEP_PREFIX + d for d in dropped})
             f2 = {tuple(k.split("\x00")[1:]): v for k, v in kept.items() if k.startswith("\x00")}
             p2 = {k[len(STEP_PREFIX):]: v for k, v in kept.items() if k.startswith(STEP_PREFIX)}
+            if not f2 and not p2:  # nothing to share by: the step's unallocated policy takes all of it
+                if s.unallocated == "post":
+                    f2 = {(UNALLOCATED_KIND, UNALLOCATED): Decimal(1)}
+                else:
+                    p2 = {s.unallocated[len(STEP_PREFIX):]: Decimal(1)}
             prepared.append((f2, p2))  # type: ignore[arg-type]
         origins = sorted({o for s in members for o in self.inflow.get(s.id, {})}
                          | {s.id for s in members if s.id in self.data.pool_totals})
@@ -214,9 +219,6 @@ class _Flow:
             for o in origins:
                 x = totals[o][i]
                 if x == 0:
-                    continue
-                if not finals and not pools:
-                    self.unallocated(no, s, o, x, s.method.kind, label)
                     continue
                 for (tk, tid), v in finals.items():
                     self.add(RowKey(no, s.id, s.name, o, s.method.kind, label, tk, tid), x * v, s.id)

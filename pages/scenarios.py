@@ -1,0 +1,70 @@
+"""Scenario comparison: two to five cost models side by side over a posted month."""
+
+from __future__ import annotations
+
+import altair as alt
+import polars as pl
+import streamlit as st
+
+from engine import comparison
+from ui.auth import require_role
+from ui.db import db
+from ui.empty import empty_state
+from ui.formats import axis_currency_format, money
+from ui.navigation import roles_for
+
+user = require_role(*roles_for("scenarios"))
+
+con = db()
+st.title("Scenario comparison")
+periods = comparison.posted_periods(con)
+if not periods:
+    empty_state("posted allocation run")
+    st.stop()
+options = comparison.available(con)
+names = list(options)
+
+c1, c2, c3 = st.columns([1, 1, 2])
+period = c1.selectbox("Period", list(reversed(periods)), key="sc_period")
+by = c2.selectbox("Compare by", ["business_unit", "cost_center", "application"], key="sc_by",
+                  format_func=lambda v: v.replace("_", " ").capitalize())
+chosen = c3.multiselect("Scenarios (2–5)", names, default=names[:3], max_selections=5, key="sc_chosen")
+if len(chosen) < 2:
+    st.info("Pick at least two scenarios to compare.")
+    st.stop()
+baseline = st.selectbox("Baseline", chosen, key="sc_baseline")
+
+out = comparison.compare_period(con, user, period, [options[n] for n in chosen], baseline, by)  # type: ignore[arg-type]
+
+st.subheader("Charge per " + by.replace("_", " "))
+wide = out.pivot(on="scenario", index="name", values="charge", aggregate_function="sum").sort("name")
+st.dataframe(wide, hide_index=True, width="stretch",
+             column_config={n: st.column_config.NumberColumn(n, format="dollar") for n in chosen})
+
+cols = st.columns(len(chosen))
+for col, name in zip(cols, chosen, strict=True):
+    rows = out.filter(pl.col("scenario") == name)
+    col.metric(name, money(rows["charge"].sum(), compact=True),
+               delta=money(rows["delta"].sum(), compact=True) + " vs baseline" if name != baseline else None,
+               delta_color="off")
+
+others = [n for n in chosen if n != baseline]
+target = st.selectbox("Waterfall to", others, index=len(others) - 1, key="sc_target")
+wf = comparison.waterfall(out, baseline, target)
+fmt = axis_currency_format()
+colour = alt.Color("kind:N", scale=alt.Scale(domain=["total", "increase", "decrease"],
+                                             range=["#4C78A8", "#E45756", "#54A24B"]), legend=None)
+st.subheader(f"From {baseline} to {target}")
+st.altair_chart(
+    alt.Chart(wf).mark_bar().encode(
+        x=alt.X("label:N", sort=alt.SortField("order"), title=None),
+        y=alt.Y("start:Q", title="Charge", axis=alt.Axis(format=fmt)), y2="end:Q", color=colour,
+        tooltip=[alt.Tooltip("label:N"), alt.Tooltip("value:Q", format=fmt)],
+    ).properties(height=300),
+    width="stretch",
+)
+
+st.subheader("Why each unit's charge moved")
+decomp = out.filter(pl.col("scenario") == target).select(
+    "name", "charge", "delta", *[c for c, _ in comparison.WATERFALL_STEPS if c in out.columns])
+st.dataframe(decomp, hide_index=True, width="stretch")

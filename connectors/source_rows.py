@@ -354,6 +354,8 @@ def read_json(path: Path) -> Any:
         return json.loads(read_text(path))
     except json.JSONDecodeError as exc:
         raise FileRefused(path.name, f"valid JSON ({exc.msg} at column {exc.colno})", row=exc.lineno) from None
+    except RecursionError:
+        raise FileRefused(path.name, "JSON nested at most a few hundred levels deep") from None
 
 
 def read_csv_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:

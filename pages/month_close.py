@@ -1,0 +1,64 @@
+"""Month close: allocate a period with an approved rule version, see conservation, compare runs."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from engine import overview
+from engine.allocation.diff import diff_runs
+from engine.allocation.errors import AllocationError
+from engine.allocation.runs import run_allocation
+from engine.rules import versions
+from engine.run_history import list_runs
+from ui.auth import require_role
+from ui.db import db
+from ui.empty import empty_state
+from ui.formats import money
+from ui.navigation import roles_for
+
+user = require_role(*roles_for("month_close"))
+
+con = db()
+st.title("Month close")
+periods = overview.periods(con)
+approved = sorted({v.name for v in versions.list_versions(con) if v.status == "approved"})
+if not periods or not approved:
+    empty_state("billing data or approved rule set")
+    st.stop()
+
+c1, c2, c3 = st.columns(3)
+period = c1.selectbox("Period", list(reversed(periods)), key="mc_period")
+rule_set = c2.selectbox("Rule set", approved, key="mc_ruleset")
+basis = c3.radio("Cost basis", ["effective", "billed"], horizontal=True, key="mc_basis",
+                 help="Effective (amortised) for chargeback; billed for invoice views.")
+
+if st.button("Run month close", type="primary", icon=":material/play_arrow:"):
+    with st.status(f"Allocating {period} with {rule_set}…", expanded=True) as status:
+        try:
+            summary = run_allocation(con, period, rule_set, basis=basis, actor=user.username)  # type: ignore[arg-type]
+        except (AllocationError, LookupError, ValueError) as exc:
+            status.update(label="Run failed: nothing was posted", state="error")
+            st.error(str(exc))
+        else:
+            status.update(label=f"Posted {period}: every cent accounted for", state="complete")
+            st.write(f"Rule set **{summary.rule_set} v{summary.rule_version}**, {summary.basis} cost, "
+                     f"{summary.input_lines:,} lines → {summary.result_rows:,} posted rows in {summary.seconds:.1f} s"
+                     + (" (replaced the earlier run with the same inputs)" if summary.replaced else ""))
+            m1, m2, m3 = st.columns(3)
+            m1.metric("Cost in", money(summary.total_in))
+            m2.metric("Posted", money(summary.total_out))
+            m3.metric("Unallocated line", money(summary.unallocated))
+            st.toast(f"{period} closed.", icon=":material/check:")
+
+runs = list_runs(con, period)
+st.subheader(f"Runs for {period}")
+if runs.is_empty():
+    st.info("No runs for this period yet.")
+else:
+    st.dataframe(runs, hide_index=True, width="stretch")
+    keys = runs["run_key"].to_list()
+    if len(keys) >= 2:
+        a, b = st.columns(2)
+        run_a = a.selectbox("Compare run", keys, index=1, format_func=lambda k: k[:12], key="mc_a")
+        run_b = b.selectbox("with run", keys, index=0, format_func=lambda k: k[:12], key="mc_b")
+        st.dataframe(diff_runs(con, run_a, run_b), hide_index=True, width="stretch")

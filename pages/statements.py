@@ -1,0 +1,50 @@
+"""Chargeback statements per cost centre, with CSV / XLSX / printable HTML downloads."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from engine import comparison, statements
+from engine.scope import visible_cost_centers
+from engine.statement_access import statement_for
+from ui.auth import require_role
+from ui.db import db
+from ui.empty import empty_state
+from ui.formats import money
+from ui.navigation import roles_for
+
+user = require_role(*roles_for("statements"))
+
+con = db()
+st.title("Statements")
+periods = comparison.posted_periods(con)
+centres = visible_cost_centers(con, user)
+if not periods or not centres:
+    empty_state("posted allocation run")
+    st.stop()
+options = comparison.available(con)
+
+c1, c2, c3 = st.columns(3)
+period = c1.selectbox("Period", list(reversed(periods)), key="stmt_period")
+cc = c2.selectbox("Cost centre", [c for c, _ in centres], key="stmt_cc",
+                  format_func=lambda c: f"{c} · {dict(centres)[c]}")
+scenario_name = c3.selectbox("Scenario", list(options), index=min(1, len(options) - 1), key="stmt_scenario")
+
+stmt = statement_for(con, user, period, cc, options[scenario_name])
+for line in stmt.header_lines():
+    st.caption(line)
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("Allocated cost", money(stmt.allocated))
+m2.metric("Subsidy", money(-stmt.subsidy) if stmt.subsidy else money(0))
+m3.metric("Markup + penalty", money(stmt.markup + stmt.penalty))
+m4.metric("Charge", money(stmt.charge))
+st.dataframe(stmt.lines, hide_index=True, width="stretch",
+             column_config={"amount": st.column_config.NumberColumn("Amount", format="dollar")})
+
+base = f"statement_{cc}_{period}"
+d1, d2, d3 = st.columns(3)
+d1.download_button("CSV", statements.to_csv(stmt), f"{base}.csv", "text/csv", icon=":material/download:")
+d2.download_button("Excel", statements.to_xlsx(stmt), f"{base}.xlsx",
+                   "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", icon=":material/download:")
+d3.download_button("Printable HTML", statements.to_html(stmt), f"{base}.html", "text/html",
+                   icon=":material/print:")

@@ -12,7 +12,9 @@ from decimal import Decimal
 import duckdb
 import polars as pl
 
+from engine.allocation.runs import latest_run
 from engine.attribution import attributed_cte
+from engine.scenarios import Scenario, apply_scenario, load_allocated
 from engine.users import User
 
 
@@ -120,3 +122,31 @@ def untagged_share_by_month(con: duckdb.DuckDBPyConnection, user: User) -> pl.Da
         """,
         params=params,
     ).pl()
+
+
+@dataclass(frozen=True)
+class RecoveryKpis:
+    run_key: str
+    cost: Decimal            # posted in the run (all cost of the month)
+    unallocated: Decimal     # on the explicit UNALLOCATED line
+    charged: Decimal         # invoiced under the scenario (0 for showback)
+
+    @property
+    def allocated_pct(self) -> float:
+        return float((self.cost - self.unallocated) / self.cost * 100) if self.cost else 0.0
+
+    @property
+    def recovered_pct(self) -> float:
+        return float(self.charged / self.cost * 100) if self.cost else 0.0
+
+
+def recovery(con: duckdb.DuckDBPyConnection, period: str, scenario: Scenario) -> RecoveryKpis | None:
+    """Allocated vs unallocated and cost recovered under `scenario`, from the month's latest posted run."""
+    run = latest_run(con, period)
+    if run is None:
+        return None
+    allocated = load_allocated(con, run)
+    applied = apply_scenario(allocated, scenario)
+    cost = Decimal(allocated["posted_amount"].sum())
+    unalloc = Decimal(allocated.filter(pl.col("target_id") == "UNALLOCATED")["posted_amount"].sum())
+    return RecoveryKpis(run, cost, unalloc, Decimal(applied["invoiced"].sum()))

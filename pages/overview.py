@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine import overview
+from engine import comparison, overview
 from ui import charts
 from ui.auth import require_role
 from ui.db import db
@@ -32,6 +32,18 @@ c3.metric("Unattributed", pct(k.unattributed_pct),
           help="Share with neither a valid cost-centre tag nor an account owner: it lands in the unallocated pool.")
 c4.metric("Run-rate forecast (next month)", money(k.run_rate_forecast, compact=True),
           help="This month grown by the average monthly growth of the last two months.")
+
+presets = comparison.available(con)
+rec_scenario = st.selectbox("Chargeback model for recovery", list(presets), index=len(presets) - 1,
+                            key="overview_scenario")
+rec = overview.recovery(con, period, presets[rec_scenario])
+if rec is not None:
+    r1, r2, r3 = st.columns(3)
+    r1.metric("Allocated", pct(rec.allocated_pct), help="Share of the month's cost posted to a cost centre.")
+    r2.metric("Unallocated line", money(rec.unallocated, compact=True))
+    r3.metric("Cost recovered", pct(rec.recovered_pct), help=f"Charged under '{rec_scenario}' ÷ cost.")
+else:
+    st.caption("This month has not been closed yet: allocation and recovery appear after month close.")
 
 st.subheader("Spend by business unit")
 st.altair_chart(charts.stacked_spend(overview.spend_by_month(con, user, "business_unit")), width="stretch")

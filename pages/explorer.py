@@ -9,6 +9,7 @@ from engine.explorer import LEVEL_TITLES, Filters
 from ui import charts
 from ui.auth import require_role
 from ui.db import db
+from ui.downloads import download_row
 from ui.empty import empty_state
 from ui.formats import money
 from ui.navigation import roles_for
@@ -19,6 +20,8 @@ con = db()
 st.title("Cost explorer")
 if user.scoped:
     st.caption(f"Scoped to your cost centres: {', '.join(sorted(user.cost_centers or []))}")
+st.caption("Amounts are each month's direct spend (cost-centre tag, else account owner). Shared services and "
+           "untagged spend reach you through allocation: see *How the posted charge was built* below and Statements.")
 periods = overview.periods(con)
 if not periods:
     empty_state()
@@ -60,6 +63,7 @@ st.dataframe(rows, hide_index=True, width="stretch",
              column_config={"cost": st.column_config.NumberColumn("Cost", format="dollar"),
                             "previous": st.column_config.NumberColumn("Previous month", format="dollar"),
                             "delta": st.column_config.NumberColumn("Change", format="dollar")})
+download_row(rows, f"costs_{level}_{period}", "explorer_dl")
 if not rows.is_empty():
     choice = st.selectbox(f"Drill into a {LEVEL_TITLES[level].lower()}", rows["name"].to_list(), index=None,
                           key=f"drill_{level}", placeholder="Choose…")

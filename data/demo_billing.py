@@ -459,13 +459,14 @@ def insert_extras(con: duckdb.DuckDBPyConnection, rng: random.Random, accts: lis
         base.update(kw)
         return base
 
-    for cid, provider, _svc, _disc, util in COMMITMENTS:
+    for cid, provider, svc_name, _disc, util in COMMITMENTS:
         payer = PROVIDERS[provider]["billing_account"]
         for period in periods:
             u = Decimal(str(round(min(0.995, util + rng.uniform(-0.03, 0.03)), 4)))
             used_amt = used.get((period, cid), Decimal(0))
             fee = _money(used_amt / u)
-            common = {"service_name": COMMITMENT_SERVICE_NAME[provider], "service_category": "Compute",
+            category = next(c.category for c in CATALOGUE if c.provider == provider and c.name == svc_name)
+            common = {"service_name": COMMITMENT_SERVICE_NAME[provider], "service_category": category,
                       "pricing_category": "Committed", "commitment_discount_id": cid, "charge_frequency": "Recurring",
                       "commitment_discount_type": COMMITMENT_TYPE[provider]}
             rows.append(row(period, provider, payer, charge_category="Purchase", resource_id=cid,

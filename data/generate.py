@@ -12,6 +12,7 @@ import hashlib
 import random
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -76,8 +77,9 @@ def generate(con: duckdb.DuckDBPyConnection, *, seed: int = 42, lines: int = 200
                          "manager": managers[0] if managers else None})
     app_rows = [{"app_id": a.app_id, "name": a.name, "owner": a.owner, "cost_center_id": a.cost_center_id,
                  "tier": a.tier, "sla": a.sla} for a in apps]
-    users = [{"username": u, "display_name": d, "email": f"{u}@apportion.example", "role": role,
-              "password_hash": org.password_hash(u, pw)} for u, pw, role, d in org.DEMO_USERS]
+    # bcrypt releases the GIL: hash the demo passwords (~0.3 s each) while DuckDB writes the lines.
+    pool = ThreadPoolExecutor(max_workers=1)
+    hashes = pool.map(lambda user: org.password_hash(user[0], user[1]), org.DEMO_USERS)
     scope = [{"username": org.OWNER_USER, "cost_center_id": cc} for cc in org.OWNER_COST_CENTERS]
     owners = [{"provider": a.provider, "sub_account_id": a.sub_account_id, "cost_center_id": a.cost_center_id,
                "app_id": a.app_id} for a in accts]
@@ -117,7 +119,6 @@ def generate(con: duckdb.DuckDBPyConnection, *, seed: int = 42, lines: int = 200
     with store.transaction(con):
         _insert(con, "org_unit", pl.DataFrame(org_rows))
         _insert(con, "application", pl.DataFrame(app_rows))
-        _insert(con, "app_user", pl.DataFrame(users))
         _insert(con, "user_scope", pl.DataFrame(scope))
         _insert(con, "account_owner", pl.DataFrame(owners))
         _insert(con, "ingest_batch", pl.DataFrame(batches, infer_schema_length=None))
@@ -128,6 +129,10 @@ def generate(con: duckdb.DuckDBPyConnection, *, seed: int = 42, lines: int = 200
         _insert(con, "licence_assignment", seat_df)
         _insert(con, "driver_value", driver_df)
         inventory.insert_budgets(con, periods, seed)
+        users = [{"username": u, "display_name": d, "email": f"{u}@apportion.example", "role": role,
+                  "password_hash": h} for (u, _, role, d), h in zip(org.DEMO_USERS, hashes, strict=True)]
+        pool.shutdown()
+        _insert(con, "app_user", pl.DataFrame(users))
         con.execute("""
             UPDATE ingest_batch b SET rows_read = n, rows_loaded = n FROM (
                 SELECT batch_id, count(*) AS n FROM cost_line GROUP BY batch_id UNION ALL

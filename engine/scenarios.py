@@ -14,7 +14,7 @@ The unallocated line is absorbed centrally: no subsidy, markup or penalty applie
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
@@ -277,10 +277,13 @@ def totals(applied: pl.DataFrame) -> dict[str, Decimal]:
 
 def compare(allocated: pl.DataFrame, scenarios: Sequence[Scenario], baseline: Scenario | str, *,
             by: Dimension = "business_unit", org_units: pl.DataFrame | None = None, idle: pl.DataFrame | None = None,
-            rate_charges: pl.DataFrame | None = None) -> pl.DataFrame:
+            rate_charges: pl.DataFrame | None = None, cost_centers: Collection[str] | None = None) -> pl.DataFrame:
     """One row per scenario and business unit (or cost centre, or application): charge, delta to the baseline and
     the delta split into its causes (delta = Σ delta_<component>; a subsidy or a centrally
-    carried commitment lowers the charge, so its delta is the negative of its change)."""
+    carried commitment lowers the charge, so its delta is the negative of its change).
+
+    `cost_centers` scopes the output (an app owner's view) *after* the scenarios are applied to the whole run, so
+    the cents a scoped user sees are the cents everyone else sees (largest remainder is decided run-wide)."""
     if org_units is not None:
         allocated = with_business_units(allocated, org_units)
     elif by == "business_unit" and "business_unit_id" not in allocated.columns:
@@ -296,6 +299,8 @@ def compare(allocated: pl.DataFrame, scenarios: Sequence[Scenario], baseline: Sc
 
     def rollup(s: Scenario) -> pl.DataFrame:
         applied = apply_scenario(allocated, s, idle=idle, rate_charges=rate_charges)
+        if cost_centers is not None:
+            applied = applied.filter(pl.col("cost_center_id").is_in(sorted(set(cost_centers))))
         label = "(none)" if by == "application" else "UNASSIGNED"
         return (applied.with_columns(pl.col(dim).fill_null(label))
                 .group_by(dim).agg(pl.col(c).sum() for c in money)

@@ -90,6 +90,10 @@ def test_compare_by_business_unit_explains_the_delta() -> None:
     assert full["delta"].to_list() == [D(0)] * 3 and full["invoiced"].sum() == D(300)
     parts = cmp.select(pl.sum_horizontal(pl.col(f"delta_{c}") for c in COMPONENTS))
     assert parts.to_series().to_list() == cmp["delta"].to_list()
+    # An app owner scoped to CC02 sees BU02 without CC01's or the BU-level rows, with the same cents as above.
+    scoped = compare(ALLOCATED, [SHOWBACK, SUBSIDISED], "showback", org_units=ORG, cost_centers=["CC02"])
+    assert scoped.filter(scenario=SUBSIDISED.name).select("business_unit_id", "charge").rows() == [
+        ("BU02", D("98.25"))]
     by_cc = compare(ALLOCATED, [SHOWBACK, SUBSIDISED], SHOWBACK, by="cost_center", org_units=ORG)
     assert by_cc.filter(scenario=SUBSIDISED.name, cost_center_id="CC02")["charge"].item() == D("98.25")
 

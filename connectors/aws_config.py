@@ -27,6 +27,7 @@ from connectors.resource_ids import arn_region, resource_key
 from connectors.source_rows import (
     ASSET_SCHEMA,
     Collector,
+    FramePlan,
     RowError,
     asset_record,
     clean,
@@ -121,7 +122,7 @@ def _model(item: dict[str, Any]) -> str | None:
 
 
 @dataclass(frozen=True)
-class AwsConfigConnector:
+class AwsConfigConnector(FramePlan):
     name: str = "aws_config"
     target_table: str = "asset"
     priority: int = 40

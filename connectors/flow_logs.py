@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import IO
 
 from connectors.base import FileRefused, ParseResult, Sniff
-from connectors.source_rows import DRIVER_SCHEMA, Collector, clean, epoch_period
+from connectors.source_rows import DRIVER_SCHEMA, Collector, FramePlan, clean, epoch_period, text_encoding
 
 DEFAULT_FIELDS = ("version", "account-id", "interface-id", "srcaddr", "dstaddr", "srcport", "dstport", "protocol",
                   "packets", "bytes", "start", "end", "action", "log-status")
@@ -44,9 +44,10 @@ IpNet = ipaddress.IPv4Network | ipaddress.IPv6Network
 def _open(path: Path) -> IO[str]:
     with open(path, "rb") as f:
         magic = f.read(2)
+    codec = text_encoding(path)
     if magic == b"\x1f\x8b":
-        return gzip.open(path, "rt", encoding="utf-8", errors="strict")
-    return open(path, encoding="utf-8-sig", errors="strict")
+        return gzip.open(path, "rt", encoding=codec, errors="strict")
+    return open(path, encoding=codec, errors="strict")
 
 
 def _head_text(sniff: Sniff) -> str:
@@ -112,7 +113,7 @@ class EndpointMap:
 
 
 @dataclass(frozen=True)
-class FlowLogsConnector:
+class FlowLogsConnector(FramePlan):
     name: str = "flow_logs"
     target_table: str = "driver_value"
     priority: int = 40

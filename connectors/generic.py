@@ -22,6 +22,7 @@ from connectors.base import FileRefused, ParseResult, Sniff
 from connectors.source_rows import (
     ASSET_SCHEMA,
     ASSIGNMENT_SCHEMA,
+    CHOSEN_ENCODING,
     DRIVER_SCHEMA,
     ENTITLEMENT_SCHEMA,
     Collector,
@@ -38,7 +39,7 @@ from connectors.source_rows import (
     tag_key,
     username,
 )
-from engine.mapping_profiles import MappingProfile
+from engine.mapping_profiles import MAPPABLE, MappingProfile
 
 if TYPE_CHECKING:
     import duckdb
@@ -114,7 +115,7 @@ class GenericConnector:
             raise FileRefused(path.name, f"the column(s) {', '.join(repr(m) for m in missing)} chosen in mapping "
                               f"'{profile.name}' (the file has {', '.join(h for h in header if h)})", row=1)
         table = profile.target_table
-        schema = SCHEMAS.get(table) or {c: pl.String() for c in (*profile.columns, *profile.constants)}
+        schema = SCHEMAS.get(table) or {c: pl.String() for c in MAPPABLE[table]}
         out = Collector(path.name, schema)
         for n, row in rows:
             out.rows_read += 1
@@ -153,11 +154,15 @@ class GenericConnector:
         return None
 
     def plan(self, con: duckdb.DuckDBPyConnection, path: Path, mapping: dict[str, Any] | None = None,
-             **_: Any) -> StagePlan:
+             encoding: str | None = None, **_: Any) -> StagePlan:
         """The pipeline's entry: parse with the profile, then the same SQL validation as every frame connector."""
         from engine.staging import plan_from_frame
 
-        return plan_from_frame(con, self.parse(path, mapping))
+        token = CHOSEN_ENCODING.set(encoding)
+        try:
+            return plan_from_frame(con, self.parse(path, mapping))
+        finally:
+            CHOSEN_ENCODING.reset(token)
 
 
 CONNECTOR = GenericConnector()

@@ -18,6 +18,7 @@ from connectors.base import ParseResult, Sniff
 from connectors.source_rows import (
     DRIVER_SCHEMA,
     Collector,
+    FramePlan,
     RowError,
     clean,
     count_columns,
@@ -50,7 +51,7 @@ def _is_ours(cols: list[str] | tuple[str, ...]) -> bool:
 
 
 @dataclass(frozen=True)
-class HrDriversConnector:
+class HrDriversConnector(FramePlan):
     name: str = "hr_drivers"
     target_table: str = "driver_value"
     priority: int = 30

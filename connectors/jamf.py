@@ -21,6 +21,7 @@ from connectors.base import FileRefused, ParseResult, Sniff
 from connectors.source_rows import (
     ASSET_SCHEMA,
     Collector,
+    FramePlan,
     RowError,
     asset_record,
     clean,
@@ -62,7 +63,7 @@ def _life_months(value: Any, column: str) -> int | None:
 
 
 @dataclass(frozen=True)
-class JamfConnector:
+class JamfConnector(FramePlan):
     name: str = "jamf"
     target_table: str = "asset"
     priority: int = 40

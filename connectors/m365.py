@@ -30,6 +30,7 @@ from connectors.source_rows import (
     ASSIGNMENT_SCHEMA,
     ENTITLEMENT_SCHEMA,
     Collector,
+    FramePlan,
     RowError,
     clean,
     parse_date,
@@ -76,7 +77,7 @@ def _values(doc: Any, path: Path) -> list[Any]:
 
 
 @dataclass(frozen=True)
-class M365Connector:
+class M365Connector(FramePlan):
     name: str = "m365"
     target_table: str = "licence_assignment"   # per file: subscribedSkus → licence_entitlement
     priority: int = 40

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import FileRefused, ParseResult, Sniff
-from connectors.source_rows import DRIVER_SCHEMA, Collector, RowError, parse_number, read_json
+from connectors.source_rows import DRIVER_SCHEMA, Collector, FramePlan, RowError, parse_number, read_json
 
 GIB = float(2**30)
 DRIVERS = (("cpuCoreHours", "cpu_core_hours", 1.0), ("ramByteHours", "ram_gib_hours", GIB),
@@ -68,7 +68,7 @@ def _target(name: str, alloc: dict[str, Any]) -> tuple[str, str]:
 
 
 @dataclass(frozen=True)
-class OpenCostConnector:
+class OpenCostConnector(FramePlan):
     name: str = "opencost"
     target_table: str = "driver_value"
     priority: int = 40

@@ -31,6 +31,7 @@ from connectors.base import FileRefused, ParseResult, Sniff
 from connectors.source_rows import (
     DRIVER_SCHEMA,
     Collector,
+    FramePlan,
     RowError,
     clean,
     count_columns,
@@ -56,7 +57,7 @@ def _departments(folder: Path) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
-class SaasSigninConnector:
+class SaasSigninConnector(FramePlan):
     name: str = "saas_signin"
     target_table: str = "driver_value"
     priority: int = 40

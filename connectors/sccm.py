@@ -16,6 +16,7 @@ from connectors.base import ParseResult, Sniff
 from connectors.source_rows import (
     ASSET_SCHEMA,
     Collector,
+    FramePlan,
     RowError,
     asset_record,
     clean,
@@ -59,7 +60,7 @@ def chassis_class(value: object) -> str:
 
 
 @dataclass(frozen=True)
-class SccmConnector:
+class SccmConnector(FramePlan):
     name: str = "sccm"
     target_table: str = "asset"
     priority: int = 40

@@ -24,6 +24,7 @@ from connectors.resource_ids import resource_key
 from connectors.source_rows import (
     ASSET_SCHEMA,
     Collector,
+    FramePlan,
     RowError,
     asset_record,
     clean,
@@ -107,7 +108,7 @@ def lifecycle(status: str | None, substatus: str | None) -> str | None:
 
 
 @dataclass(frozen=True)
-class ServiceNowConnector:
+class ServiceNowConnector(FramePlan):
     name: str = "servicenow"
     target_table: str = "asset"
     priority: int = 40

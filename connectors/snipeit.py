@@ -18,6 +18,7 @@ from connectors.base import ParseResult, Sniff
 from connectors.source_rows import (
     ASSET_SCHEMA,
     Collector,
+    FramePlan,
     RowError,
     asset_record,
     clean,
@@ -55,7 +56,7 @@ def _months_between(start: date, end: date) -> int:
 
 
 @dataclass(frozen=True)
-class SnipeItConnector:
+class SnipeItConnector(FramePlan):
     name: str = "snipeit"
     target_table: str = "asset"
     priority: int = 40

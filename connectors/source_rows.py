@@ -13,15 +13,17 @@ import json
 import re
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from connectors.base import QUARANTINE_SCHEMA, FileRefused, ParseResult
+from connectors.safe_read import ENCODINGS
 
 ASSET_SCHEMA: dict[str, pl.DataType] = {
     "asset_id": pl.String(),
@@ -339,14 +341,33 @@ def asset_record(source: str, key: str, **fields: Any) -> dict[str, Any]:
     return rec
 
 
+# The encoding a user chose for this parse (pipeline option `encoding`); UTF-8 unless set by `FramePlan.plan`.
+CHOSEN_ENCODING: ContextVar[str | None] = ContextVar("CHOSEN_ENCODING", default=None)
+
+
+def text_encoding(path: Path) -> str:
+    """The codec to read `path` with: the chosen one (validated against safe_read.ENCODINGS) or UTF-8(-BOM)."""
+    chosen = CHOSEN_ENCODING.get()
+    if chosen is None:
+        return "utf-8-sig"
+    codec = ENCODINGS.get(chosen.lower())
+    if codec is None:
+        raise FileRefused(path.name, f"an encoding among {', '.join(sorted(set(ENCODINGS.values())))} "
+                                     f"(got '{chosen}')")
+    return "utf-8-sig" if codec == "utf-8" else codec
+
+
 def read_text(path: Path) -> str:
-    """UTF-8 with or without BOM; anything else is refused with the byte offset (other encodings only on request)."""
+    """UTF-8 with or without BOM; anything else is refused with the byte offset unless the user chose an encoding
+    (SSMS and Excel on Windows still write cp1252/UTF-16)."""
     data = path.read_bytes()
+    codec = text_encoding(path)
     try:
-        return data.decode("utf-8-sig")
+        return data.decode(codec)
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise FileRefused(path.name, f"UTF-8 text (byte {exc.start} is not valid UTF-8)", row=line) from None
+        hint = "; choose its encoding (latin-1, utf-16)" if codec == "utf-8-sig" else ""
+        raise FileRefused(path.name, f"{codec} text (byte {exc.start} does not decode{hint})", row=line) from None
 
 
 def read_json(path: Path) -> Any:
@@ -460,3 +481,27 @@ def read_table(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, Any
     with open(path, "rb") as f:
         magic = f.read(2)
     return read_xlsx_rows(path) if magic == b"PK" else read_csv_rows(path)
+
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from connectors.validate import StagePlan
+
+
+class FramePlan:
+    """Mixin giving a frame connector the pipeline's `plan(con, path, **options)` entry, so a user-chosen
+    `encoding` reaches the readers above; without it the pipeline would call `parse(path)` and ignore options."""
+
+    def parse(self, path: Path) -> ParseResult:  # pragma: no cover - provided by the connector
+        raise NotImplementedError
+
+    def plan(self, con: duckdb.DuckDBPyConnection, path: Path, encoding: str | None = None,
+             **_: Any) -> StagePlan:
+        from engine.staging import plan_from_frame
+
+        token = CHOSEN_ENCODING.set(encoding)
+        try:
+            return plan_from_frame(con, self.parse(path))
+        finally:
+            CHOSEN_ENCODING.reset(token)

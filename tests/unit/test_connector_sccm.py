@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from connectors.sccm import CONNECTOR, chassis_class
+from engine.ingest import ingest_file
 from tests.unit.inventory_helpers import FIXTURES, claims_no_billing_sample, count, detected, load, reasons
 
 FILE = FIXTURES / "sccm_hardware_inventory.csv"
@@ -46,3 +47,13 @@ def test_loads_through_pipeline_once(con) -> None:
     again = load(con, FILE)
     assert again.status == "duplicate" and count(con, "asset") == 6
     assert con.sql("SELECT purchase_date FROM asset WHERE serial = '5CG1234ABC'").fetchall() == [(None,)]
+
+
+def test_windows_encoded_export_needs_a_chosen_encoding(con, tmp_path) -> None:
+    f = tmp_path / "sccm_ansi.csv"
+    f.write_bytes(FILE.read_text().replace("CORP\\akhan", "CORP\\jürgen").encode("cp1252"))
+    refused = ingest_file(con, f, user="tester", isolate=False)
+    assert refused.status == "refused" and "choose its encoding" in refused.messages[0]
+    res = ingest_file(con, f, user="tester", isolate=False, options={"encoding": "latin-1"})
+    assert (res.status, res.rows_loaded) == ("loaded", 6)
+    assert con.sql("SELECT owner FROM asset WHERE serial = 'MXL9876XYZ'").fetchall() == [("jürgen",)]

@@ -1,0 +1,1 @@
+"""Benchmarks with their own baselines; see bench/__main__.py."""

@@ -11,7 +11,7 @@ import polars as pl
 from engine.allocation.runs import latest_run
 from engine.scenario_presets import PRESETS
 from engine.scenarios import COMPONENTS, Dimension, Scenario, compare, list_scenarios, load_allocated, load_scenario
-from engine.scope import cost_center_filter
+from engine.scope import visible_cost_centers
 from engine.users import User
 from engine.workshop import idle_base
 
@@ -41,13 +41,11 @@ def compare_period(con: duckdb.DuckDBPyConnection, user: User, period: str, scen
     if run is None:
         raise LookupError(f"{period} has no posted allocation run yet: close the month first")
     allocated = load_allocated(con, run)
-    if user.scoped:
-        pred, params = cost_center_filter(user, "cost_center_id")
-        visible = {r[0] for r in con.execute(
-            f"SELECT unit_id AS cost_center_id FROM org_unit WHERE kind = 'cost_center' AND {pred}", params).fetchall()}
-        allocated = allocated.filter(pl.col("cost_center_id").is_in(sorted(visible)))
+    scope: list[str] | None = None
+    if user.scoped:  # scenarios are applied to the whole run first, so an owner's cents equal the lead's
+        scope = [cc for cc, _ in visible_cost_centers(con, user)]
     idle = idle_base(allocated) if any(s.idle_penalty_pct > 0 for s in scenarios) else None
-    out = compare(allocated, scenarios, baseline, by=by, idle=idle)
+    out = compare(allocated, scenarios, baseline, by=by, idle=idle, cost_centers=scope)
     names = {r[0]: r[1] for r in con.execute("SELECT unit_id, name FROM org_unit").fetchall()}
     dim = out.columns[1]
     return out.with_columns(pl.col(dim).replace_strict(names, default=pl.col(dim)).alias("name"))

@@ -80,6 +80,11 @@ def panel() -> None:
                   delta_color="off")
         m2.metric("Subsidy carried centrally", money(result["subsidy"].sum()))
         m3.metric("Markup + penalties", money(result["markup"].sum() + result["penalty"].sum()))
+        shown = result.sort(pl.col("delta").abs(), descending=True).head(8).sort("name")
+        for row_start in range(0, shown.height, 4):
+            cols = st.columns(4)
+            for col, r in zip(cols, shown.slice(row_start, 4).iter_rows(named=True), strict=False):
+                col.metric(r["name"], money(r["charge"]), delta=money(r["delta"]), delta_color="inverse")
         st.subheader("Who wins, who loses")
         fmt = axis_currency_format()
         chart_df = result.select("name", pl.col("delta").cast(pl.Float64), pl.col("charge").cast(pl.Float64),

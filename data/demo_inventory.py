@@ -106,8 +106,9 @@ def assets(rng: random.Random, staff: list[tuple[str, str, str]], apps: list[App
     # Data-quality defects for the DQ rules (documented in docs/demo-data.md).
     for r in rows[100:115]:
         r["location"] = None                                   # 15 assets without a location
-    for r in rows[1500 + 380 + 60: 1500 + 380 + 60 + 12]:
-        r["owner"], r["cost_center_id"] = staff[-1][0], staff[-1][2]   # 12 retired laptops still assigned
+    retired = [r for r in rows if r["lifecycle_status"] == "retired"]
+    for k, r in enumerate(retired[:12]):
+        r["owner"], r["cost_center_id"] = staff[-1 - k][0], staff[-1 - k][2]   # 12 retired laptops still assigned
     servers = [r for r in rows if r["class"] == "server"]
     servers[41]["serial"] = servers[40]["serial"]               # duplicate serial
     for r in servers[140:143]:

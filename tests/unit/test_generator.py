@@ -146,6 +146,19 @@ def test_reciprocal_shared_service_drivers(demo: duckdb.DuckDBPyConnection) -> N
     assert ("bandwidth_gb", "SHR-NET") not in pairs and ("protected_assets", "SHR-SEC") not in pairs
 
 
+def test_inventory_has_the_documented_defects(demo: duckdb.DuckDBPyConnection) -> None:
+    assert one(demo, "SELECT count(*) FROM asset WHERE location IS NULL") == 15
+    assert one(demo, "SELECT count(*) FROM asset WHERE lifecycle_status = 'retired' AND owner IS NOT NULL") == 12
+    assert one(demo, "SELECT count(*) FROM (SELECT serial FROM asset GROUP BY serial HAVING count(*) > 1)") == 1
+    assert one(demo, "SELECT count(*) FROM asset WHERE class = 'server' AND app_id IS NULL") == 3
+    over = demo.execute("SELECT e.product FROM licence_entitlement e JOIN licence_assignment a USING (product)"
+                        " GROUP BY e.product, e.entitlements HAVING count(*) > e.entitlements").fetchall()
+    assert over == [("Tableau Creator",)]
+    stale = one(demo, "SELECT avg(CASE WHEN last_active < DATE '2026-11-01' - 90 THEN 1.0 ELSE 0 END)"
+                      " FROM licence_assignment")
+    assert 0.04 < float(stale) < 0.10  # type: ignore[arg-type]
+
+
 def test_cli_if_empty_is_a_noop_on_a_filled_store(tmp_path: Path) -> None:
     db = tmp_path / "cli.duckdb"
     env = {**os.environ, "APPORTION_DB_PATH": str(db)}

@@ -96,3 +96,13 @@ def test_xlsx_through_the_sandboxed_child(con) -> None:
     res = ingest_file(con, XLSX, user="tester")                  # isolate=True: parsed in the child process
     assert (res.status, res.rows_loaded, res.rows_quarantined) == ("loaded", 3, 2)
     assert count(con, "driver_value", "driver = 'revenue'") == 1
+
+
+def test_declared_uncompressed_size_refused(tmp_path: Path) -> None:
+    path = _zip(tmp_path / "declares.xlsx", {"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<w/>"})
+    data = bytearray(path.read_bytes())
+    central = data.index(b"PK\x01\x02", data.index(b"PK\x01\x02") + 4)   # second entry's central header
+    data[central + 24:central + 28] = (400 * 2**20).to_bytes(4, "little")  # claims 400 MB uncompressed
+    path.write_bytes(bytes(data))
+    with pytest.raises(FileRefused, match="unpacks to at most 300 MB"):
+        check_xlsx(path)

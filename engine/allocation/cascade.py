@@ -9,9 +9,9 @@ why their totals agree.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from fractions import Fraction
+from typing import NamedTuple
 
 from engine.allocation import methods
 from engine.allocation.pools import UNMATCHED, PoolData, PooledException
@@ -22,9 +22,9 @@ PRECISION = 40
 UNALLOCATED_KIND = "unallocated"
 
 
-@dataclass(frozen=True, order=True)
-class RowKey:
-    """What a result row says about its money: which step posted it, where it came from, how, to whom."""
+class RowKey(NamedTuple):
+    """What a result row says about its money: which step posted it, where it came from, how, to whom.
+    A tuple (not a dataclass) because posting sorts and hashes thousands of them per what-if evaluation."""
 
     step: int
     step_id: str

@@ -11,6 +11,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from typing import Any, Literal
 
 import duckdb
@@ -71,6 +72,18 @@ class Org:
 
     def business_unit_of(self, kind: str, target: str) -> str | None:
         unit = target if kind == "business_unit" else self.cost_center_of(kind, target)
+        if unit is None:
+            return None
+        cache = self._bu_cache
+        if unit not in cache:
+            cache[unit] = self._walk_up(unit)
+        return cache[unit]
+
+    @cached_property
+    def _bu_cache(self) -> dict[str, str | None]:
+        return {}
+
+    def _walk_up(self, unit: str | None) -> str | None:
         seen: set[str] = set()
         while unit is not None and unit not in seen:
             if self.kind.get(unit) == "business_unit":

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from decimal import Decimal, localcontext
+from typing import NamedTuple
 
 from engine.allocation.cascade import RowKey, Rows
 from engine.allocation.rounding import controlled, largest_remainder, to_cents
@@ -12,12 +12,10 @@ from engine.allocation.rounding import controlled, largest_remainder, to_cents
 AMOUNT_QUANTUM = Decimal("1e-10")  # allocation_result.amount is DECIMAL(38, 10)
 
 
-@dataclass(frozen=True)
-class Posted:
+class Posted(NamedTuple):
     key: RowKey
-    amount: Decimal
+    amount: Decimal  # unrounded; quantised to DECIMAL(38, 10) when written
     cents: int
-    share: float | None
 
 
 def post(rows: Rows, pool_totals: dict[str, Decimal]) -> list[Posted]:
@@ -37,17 +35,18 @@ def _post(rows: Rows, pool_totals: dict[str, Decimal]) -> list[Posted]:
         cells[cell] += rows[key]
         members[cell].append(key)
     pool_cents = {p: to_cents(v) for p, v in pool_totals.items()}
-    missing = sorted(p for p, c in pool_cents.items() if c != 0 and not any(k[0] == p for k in cells))
+    posted_pools = {p for p, _ in cells}
+    missing = sorted(p for p, c in pool_cents.items() if c != 0 and p not in posted_pools)
     if missing:
         raise ValueError(f"pools with money but nothing posted: {missing}")
     cell_cents = controlled(cells, pool_cents)
     out: list[Posted] = []
     for cell in sorted(cells):
         keys = members[cell]
-        cents = largest_remainder([rows[k] for k in keys], cell_cents[cell], keys)
-        total = pool_totals.get(cell[0], Decimal(0))
+        if len(keys) == 1:
+            cents = [cell_cents[cell]]
+        else:
+            cents = largest_remainder([rows[k] for k in keys], cell_cents[cell], keys)
         for key, c in zip(keys, cents, strict=True):
-            amount = rows[key]
-            share = float(amount / total) if total != 0 else None
-            out.append(Posted(key, amount.quantize(AMOUNT_QUANTUM), c, share))
+            out.append(Posted(key, rows[key], c))
     return out

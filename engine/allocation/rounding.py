@@ -17,7 +17,7 @@ T = TypeVar("T", bound=Hashable)
 
 def to_cents(amount: Decimal) -> int:
     """Round a pool's exact source total to whole cents (banker's rounding, the accounting default)."""
-    return int((amount / CENT).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+    return int(amount.scaleb(2).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
 
 
 def largest_remainder(amounts: Sequence[Decimal], total_cents: int, keys: Sequence[Hashable]) -> list[int]:
@@ -32,7 +32,7 @@ def largest_remainder(amounts: Sequence[Decimal], total_cents: int, keys: Sequen
     floors: list[int] = []
     remainders: list[Decimal] = []
     for a in amounts:
-        c = a / CENT
+        c = a.scaleb(2)
         f = int(c.to_integral_value(rounding=ROUND_FLOOR))
         floors.append(f)
         remainders.append(c - f)
@@ -60,7 +60,7 @@ def controlled(cells: Mapping[tuple[str, T], Decimal], pool_cents: Mapping[str, 
     fracs: dict[tuple[str, T], Decimal] = {}
     col_total: dict[T, Decimal] = defaultdict(Decimal)
     for (p, t), a in cells.items():
-        c = a / CENT
+        c = a.scaleb(2)
         f = int(c.to_integral_value(rounding=ROUND_FLOOR))
         floors[(p, t)] = f
         fracs[(p, t)] = c - f

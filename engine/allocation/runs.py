@@ -23,7 +23,7 @@ from engine.allocation import conservation, overrides
 from engine.allocation.cascade import UNALLOCATED_KIND, CascadeError, run_cascade
 from engine.allocation.errors import AllocationError
 from engine.allocation.pools import Basis, Org, PoolData, load_pools, source_totals
-from engine.allocation.posting import Posted, post
+from engine.allocation.posting import AMOUNT_QUANTUM, Posted, post
 from engine.rules import versions
 from engine.rules.model import RuleSet, load
 from engine.store import transaction
@@ -71,9 +71,13 @@ def run_key(data: PoolData, rs: RuleSet, version: int, params: dict[str, Any] | 
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _arrow(run_key_: str, period: str, posted: list[Posted], org: Org) -> pa.Table:
+def _arrow(run_key_: str, period: str, posted: list[Posted], org: Org, pool_totals: dict[str, Decimal]) -> pa.Table:
     def cc(kind: str, tid: str) -> str | None:
         return None if kind == UNALLOCATED_KIND else org.cost_center_of(kind, tid)
+
+    def share(p: Posted) -> float | None:
+        total = pool_totals.get(p.key.source_pool, Decimal(0))
+        return float(p.amount / total) if total else None
 
     return pa.table({
         "run_key": [run_key_] * len(posted),
@@ -87,8 +91,8 @@ def _arrow(run_key_: str, period: str, posted: list[Posted], org: Org) -> pa.Tab
         "target_id": [p.key.target_id for p in posted],
         "cost_center_id": [cc(p.key.target_kind, p.key.target_id) for p in posted],
         "app_id": [p.key.target_id if p.key.target_kind == "application" else None for p in posted],
-        "share": [p.share for p in posted],
-        "amount": [str(p.amount) for p in posted],
+        "share": [share(p) for p in posted],
+        "amount": [str(p.amount.quantize(AMOUNT_QUANTUM)) for p in posted],
         "posted": [str(Decimal(p.cents).scaleb(-2)) for p in posted],
     })
 
@@ -135,7 +139,7 @@ def run_allocation(con: duckdb.DuckDBPyConnection, period: str, rule_set: str | 
     total_in = sum(data.pool_totals.values(), Decimal(0))
     try:
         posted = post(run_cascade(rs, data), data.pool_totals)
-        table = _arrow(key, period, posted, data.org)
+        table = _arrow(key, period, posted, data.org, data.pool_totals)
         with transaction(con):
             replaced = bool(con.sql("SELECT count(*) FROM allocation_run WHERE run_key = ?",
                                     params=[key]).fetchall()[0][0])

@@ -19,11 +19,14 @@ PERIOD = "2026-10"
 def test_demo_month_close_posts_all_effective_cost(demo_con: duckdb.DuckDBPyConnection) -> None:
     rs = model.load(RULES)
     assert len(rs.steps) >= 4 and any(s.reciprocal_group for s in rs.steps)
-    versions.publish(demo_con, rs, "fiona", "admin", "demo default", "2025-11")
+    if not [v for v in versions.list_versions(demo_con, rs.name) if v.status == "approved"]:
+        versions.publish(demo_con, rs, "fiona", "admin", "demo default", "2025-11")
+    in_force = versions.as_of(demo_con, rs.name, PERIOD)
+    assert in_force.body_hash == rs.body_hash()
     summary = run_allocation(demo_con, PERIOD, "demo_default", actor="fiona")
     effective = demo_con.sql("SELECT sum(effective_cost) FROM cost_line WHERE billing_period = ?",
                              params=[PERIOD]).fetchall()[0][0]
-    assert summary.rule_version == 1 and summary.total_in == effective
+    assert summary.rule_version == in_force.version and summary.total_in == effective
     assert summary.total_out * 100 == to_cents(effective)  # 100 % of effective cost, to the cent
     key = summary.run_key
     per_pool = dict(demo_con.sql("SELECT source_pool, sum(posted_amount) FROM allocation_result WHERE run_key = ?"

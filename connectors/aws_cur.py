@@ -18,8 +18,17 @@ from typing import Any
 import duckdb
 
 from connectors.base import ParseResult, Sniff
-from connectors.billing_sql import TAG_COLUMNS, Source, columns_of, money, number, open_source, string, timestamp
-from connectors.billing_sql import with_tags as _with_tags
+from connectors.billing_sql import (
+    Source,
+    columns_of,
+    money,
+    number,
+    object_entries,
+    open_source,
+    string,
+    tags_text,
+    timestamp,
+)
 from connectors.validate import Check, StagePlan, lit, q
 from engine.staging import run_plan_to_frame
 
@@ -181,15 +190,15 @@ class AwsCurConnector:
             "invoice_id": s_("invoice"),
             "charge_description": s_("description"),
         }
-        cols.update(TAG_COLUMNS)
         source_sql = src.sql
         if names["product_name"] == "__product_name":
             source_sql = f"SELECT s.*, s.product['product_name'] AS __product_name FROM ({source_sql}) s"
             cols["service_name"] = f"coalesce(nullif(trim(s.__product_name), ''), {s_('product_code')})"
         key = (names["line_item_id"], names["time_interval"])
-        plan = StagePlan(kind=self.name, target_table=self.target_table,
-                         source_sql=_with_tags(source_sql, self._tag_entries(src, legacy), entries=True),
-                         columns=cols, checks=checks, natural_key=(), rejects_sql=src.rejects_sql)
+        tags_key, tags_entries, tags_column = self._tags(src, legacy)
+        plan = StagePlan(kind=self.name, target_table=self.target_table, source_sql=source_sql, columns=cols,
+                         checks=checks, natural_key=(), rejects_sql=src.rejects_sql, tags_key=tags_key,
+                         tags_entries=tags_entries, tags_column=tags_column)
         if all(src.has(k) for k in key):
             plan.source_sql = self._dedupe_source(plan.source_sql, src, key)
             plan.checks.insert(0, Check(
@@ -207,25 +216,24 @@ class AwsCurConnector:
                 f"WINDOW w AS (PARTITION BY {k} ORDER BY s.__row ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)")
 
     @staticmethod
-    def _tag_entries(src: Source, legacy: bool) -> str:
+    def _tags(src: Source, legacy: bool) -> tuple[str | None, str | None, str]:
         """Legacy: one column per tag (`resourceTags/user:CostCenter`); CUR 2.0: a `resource_tags` map whose keys
         carry a `user_` prefix. The prefix is dropped before the key is normalised."""
         if legacy:
             tag_cols = [c for c in src.types if c.startswith("resourceTags/")]
             if not tag_cols:
-                return "CAST(NULL AS STRUCT(key VARCHAR, value VARCHAR)[])"
+                return None, None, "resourceTags"
             entries = ", ".join(
                 f"{{'key': {lit(re.sub(r'^(user|aws):', '', c.split('/', 1)[1]))}, "
-                f"'value': CAST(s.{q(c)} AS VARCHAR)}}"
+                f"'value': nullif(trim(CAST(s.{q(c)} AS VARCHAR)), '')}}"
                 for c in tag_cols)
-            return f"[{entries}]"
+            key = f"nullif(CAST(to_json(list_filter([{entries}], lambda x: x.value IS NOT NULL)) AS VARCHAR), '[]')"
+            return key, "TRY_CAST(TRY_CAST(k AS JSON) AS STRUCT(key VARCHAR, value VARCHAR)[])", "resourceTags"
         if src.has("resource_tags"):
-            t = src.type_of("resource_tags")
-            ref = src.ref("resource_tags")
-            m = ref if t.startswith("MAP") else f"TRY_CAST(TRY_CAST({ref} AS JSON) AS MAP(VARCHAR, VARCHAR))"
-            return (f"list_transform(map_entries(CAST({m} AS MAP(VARCHAR, VARCHAR))), "
-                    "lambda x: {'key': regexp_replace(x.key, '^(user_|user:)', ''), 'value': x.value})")
-        return "CAST(NULL AS STRUCT(key VARCHAR, value VARCHAR)[])"
+            strip = (f"list_transform({object_entries('k')}, "
+                     "lambda x: {'key': regexp_replace(x.key, '^(user_|user:)', ''), 'value': x.value})")
+            return tags_text(src, "resource_tags"), strip, "resource_tags"
+        return None, None, "resource_tags"
 
     def parse(self, path: Path) -> ParseResult:
         return run_plan_to_frame(self, path)

@@ -21,8 +21,16 @@ import duckdb
 
 from connectors.azure_maps import REGIONS, SERVICES_BY_CONSUMED, SERVICES_BY_TYPE
 from connectors.base import FileRefused, ParseResult, Sniff
-from connectors.billing_sql import TAG_COLUMNS, columns_of, money, number, open_source, require, string, timestamp
-from connectors.billing_sql import with_tags as _with_tags
+from connectors.billing_sql import (
+    columns_of,
+    money,
+    number,
+    object_entries,
+    open_source,
+    require,
+    string,
+    timestamp,
+)
 from connectors.validate import Check, StagePlan, lit, normalise_enum
 from engine.staging import run_plan_to_frame
 
@@ -158,16 +166,16 @@ class AzureCostConnector:
             "invoice_id": s_("invoice"),
             "charge_description": s_("product"),
         }
-        cols.update(TAG_COLUMNS)
-        tags_text = s_("tags")
-        braced = (f"CASE WHEN {tags_text} IS NULL THEN NULL WHEN left({tags_text}, 1) = '{{' THEN {tags_text} "
-                  f"ELSE '{{' || {tags_text} || '}}' END")
-        tag_map = f"TRY_CAST(TRY_CAST({braced} AS JSON) AS MAP(VARCHAR, VARCHAR))"
-        if n["tags"]:
-            checks.append(Check(n["tags"], f"({tags_text} IS NOT NULL AND {tag_map} IS NULL)",
-                                f"'expected tags as JSON key/value pairs, got ' || left({tags_text}, 60)"))
-        entries = (f"list_concat(coalesce(map_entries({tag_map}), []), "
-                   f"[{{'key': 'CostCenter', 'value': {s_('cost_center')}}}])")
+        # tags text (braces added when the export left them out) and the EA CostCenter column, as one key
+        raw_tags = s_("tags")
+        braced = (f"CASE WHEN {raw_tags} IS NULL THEN NULL WHEN left({raw_tags}, 1) = '{{' THEN {raw_tags} "
+                  f"ELSE '{{' || {raw_tags} || '}}' END")
+        cc = s_("cost_center")
+        tags_key = f"CASE WHEN {braced} IS NULL AND {cc} IS NULL THEN NULL ELSE json_array({braced}, {cc}) END"
+        part0, part1 = "json_extract_string(k, '$[0]')", "json_extract_string(k, '$[1]')"
+        tags_entries = (f"CASE WHEN {part0} IS NOT NULL AND {object_entries(part0)} IS NULL THEN NULL ELSE "
+                        f"list_concat(coalesce({object_entries(part0)}, []), "
+                        f"[{{'key': 'CostCenter', 'value': {part1}}}]) END")
         location, consumed = s_("location"), s_("consumed_service")
         rtype = f"nullif(regexp_extract(lower({res_id}), 'providers/([^/]+/[^/]+)', 1), '')"
         enriched = (
@@ -179,9 +187,9 @@ class AzureCostConnector:
         )
         warnings = [f"read as the {'amortised' if amortised else 'actual'}-cost export"
                     + ("" if amortised else "; load the amortised export for chargeback on effective cost")]
-        return StagePlan(kind=self.name, target_table=self.target_table,
-                         source_sql=_with_tags(enriched, entries, entries=True), columns=cols, checks=checks,
-                         warnings=warnings, rejects_sql=src.rejects_sql, setup_sql=list(LOOKUP_SQL))
+        return StagePlan(kind=self.name, target_table=self.target_table, source_sql=enriched, columns=cols,
+                         checks=checks, warnings=warnings, rejects_sql=src.rejects_sql, setup_sql=list(LOOKUP_SQL),
+                         tags_key=tags_key, tags_entries=tags_entries, tags_column=n["tags"] or "Tags")
 
     @staticmethod
     def _case(expr: str, table: dict[str, str]) -> str:

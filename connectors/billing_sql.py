@@ -10,7 +10,6 @@ import duckdb
 from connectors.base import FileRefused, Sniff
 from connectors.safe_read import jsonl_source, open_csv, parquet_source
 from connectors.validate import Check, parse_check, parse_decimal, parse_double, parse_timestamp, q, text
-from engine.tags import normalise_tags_sql
 
 NUMERIC_TYPES = ("DECIMAL", "DOUBLE", "FLOAT", "INTEGER", "BIGINT", "HUGEINT", "SMALLINT", "TINYINT", "UBIGINT",
                  "UINTEGER", "REAL")
@@ -127,27 +126,20 @@ def tags_map(src: Source, name: str) -> str:
     return f"TRY_CAST(TRY_CAST(nullif(nullif(trim({ref}), ''), 'NULL') AS JSON) AS MAP(VARCHAR, VARCHAR))"
 
 
-def tag_check(src: Source, name: str, parsed_map: str) -> Check:
-    """Tags text that is not a JSON object: quarantine rather than silently losing the allocation keys."""
+def object_entries(text_expr: str) -> str:
+    """JSON object text → list of {key, value}; NULL when the text is not a JSON object."""
+    return f"map_entries(TRY_CAST(TRY_CAST({text_expr} AS JSON) AS MAP(VARCHAR, VARCHAR)))"
+
+
+def tags_text(src: Source, name: str) -> str:
+    """The raw tags of a row as text (JSON object), whatever the column type: the key of the tag dictionary."""
     ref = src.ref(name)
-    raw = text(ref) if is_text(src, name) else f"CAST({ref} AS VARCHAR)"
-    return Check(name, f"({raw} IS NOT NULL AND ({parsed_map}) IS NULL)",
-                 f"'expected tags as a JSON object, got ' || left({raw}, 60)")
-
-
-def with_tags(source_sql: str, map_expr: str, *, entries: bool = False) -> str:
-    """Wrap a source so the normalised tag map is computed once per row, as `__tags`."""
-    return f"SELECT s.*, {normalise_tags_sql(map_expr, entries=entries)} AS __tags FROM ({source_sql}) s"
-
-
-TAG_COLUMNS: dict[str, str] = {
-    "tags": "s.__tags",
-    "tag_cost_center": "s.__tags['cost_center']",
-    "tag_application": "s.__tags['application']",
-    "tag_environment": "s.__tags['environment']",
-    "tag_owner": "s.__tags['owner']",
-    "tag_org": "s.__tags['org']",
-}
+    if ref == "NULL":
+        return "CAST(NULL AS VARCHAR)"
+    t = src.type_of(name)
+    if t.startswith(("MAP", "STRUCT")):
+        return f"nullif(CAST(to_json({ref}) AS VARCHAR), '{{}}')"
+    return f"nullif(nullif(trim(CAST({ref} AS VARCHAR)), ''), 'NULL')"
 
 
 def sniff_has(sniff: Sniff, *names: str) -> bool:

@@ -15,18 +15,16 @@ import duckdb
 
 from connectors.base import ParseResult, Sniff
 from connectors.billing_sql import (
-    TAG_COLUMNS,
     Source,
     columns_of,
     money,
     number,
+    object_entries,
     open_source,
     require,
     string,
-    tag_check,
-    tags_map,
+    tags_text,
     timestamp,
-    with_tags,
 )
 from connectors.validate import RULES, Check, StagePlan, normalise_enum
 from engine.staging import run_plan_to_frame
@@ -86,14 +84,19 @@ class FocusConnector:
         if provider == "ProviderName" or (provider and provider.lower() == "providername"):
             warnings.append("ProviderName is deprecated since FOCUS 1.3; read as ServiceProviderName")
         split = src.has("AllocatedMethodId")
-        tag_src = "AllocatedTags" if src.has("AllocatedTags") else None
-        base_tags = tags_map(src, "Tags") if src.has("Tags") else "CAST(NULL AS MAP(VARCHAR, VARCHAR))"
-        if tag_src:
-            # allocated tags win over the resource's own tags on a split row
-            merged = (f"CASE WHEN {tags_map(src, tag_src)} IS NULL THEN {base_tags} "
-                      f"ELSE map_concat(coalesce({base_tags}, MAP {{}}), {tags_map(src, tag_src)}) END")
+        alloc = src.col("AllocatedTags")
+        own = tags_text(src, "Tags") if src.has("Tags") else "CAST(NULL AS VARCHAR)"
+        if alloc:
+            # allocated tags first: on a split row they win over the resource's own tags
+            mine = tags_text(src, alloc)
+            tags_key = f"CASE WHEN {mine} IS NULL AND {own} IS NULL THEN NULL ELSE json_array({mine}, {own}) END"
+            part0, part1 = "json_extract_string(k, '$[0]')", "json_extract_string(k, '$[1]')"
+            tags_entries = (
+                f"CASE WHEN ({part0} IS NOT NULL AND {object_entries(part0)} IS NULL) OR "
+                f"({part1} IS NOT NULL AND {object_entries(part1)} IS NULL) THEN NULL ELSE "
+                f"list_concat(coalesce({object_entries(part0)}, []), coalesce({object_entries(part1)}, [])) END")
         else:
-            merged = base_tags
+            tags_key, tags_entries = own, object_entries("k")
         source_sql = src.sql
         if split:
             keys = ", ".join(src.ref(c) for c in ("ResourceId", "ChargePeriodStart", "ChargePeriodEnd", "SkuId",
@@ -101,7 +104,6 @@ class FocusConnector:
             source_sql = (f"SELECT s.*, bool_or({src.ref('AllocatedMethodId')} IS NOT NULL AND "
                           f"trim(CAST({src.ref('AllocatedMethodId')} AS VARCHAR)) NOT IN ('', 'NULL')) "
                           f"OVER (PARTITION BY {keys}) AS __has_split FROM ({source_sql}) s")
-        src_tags = Source(source_sql, src.types)  # references below still use the original column names
         period_start = timestamp(src, "BillingPeriodStart", checks)
         cols: dict[str, str] = {
             "billing_period": f"strftime({period_start}, '%Y-%m')",
@@ -137,13 +139,9 @@ class FocusConnector:
         else:
             cols["resource_id"] = res_id
             cols["resource_name"] = res_name
-        if src.has("Tags"):
-            checks.append(tag_check(src, "Tags", tags_map(src, "Tags")))
-        if tag_src:
-            checks.append(tag_check(src, tag_src, tags_map(src, tag_src)))
-        cols.update(TAG_COLUMNS)
-        return StagePlan(kind=self.name, target_table=self.target_table, source_sql=with_tags(src_tags.sql, merged),
-                         columns=cols, checks=checks, warnings=warnings, rejects_sql=src.rejects_sql)
+        return StagePlan(kind=self.name, target_table=self.target_table, source_sql=source_sql,
+                         columns=cols, checks=checks, warnings=warnings, rejects_sql=src.rejects_sql,
+                         tags_key=tags_key, tags_entries=tags_entries, tags_column=alloc or "Tags")
 
     def parse(self, path: Path) -> ParseResult:
         return run_plan_to_frame(self, path)

@@ -15,8 +15,7 @@ from typing import Any
 import duckdb
 
 from connectors.base import ParseResult, Sniff
-from connectors.billing_sql import TAG_COLUMNS, Source, columns_of, open_source, require
-from connectors.billing_sql import with_tags as _with_tags
+from connectors.billing_sql import Source, columns_of, open_source, require
 from connectors.validate import TIMESTAMP_FORMATS, Check, StagePlan, lit, parse_check, parse_decimal, text
 from connectors.validate import parse_timestamp as _parse_ts
 from engine.staging import run_plan_to_frame
@@ -48,15 +47,6 @@ def field(src: Source, dotted: str) -> str | None:
     if rest and src.has(head):
         return f"nullif(json_extract_string({_json(src, head)}, {lit('$.' + rest)}), '')"
     return None
-
-
-def _entries(src: Source, col: str) -> str:
-    """A label list ([{key, value}]) as tag entries."""
-    j = _json(src, col) if src.has(col) else None
-    if j is None:
-        return "[]"
-    return (f"coalesce(list_transform(CAST(json_extract({j}, '$[*]') AS JSON[]), lambda e: "
-            "{'key': json_extract_string(e, '$.key'), 'value': json_extract_string(e, '$.value')}), [])")
 
 
 class GcpBillingConnector:
@@ -139,17 +129,16 @@ class GcpBillingConnector:
             "pricing_unit": f("usage.pricing_unit"),
             "billing_currency": f"upper({f('currency')})",
         }
-        cols.update(TAG_COLUMNS)
-        entries = f"list_concat({_entries(src, 'labels')}, {_entries(src, 'tags')}, "
-        project_labels = "[]"
-        if src.has("project"):
-            project_labels = (f"coalesce(list_transform(CAST(json_extract({_json(src, 'project')}, '$.labels[*]') "
-                              "AS JSON[]), lambda e: {'key': json_extract_string(e, '$.key'), "
-                              "'value': json_extract_string(e, '$.value')}), [])")
-        entries += f"{project_labels})"
-        return StagePlan(kind=self.name, target_table=self.target_table,
-                         source_sql=_with_tags(src.sql, entries, entries=True), columns=cols, checks=checks,
-                         rejects_sql=src.rejects_sql)
+        # resource labels, then tags, then project labels: the first spelling of a key wins
+        parts = [_json(src, c) if src.has(c) else "NULL" for c in ("labels", "tags")]
+        parts.append(f"json_extract({_json(src, 'project')}, '$.labels')" if src.has("project") else "NULL")
+        tags_key = f"nullif(CAST(json_array({', '.join(parts)}) AS VARCHAR), '[null,null,null]')"
+        lists = [f"coalesce(TRY_CAST(json_extract(k, '$[{i}]') AS STRUCT(key VARCHAR, value VARCHAR)[]), [])"
+                 for i in range(3)]
+        tags_entries = f"list_concat({', '.join(lists)})"
+        return StagePlan(kind=self.name, target_table=self.target_table, source_sql=src.sql, columns=cols,
+                         checks=checks, rejects_sql=src.rejects_sql, tags_key=tags_key, tags_entries=tags_entries,
+                         tags_column="labels")
 
     def parse(self, path: Path) -> ParseResult:
         return run_plan_to_frame(self, path)

@@ -8,6 +8,7 @@ read as text and stays text; exports neutralise it on the way out.
 from __future__ import annotations
 
 import codecs
+import contextvars
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,9 @@ ENCODINGS: dict[str, str] = {"utf-8": "utf-8", "utf8": "utf-8", "latin-1": "lati
                              "iso-8859-1": "latin-1", "utf-16": "utf-16", "utf16": "utf-16"}
 
 REJECTS_TABLE = "__rejects"
+# Storing rejects costs ~40% of a CSV read, so the first attempt reads strictly; only a file with a line the reader
+# cannot split is read again with rejects on (engine/staging.py), so its good lines still load.
+CSV_REJECTS: contextvars.ContextVar[bool] = contextvars.ContextVar("csv_rejects", default=False)
 XLSX_MAX_ENTRIES = 2_000
 XLSX_MAX_UNCOMPRESSED = 512 * 1024**2
 XLSX_MAX_RATIO = 200
@@ -34,7 +38,7 @@ class CsvSource:
 
     source_sql: str
     columns: tuple[str, ...]
-    rejects_sql: str
+    rejects_sql: str | None
 
 
 def check_size(path: Path, max_bytes: int = MAX_FILE_BYTES) -> int:
@@ -84,9 +88,9 @@ def open_csv(con: duckdb.DuckDBPyConnection, path: Path, *, encoding: str | None
     con.execute(f"DROP TABLE IF EXISTS {rejects}")
     con.execute(f"DROP TABLE IF EXISTS {rejects}_scan")
     opts = (f"header = true, all_varchar = true, auto_detect = true, sample_size = 20480, "
-            f"encoding = {lit(enc)}, max_line_size = {int(max_line_bytes)}, store_rejects = true, "
-            f"rejects_table = {lit(rejects)}, rejects_scan = {lit(rejects + '_scan')}, "
-            f"strict_mode = true, null_padding = false")
+            f"encoding = {lit(enc)}, max_line_size = {int(max_line_bytes)}, strict_mode = true, null_padding = false")
+    if CSV_REJECTS.get():
+        opts += f", store_rejects = true, rejects_table = {lit(rejects)}, rejects_scan = {lit(rejects + '_scan')}"
     reader = f"read_csv({lit(str(path))}, {opts})"
     try:
         cols = tuple(str(r[0]) for r in con.sql(f"DESCRIBE SELECT * FROM {reader}").fetchall())
@@ -96,9 +100,11 @@ def open_csv(con: duckdb.DuckDBPyConnection, path: Path, *, encoding: str | None
         raise FileRefused(path.name, "a delimited file with a header row of several columns "
                           f"(found {len(cols)} column: {cols[0][:60] if cols else ''!r})", row=1)
     source_sql = f"SELECT row_number() OVER () AS __row, * FROM {reader}"
-    rejects_sql = (f"SELECT line - 1 AS row_number, column_name, "
-                   f"error_type || ': ' || left(error_message, 300) AS reason, left(csv_line, 4000) AS raw "
-                   f"FROM {rejects}")
+    rejects_sql = None
+    if CSV_REJECTS.get():
+        rejects_sql = (f"SELECT line - 1 AS row_number, column_name, "
+                       f"error_type || ': ' || left(error_message, 300) AS reason, left(csv_line, 4000) AS raw "
+                       f"FROM {rejects}")
     return CsvSource(source_sql=source_sql, columns=cols, rejects_sql=rejects_sql)
 
 

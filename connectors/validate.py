@@ -123,27 +123,30 @@ def parse_date(expr: str) -> str:
 
 
 def parse_decimal(expr: str) -> str:
-    """Text → DECIMAL(38,10); accepts exponent notation (Azure writes 5.64902E-05)."""
-    return (f"coalesce(TRY_CAST(trim({expr}) AS DECIMAL(38, 10)), "
-            f"TRY_CAST(TRY_CAST(trim({expr}) AS DOUBLE) AS DECIMAL(38, 10)))")
+    """Text → DECIMAL(38,10); accepts surrounding spaces and exponent notation (Azure writes 5.64902E-05)."""
+    return (f"coalesce(TRY_CAST({expr} AS DECIMAL(38, 10)), "
+            f"TRY_CAST(TRY_CAST({expr} AS DOUBLE) AS DECIMAL(38, 10)))")
 
 
 def parse_double(expr: str) -> str:
-    return f"TRY_CAST(trim({expr}) AS DOUBLE)"
+    return f"TRY_CAST({expr} AS DOUBLE)"
 
 
 def text(expr: str) -> str:
-    """Trimmed text with empty → NULL (and the literal NULL that some exports write)."""
-    return f"nullif(nullif(trim(CAST({expr} AS VARCHAR)), ''), 'NULL')"
+    """Text with empty and the literal NULL (FOCUS samples write it) → NULL. Not trimmed: the CSV reader hands
+    over the cell as written, and trimming 10M cells per column costs more than the whole read."""
+    return f"nullif(nullif(CAST({expr} AS VARCHAR), ''), 'NULL')"
 
 
 def normalise_enum(expr: str, values: tuple[str, ...]) -> str:
-    """Casing and separator variants map to the canonical spelling ('Usage-based' → 'Usage-Based')."""
+    """Casing and separator variants map to the canonical spelling ('Usage-based' → 'Usage-Based'); the canonical
+    spelling itself takes the cheap path."""
     cases = " ".join(
         f"WHEN {lit(v.lower().replace('-', '').replace(' ', '').replace('_', ''))} THEN {lit(v)}" for v in values
     )
+    exact = " OR ".join(f"{expr} = {lit(v)}" for v in values)
     key = f"replace(replace(replace(lower(trim({expr})), '-', ''), ' ', ''), '_', '')"
-    return f"CASE {key} {cases} ELSE {text(expr)} END"
+    return f"CASE WHEN {exact} THEN {expr} ELSE CASE {key} {cases} ELSE {text(expr)} END END"
 
 
 def parse_check(column: str, raw: str, parsed: str, expected: str) -> Check:
@@ -208,3 +211,9 @@ class StagePlan:
     warnings: list[str] = field(default_factory=list)
     rejects_sql: str | None = None                 # SELECT row_number, column_name, reason, raw of unreadable rows
     setup_sql: list[str] = field(default_factory=list)  # statements to run first (e.g. lookup tables)
+    # Tags are normalised once per DISTINCT raw value, not per row (10M lines carry a few thousand tag sets):
+    # `tags_key` is SQL over `s` giving the raw tags as text; `tags_entries` is SQL over `k` (that text) giving a
+    # list of {key, value} structs (repeats allowed, first wins), or NULL when the text is not valid tags.
+    tags_key: str | None = None
+    tags_entries: str | None = None
+    tags_column: str = "Tags"

@@ -27,7 +27,7 @@ from connectors.base import FileRefused
 from connectors.validate import q, rules_for
 from engine import audit, store
 from engine.sandbox import Limits, run_isolated
-from engine.staging import REJECTED, STAGED, StageMeta, stage, target_columns
+from engine.staging import ACCEPTED, REJECTED, STAGED, StageMeta, stage, target_columns
 
 Progress = Callable[[float, str], None]
 Status = Literal["loaded", "duplicate", "refused", "staged"]
@@ -176,8 +176,7 @@ def _already_loaded(con: duckdb.DuckDBPyConnection, content_hash: str, name: str
 def _previews(staged_path: Path, n: int = 50) -> tuple[pl.DataFrame, pl.DataFrame]:
     c = duckdb.connect(str(staged_path), read_only=True)
     try:
-        accepted = c.sql(f"SELECT * EXCLUDE (__column, __reason, __raw) FROM {STAGED} "
-                         f"WHERE __reason IS NULL ORDER BY __row LIMIT {n}").pl()
+        accepted = c.sql(f"SELECT * EXCLUDE (__row) FROM {ACCEPTED} ORDER BY __row LIMIT {n}").pl()
         bad = c.sql(f"SELECT __row AS row_number, __column AS column_name, __reason AS reason, __raw AS raw "
                     f"FROM {STAGED} WHERE __reason IS NOT NULL UNION ALL SELECT * FROM {REJECTED} "
                     f"ORDER BY row_number LIMIT {n}").pl()
@@ -213,7 +212,7 @@ def _write(con: duckdb.DuckDBPyConnection, staged_path: Path, meta: StageMeta, n
                  meta.rows_accepted, meta.rows_quarantined, "; ".join(meta.warnings)[:2000] or None],
             )
             con.execute(f"INSERT INTO {q(table)} ({col_list}, batch_id) "
-                        f"SELECT {col_list}, ? FROM {alias}.{STAGED} WHERE __reason IS NULL", [batch_id])
+                        f"SELECT {col_list}, ? FROM {alias}.{ACCEPTED}", [batch_id])
             con.execute(f"INSERT INTO quarantine_row (batch_id, row_number, column_name, reason, raw) "
                         f"SELECT ?, __row, __column, __reason, __raw FROM {alias}.{STAGED} "
                         f"WHERE __reason IS NOT NULL", [batch_id])
@@ -271,13 +270,12 @@ def _replace_superseded(con: duckdb.DuckDBPyConnection, alias: str, meta: StageM
             return []
         key_list = ", ".join(q(k) for k in keys)
         touched = [r[0] for r in con.sql(
-            f"SELECT DISTINCT t.batch_id FROM {q(table)} t JOIN (SELECT DISTINCT {key_list} FROM {alias}.{STAGED} "
-            f"WHERE __reason IS NULL) n USING ({key_list}) WHERE t.batch_id IS NOT NULL ORDER BY 1"
+            f"SELECT DISTINCT t.batch_id FROM {q(table)} t JOIN (SELECT DISTINCT {key_list} FROM {alias}.{ACCEPTED}"
+            f") n USING ({key_list}) WHERE t.batch_id IS NOT NULL ORDER BY 1"
         ).fetchall()]
         if not touched:
             return []
-        con.execute(f"DELETE FROM {q(table)} WHERE ({key_list}) IN (SELECT ({key_list}) FROM {alias}.{STAGED} "
-                    f"WHERE __reason IS NULL)")
+        con.execute(f"DELETE FROM {q(table)} WHERE ({key_list}) IN (SELECT ({key_list}) FROM {alias}.{ACCEPTED})")
     for b in touched:
         left = con.sql(f"SELECT count(*) FROM {q(table)} WHERE batch_id = ?", params=[b]).fetchall()[0][0]
         if left == 0:

@@ -21,11 +21,13 @@ import polars as pl
 
 from connectors import registry
 from connectors.base import FileRefused, ParseResult
-from connectors.safe_read import REJECTS_TABLE
+from connectors.safe_read import CSV_REJECTS, REJECTS_TABLE
 from connectors.validate import StagePlan, checks_for, lit, parse_check, q, rules_for
 from engine import store
+from engine.tags import normalise_tags_sql
 
 STAGED = "staged"
+ACCEPTED = "accepted"
 REJECTED = "rejected"
 MAX_QUARANTINE_DETAIL = 100_000   # rows beyond this are counted but keep no raw text
 
@@ -122,20 +124,29 @@ def make_plan(con: duckdb.DuckDBPyConnection, path: Path, kind: str | None, opti
 
 
 def staging_sql(plan: StagePlan) -> str:
-    cols = target_columns(plan.target_table)
-    typed = {c: f"CAST(({plan.columns[c]}) AS {t})" if c in plan.columns else f"CAST(NULL AS {t})" for c, t in cols}
-    checks = plan.checks + checks_for(plan.target_table, {c: typed[c] for c in plan.columns if c in typed})
-    select = ["s.__row::BIGINT AS __row"] + [f"{typed[c]} AS {q(c)}" for c, _ in cols]
+    """One pass: the inner projection types every column and finds the FIRST failing check as a small integer;
+    the outer one spells out column, reason and raw row only for the rows that failed. Columns a connector does
+    not produce are not staged at all (the `accepted` view supplies their NULLs)."""
+    cols = [(c, t) for c, t in target_columns(plan.target_table) if c in plan.columns]
+    typed = {c: f"CAST(({plan.columns[c]}) AS {t})" for c, t in cols}
+    checks = plan.checks + checks_for(plan.target_table, typed)
+    tags_key = f"CAST(({plan.tags_key}) AS VARCHAR)" if plan.tags_key else "CAST(NULL AS VARCHAR)"
+    inner = ["s AS __src", "s.*", "s.__row::BIGINT AS __row_id", f"{tags_key} AS __tags_key"]
+    inner += [f"{typed[c]} AS {q('__c_' + c)}" for c, _ in cols]
     if checks:
-        column_case = " ".join(f"WHEN {ch.bad} THEN {lit(ch.column)}" for ch in checks)
-        reason_case = " ".join(f"WHEN {ch.bad} THEN {ch.reason}" for ch in checks)
-        any_bad = " OR ".join(f"coalesce({ch.bad}, false)" for ch in checks)
-        select += [f"CASE {column_case} END AS __column", f"CASE {reason_case} END AS __reason",
-                   f"CASE WHEN {any_bad} THEN left(to_json(s)::VARCHAR, 4000) END AS __raw"]
+        whens = " ".join(f"WHEN {ch.bad} THEN {i}" for i, ch in enumerate(checks, 1))
+        inner.append(f"CASE {whens} END AS __check")
+        column = "CASE s.__check " + " ".join(f"WHEN {i} THEN {lit(ch.column)}" for i, ch in enumerate(checks, 1))
+        reason = "CASE s.__check " + " ".join(f"WHEN {i} THEN {ch.reason}" for i, ch in enumerate(checks, 1))
+        outer_checks = [f"{column} END AS __column", f"{reason} END AS __reason",
+                        "CASE WHEN s.__check IS NOT NULL THEN left(to_json(s.__src)::VARCHAR, 4000) END AS __raw"]
     else:
-        select += ["CAST(NULL AS VARCHAR) AS __column", "CAST(NULL AS VARCHAR) AS __reason",
-                   "CAST(NULL AS VARCHAR) AS __raw"]
-    return f"CREATE TABLE {STAGED} AS SELECT {', '.join(select)} FROM ({plan.source_sql}) s"
+        outer_checks = ["CAST(NULL AS VARCHAR) AS __column", "CAST(NULL AS VARCHAR) AS __reason",
+                        "CAST(NULL AS VARCHAR) AS __raw"]
+    outer = ["s.__row_id AS __row"] + [f"s.{q('__c_' + c)} AS {q(c)}" for c, _ in cols]
+    outer += ["s.__tags_key AS __tags_key", *outer_checks]
+    return (f"CREATE TABLE {STAGED} AS SELECT {', '.join(outer)} FROM "
+            f"(SELECT {', '.join(inner)} FROM ({plan.source_sql}) s) s")
 
 
 def _mark_duplicates(con: duckdb.DuckDBPyConnection, keys: tuple[str, ...]) -> None:
@@ -151,6 +162,43 @@ def _mark_duplicates(con: duckdb.DuckDBPyConnection, keys: tuple[str, ...]) -> N
         f"      FROM {STAGED} WHERE __reason IS NULL) d "
         f"WHERE {STAGED}.__row = d.r AND d.n > 1"
     )
+
+
+TAG_EXTRACT: dict[str, str] = {
+    "tags": "d.tags",
+    "tag_cost_center": "d.tags['cost_center']",
+    "tag_application": "d.tags['application']",
+    "tag_environment": "d.tags['environment']",
+    "tag_owner": "d.tags['owner']",
+    "tag_org": "d.tags['org']",
+}
+
+
+def _build_tags(con: duckdb.DuckDBPyConnection, plan: StagePlan) -> None:
+    """Normalise each distinct raw tag set once (`tag_dict`), quarantine rows whose tags do not parse, and expose
+    the rows to load as the view `accepted` (staged columns + tags joined from the dictionary)."""
+    con.execute("CREATE TABLE tag_dict (k VARCHAR, tags MAP(VARCHAR, VARCHAR), bad BOOLEAN)")
+    if plan.tags_key and plan.tags_entries:
+        entries = plan.tags_entries
+        con.execute(
+            f"INSERT INTO tag_dict SELECT k, CASE WHEN e IS NULL THEN NULL ELSE {normalise_tags_sql('e', entries=True)}"
+            f" END, e IS NULL FROM (SELECT k, ({entries}) AS e FROM (SELECT DISTINCT __tags_key AS k FROM {STAGED} "
+            f"WHERE __tags_key IS NOT NULL))"
+        )
+        con.execute(
+            f"UPDATE {STAGED} SET __column = {lit(plan.tags_column)}, "
+            f"__reason = 'expected tags as a JSON object, got ' || left(__tags_key, 60), "
+            f"__raw = left(__tags_key, 4000) "
+            f"WHERE __reason IS NULL AND __tags_key IN (SELECT k FROM tag_dict WHERE bad)"
+        )
+    def expr(c: str, t: str) -> str:
+        if c in TAG_EXTRACT and plan.tags_key:
+            return f"{TAG_EXTRACT[c]} AS {q(c)}"
+        return f"s.{q(c)}" if c in plan.columns else f"CAST(NULL AS {t}) AS {q(c)}"
+
+    select = ", ".join(expr(c, t) for c, t in target_columns(plan.target_table))
+    con.execute(f"CREATE VIEW {ACCEPTED} AS SELECT {select}, s.__row AS __row FROM {STAGED} s "
+                f"LEFT JOIN tag_dict d ON d.k = s.__tags_key WHERE s.__reason IS NULL")
 
 
 def _fix_row_numbers(con: duckdb.DuckDBPyConnection) -> None:
@@ -192,33 +240,54 @@ def stage(path: Path, out: Path, *, kind: str | None = None, options: dict[str, 
     con = duckdb.connect(str(out))
     try:
         configure(con, threads=threads, memory_mb=memory_mb, temp_dir=out.parent / (out.name + ".tmp"))
-        plan = make_plan(con, path, kind, options or {})
-        for stmt in plan.setup_sql:
-            con.execute(stmt)
-        for t in (REJECTS_TABLE, REJECTS_TABLE + "_scan"):
-            con.execute(f"DROP TABLE IF EXISTS {t}")   # a pre-scan in plan() must not leave its rejects twice
-        stop = threading.Event()
-        watcher = _progress_thread(con, progress, stop) if progress else None
-        try:
-            con.execute(staging_sql(plan))
-        except duckdb.OutOfMemoryException:
-            raise
-        except duckdb.Error as exc:
-            raise FileRefused(path.name, f"a readable {plan.kind} file ({_short(exc)})") from None
-        finally:
-            stop.set()
-            if watcher:
-                watcher.join()
+        plan = _plan_and_stage(con, path, kind, options or {}, progress)
         con.execute(f"CREATE TABLE {REJECTED} (row_number BIGINT, column_name VARCHAR, reason VARCHAR, raw VARCHAR)")
         if plan.rejects_sql:
             con.execute(f"INSERT INTO {REJECTED} {plan.rejects_sql}")
         keys = plan.natural_key if plan.natural_key is not None else rules_for(plan.target_table).natural_key
         if keys:
             _mark_duplicates(con, keys)
+        _build_tags(con, plan)
         _fix_row_numbers(con)
         return _summarise(con, plan, path, time.perf_counter() - t0)
     finally:
         con.close()
+
+
+def _plan_and_stage(con: duckdb.DuckDBPyConnection, path: Path, kind: str | None, options: dict[str, Any],
+                    progress: Callable[[float], None] | None) -> StagePlan:
+    """Strict CSV read first (fast); a line the reader cannot split → read again keeping such lines as rejects."""
+    for rejects_mode in (False, True):
+        token = CSV_REJECTS.set(rejects_mode)
+        try:
+            plan = make_plan(con, path, kind, options)
+            for stmt in plan.setup_sql:
+                con.execute(stmt)
+            for t in (REJECTS_TABLE, REJECTS_TABLE + "_scan"):
+                con.execute(f"DROP TABLE IF EXISTS {t}")   # a pre-scan in plan() must not leave its rejects twice
+            stop = threading.Event()
+            watcher = _progress_thread(con, progress, stop) if progress else None
+            try:
+                con.execute(f"DROP TABLE IF EXISTS {STAGED}")
+                con.execute(staging_sql(plan))
+                return plan
+            except duckdb.OutOfMemoryException:
+                raise
+            except duckdb.Error as exc:
+                if not rejects_mode and plan.rejects_sql is None and _is_csv_error(exc):
+                    continue
+                raise FileRefused(path.name, f"a readable {plan.kind} file ({_short(exc)})") from None
+            finally:
+                stop.set()
+                if watcher:
+                    watcher.join()
+        finally:
+            CSV_REJECTS.reset(token)
+    raise AssertionError("unreachable")
+
+
+def _is_csv_error(exc: BaseException) -> bool:
+    return "CSV Error" in str(exc) or "csv" in str(exc).lower()
 
 
 def _short(exc: BaseException) -> str:
@@ -266,8 +335,7 @@ def run_plan_to_frame(connector: Any, path: Path, **options: Any) -> ParseResult
         meta = stage(path, out, kind=connector.name, options=options)
         con = duckdb.connect(str(out), read_only=True)
         try:
-            frame = con.sql(f"SELECT * EXCLUDE (__row, __column, __reason, __raw) FROM {STAGED} "
-                            f"WHERE __reason IS NULL ORDER BY __row").pl()
+            frame = con.sql(f"SELECT * EXCLUDE (__row) FROM {ACCEPTED} ORDER BY __row").pl()
             quarantine = con.sql(
                 f"SELECT __row AS row_number, __column AS column_name, __reason AS reason, __raw AS raw "
                 f"FROM {STAGED} WHERE __reason IS NOT NULL UNION ALL SELECT * FROM {REJECTED} ORDER BY 1").pl()

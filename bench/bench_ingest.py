@@ -1,0 +1,151 @@
+"""Ingest of N FOCUS lines (default 10M) from Parquet and from CSV, against DuckDB's own
+`CREATE TABLE AS SELECT * FROM read_parquet/read_csv` on the same file in the same run.
+
+Each measurement runs in a fresh process so its peak memory is its own: the pipeline's parent (the app side, holding
+the store) and its sandboxed child are reported separately (RUSAGE_SELF / RUSAGE_CHILDREN). Goal: ≤ 1.5× the
+baseline, peak ≤ 2 GB. Not collected by pytest (no test_ prefix); run `python -m bench` or this module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "data" / "bench"
+RESULTS = ROOT / "bench" / "results"
+
+
+def generate(n: int, work: Path) -> tuple[Path, Path]:
+    """Set-based FOCUS 1.2-shaped lines: 6 providers' worth of accounts, 40 services, 5k resources, tags as JSON."""
+    work.mkdir(parents=True, exist_ok=True)
+    csv_path, pq_path = work / f"focus_{n}.csv", work / f"focus_{n}.parquet"
+    if csv_path.exists() and pq_path.exists():
+        return csv_path, pq_path
+    con = duckdb.connect()
+    con.execute("SET preserve_insertion_order = false")
+    select = f"""
+        SELECT
+          ['AWS', 'Microsoft', 'Google Cloud'][1 + (i % 3)::INT] AS ServiceProviderName,
+          'BA-' || (i % 4)::VARCHAR AS BillingAccountId,
+          'SUB-' || (i % 97)::VARCHAR AS SubAccountId,
+          'USD' AS BillingCurrency,
+          TIMESTAMP '2025-03-01' AS BillingPeriodStart,
+          TIMESTAMP '2025-04-01' AS BillingPeriodEnd,
+          TIMESTAMP '2025-03-01' + INTERVAL (i % 744) HOUR AS ChargePeriodStart,
+          TIMESTAMP '2025-03-01' + INTERVAL (i % 744 + 1) HOUR AS ChargePeriodEnd,
+          CASE WHEN i % 50 = 0 THEN 'Purchase' WHEN i % 97 = 0 THEN 'Tax' ELSE 'Usage' END AS ChargeCategory,
+          CASE WHEN i % 50 = 0 THEN 'Recurring' WHEN i % 2 = 0 THEN 'Usage-Based' ELSE 'Usage-based' END
+            AS ChargeFrequency,
+          CASE WHEN i % 7 = 0 THEN 'Committed' ELSE 'Standard' END AS PricingCategory,
+          round(((i * 7919) % 100000) / 10000.0, 6)::DECIMAL(18, 6) AS BilledCost,
+          round(((i * 7919) % 100000) / 12500.0, 6)::DECIMAL(18, 6) AS EffectiveCost,
+          round(((i * 7919) % 100000) / 9000.0, 6)::DECIMAL(18, 6) AS ListCost,
+          'Service ' || (i % 40)::VARCHAR AS ServiceName,
+          ['Compute', 'Storage', 'Networking', 'Databases'][1 + (i % 4)::INT] AS ServiceCategory,
+          'arn:res:' || (i % 5000)::VARCHAR AS ResourceId,
+          ['us-east-1', 'eu-west-1', 'westeurope', 'europe-west3'][1 + (i % 4)::INT] AS RegionId,
+          'SKU' || (i % 300)::VARCHAR AS SkuId,
+          ((i % 24) + 1)::DOUBLE AS ConsumedQuantity,
+          'Hours' AS ConsumedUnit,
+          CASE i % 4
+            WHEN 0 THEN '{{"CostCenter": "CC' || (i % 60)::VARCHAR || '", "env": "prod", "app": "app' ||
+                        (i % 80)::VARCHAR || '"}}'
+            WHEN 1 THEN '{{"cost-center": "CC' || (i % 60)::VARCHAR || '", "Environment": "dev"}}'
+            WHEN 2 THEN NULL
+            ELSE '{{" org": "Finance", "Owner": "team' || (i % 30)::VARCHAR || '"}}' END AS Tags
+        FROM range({n}) t(i)
+    """
+    con.execute(f"COPY ({select}) TO '{pq_path}' (FORMAT parquet)")
+    con.execute(f"COPY (SELECT * FROM read_parquet('{pq_path}')) TO '{csv_path}' (FORMAT csv, HEADER)")
+    con.close()
+    return csv_path, pq_path
+
+
+def _one(kind: str, path: Path, db: Path) -> dict[str, float]:
+    """Runs inside its own process; prints JSON with seconds and peak RSS (self, children) in MB."""
+    if db.exists():
+        db.unlink()
+    t0 = time.perf_counter()
+    rows = 0
+    if kind == "baseline":
+        con = duckdb.connect(str(db))
+        reader = "read_parquet" if path.suffix == ".parquet" else "read_csv"
+        con.execute(f"CREATE TABLE t AS SELECT * FROM {reader}('{path}')")
+        rows = con.sql("SELECT count(*) FROM t").fetchall()[0][0]
+        con.close()
+    else:
+        from engine import store  # noqa: PLC0415
+        from engine.ingest import ingest_file  # noqa: PLC0415
+
+        con = store.connect(db)
+        t0 = time.perf_counter()
+        res = ingest_file(con, path, isolate=True)
+        if res.status != "loaded":
+            raise SystemExit(f"ingest failed: {res.messages}")
+        rows = res.rows_loaded
+        con.close()
+    seconds = time.perf_counter() - t0
+    self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"seconds": seconds, "rows": rows, "self_mb": self_mb, "child_mb": child_mb}
+
+
+def _measure(kind: str, path: Path, work: Path) -> dict[str, float]:
+    db = work / f"bench_{kind}_{path.suffix.strip('.')}.duckdb"
+    out = subprocess.run([sys.executable, "-m", "bench.bench_ingest", "--one", kind, str(path), str(db)],
+                         cwd=str(ROOT), capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"{kind} {path.name} failed: {out.stderr[-2000:]}")
+    for suffix in ("", ".wal"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run(n: int = 10_000_000) -> str:
+    work = WORK
+    t0 = time.perf_counter()
+    csv_path, pq_path = generate(n, work)
+    gen_s = time.perf_counter() - t0
+    lines = [f"# Ingest benchmark: {n:,} FOCUS lines ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})", "",
+             f"Generated in {gen_s:.1f} s: CSV {csv_path.stat().st_size / 1e9:.2f} GB, "
+             f"Parquet {pq_path.stat().st_size / 1e9:.2f} GB.", "",
+             "| source | baseline CTAS s | ingest s | ratio | baseline peak MB | ingest parent MB | "
+             "ingest child MB |", "|---|---|---|---|---|---|---|"]
+    record: dict[str, object] = {"n": n}
+    for label, path in (("parquet", pq_path), ("csv", csv_path)):
+        base = _measure("baseline", path, work)
+        ing = _measure("ingest", path, work)
+        ratio = ing["seconds"] / base["seconds"]
+        record[label] = {"baseline": base, "ingest": ing, "ratio": ratio}
+        lines.append(f"| {label} | {base['seconds']:.2f} | {ing['seconds']:.2f} | {ratio:.2f}× | "
+                     f"{base['self_mb']:.0f} | {ing['self_mb']:.0f} | {ing['child_mb']:.0f} |")
+    lines += ["", "Goal: ratio ≤ 1.5×, peak ≤ 2048 MB (parent and child each)."]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "ingest.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / "ingest.json").write_text(json.dumps(record, indent=2))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--rows", type=int, default=10_000_000)
+    p.add_argument("--one", nargs=3, metavar=("KIND", "PATH", "DB"), help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.one:
+        kind, path, db = args.one
+        print(json.dumps(_one(kind, Path(path), Path(db))))
+        return 0
+    print(run(args.rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

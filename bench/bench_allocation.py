@@ -42,17 +42,17 @@ RULES = {
 
 BASELINE_SQL = f"""
 CREATE OR REPLACE TABLE baseline_result AS
-WITH l AS (
-    SELECT effective_cost AS amt, tag_cost_center, provider, sub_account_id,
-           CASE WHEN service_category = 'Networking' THEN 'network'
-                WHEN tag_application = 'k8s' THEN 'platform' ELSE 'tagged' END AS pool
-    FROM cost_line WHERE billing_period = '{PERIOD}'),
-pools AS (SELECT pool, sum(amt) AS amt FROM l WHERE pool <> 'tagged' GROUP BY pool),
+WITH g AS MATERIALIZED (
+    SELECT CASE WHEN service_category = 'Networking' THEN 'network'
+                WHEN tag_application = 'k8s' THEN 'platform' ELSE 'tagged' END AS pool,
+           tag_cost_center, provider, sub_account_id, sum(effective_cost) AS amt
+    FROM cost_line WHERE billing_period = '{PERIOD}' GROUP BY ALL),
+pools AS (SELECT pool, sum(amt) AS amt FROM g WHERE pool <> 'tagged' GROUP BY pool),
 direct AS (
-    SELECT coalesce(o.unit_id, ao.cost_center_id, 'UNALLOCATED') AS target, sum(l.amt) AS amt
-    FROM l LEFT JOIN org_unit o ON o.unit_id = l.tag_cost_center AND o.kind = 'cost_center'
-    LEFT JOIN account_owner ao ON ao.provider = l.provider AND ao.sub_account_id = l.sub_account_id
-    WHERE l.pool = 'tagged' GROUP BY 1),
+    SELECT coalesce(o.unit_id, ao.cost_center_id, 'UNALLOCATED') AS target, sum(g.amt) AS amt
+    FROM g LEFT JOIN org_unit o ON o.unit_id = g.tag_cost_center AND o.kind = 'cost_center'
+    LEFT JOIN account_owner ao ON ao.provider = g.provider AND ao.sub_account_id = g.sub_account_id
+    WHERE g.pool = 'tagged' GROUP BY 1),
 d AS (SELECT driver, target_id, quantity / sum(quantity) OVER (PARTITION BY driver) AS share
       FROM driver_value WHERE period = '{PERIOD}' AND quantity > 0),
 net_share AS (

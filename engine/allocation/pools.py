@@ -160,20 +160,56 @@ _LINK_SQL: dict[tuple[str, str], str] = {
 }
 
 
+_LINK_COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("cost_center", "tag"): ("tag_cost_center",),
+    ("cost_center", "application"): ("tag_application",),
+    ("cost_center", "account_owner"): ("provider", "sub_account_id"),
+    ("cost_center", "cmdb"): ("resource_id",),
+    ("application", "tag"): ("tag_application",),
+    ("application", "application"): ("tag_application",),
+    ("application", "account_owner"): ("provider", "sub_account_id"),
+    ("application", "cmdb"): ("resource_id",),
+}
+_JOINS: dict[str, str] = {
+    "tag_cost_center": " LEFT JOIN org_unit tcc ON tcc.unit_id = c.tag_cost_center AND tcc.kind = 'cost_center'",
+    "tag_application": " LEFT JOIN application tap ON tap.app_id = c.tag_application",
+    "sub_account_id": (
+        " LEFT JOIN account_owner ao ON ao.provider = c.provider AND ao.sub_account_id = c.sub_account_id"
+    ),
+    "resource_id": (
+        " LEFT JOIN asset a1 ON a1.asset_id = c.resource_id"
+        " LEFT JOIN (SELECT serial, min(cost_center_id) AS cost_center_id, min(app_id) AS app_id FROM asset"
+        "   WHERE serial IS NOT NULL GROUP BY serial) a2 ON a2.serial = c.resource_id AND a1.asset_id IS NULL"
+    ),
+}
+
+
 def pool_query(rs: RuleSet, exceptions: list[PooledException], period: str, basis: Basis,
                ) -> tuple[str, list[Any]]:
-    """The one query over cost_line: (pool, link, target, exact sum, line count) per group."""
+    """The one query over cost_line: (pool, link, target, exact sum, line count, pool total) per group; the pool
+    total is DuckDB's own DECIMAL sum, which the conservation check holds the posted cents to.
+
+    Lines are first summed per pool and per the few columns the direct steps' fallback chains need (NULL for other
+    pools), and only those sums are joined to the owner tables: the joins see thousands of rows, not millions."""
     amount = "l.effective_cost" if basis == "effective" else "l.billed_cost"
     case_sql, case_params = _classify(rs, exceptions)
     direct = [s for s in rs.steps if s.method.kind == "direct" and s.source.kind == "cost_lines"]
-    inner = (
-        f"SELECT {amount} AS amt, {case_sql} AS pool, l.tag_cost_center, l.tag_application, l.provider,"
-        " l.sub_account_id, l.resource_id FROM cost_line l WHERE l.billing_period = ?"
-    )
-    params: list[Any] = []
     if not direct:
-        sql = f"SELECT pool, NULL AS link, NULL AS target, sum(amt), count(*) FROM ({inner}) c GROUP BY ALL"
+        sql = (f"SELECT {case_sql} AS pool, NULL AS link, NULL AS target, sum({amount}), count(*),"
+               f" sum({amount}) FROM cost_line l WHERE l.billing_period = ? GROUP BY 1")
         return sql, case_params + [period]
+    needed: list[str] = []
+    for s in direct:
+        for link in s.method.fallback:
+            needed += [c for c in _LINK_COLUMNS[(s.target_kind, link)] if c not in needed]
+    marks = ", ".join("?" for _ in direct)
+    keep = ", ".join(f"CASE WHEN pool IN ({marks}) THEN {c} END AS {c}" for c in needed)
+    keep_params = [s.id for s in direct] * len(needed)
+    inner = (
+        f"SELECT pool, {keep}, sum(amt) AS amt, count(*) AS n FROM ("
+        f" SELECT {amount} AS amt, {case_sql} AS pool, {', '.join('l.' + c for c in needed)}"
+        " FROM cost_line l WHERE l.billing_period = ?) GROUP BY ALL"
+    )
     link_cases: list[str] = []
     target_cases: list[str] = []
     link_params: list[Any] = []
@@ -184,21 +220,15 @@ def pool_query(rs: RuleSet, exceptions: list[PooledException], period: str, basi
         link_params += [s.id] + [link for link, _ in exprs]
         target_cases.append("WHEN ? THEN coalesce(" + ", ".join(e for _, e in exprs) + ")")
         target_params.append(s.id)
+    joins = "".join(j for col, j in _JOINS.items() if col in needed)
     sql = (
-        "SELECT pool, link, target, sum(amt), count(*) FROM ("
-        f" SELECT c.amt, c.pool, CASE c.pool {' '.join(link_cases)} END AS link,"
+        "SELECT pool, link, target, sum(amt), sum(n), sum(sum(amt)) OVER (PARTITION BY pool) FROM ("
+        f" SELECT c.amt, c.n, c.pool, CASE c.pool {' '.join(link_cases)} END AS link,"
         f" CASE c.pool {' '.join(target_cases)} END AS target"
-        f" FROM ({inner}) c"
-        " LEFT JOIN org_unit tcc ON tcc.unit_id = c.tag_cost_center AND tcc.kind = 'cost_center'"
-        " LEFT JOIN application tap ON tap.app_id = c.tag_application"
-        " LEFT JOIN account_owner ao ON ao.provider = c.provider AND ao.sub_account_id = c.sub_account_id"
-        " LEFT JOIN asset a1 ON a1.asset_id = c.resource_id"
-        " LEFT JOIN (SELECT serial, min(cost_center_id) AS cost_center_id, min(app_id) AS app_id FROM asset"
-        "   WHERE serial IS NOT NULL GROUP BY serial) a2 ON a2.serial = c.resource_id AND a1.asset_id IS NULL"
-        ") GROUP BY ALL"
+        f" FROM ({inner}) c{joins}"
+        ") GROUP BY pool, link, target"
     )
-    params = link_params + target_params + case_params + [period]
-    return sql, params
+    return sql, link_params + target_params + keep_params + case_params + [period]
 
 
 def load_drivers(con: duckdb.DuckDBPyConnection, period: str) -> tuple[dict[tuple[str, str], dict[str, Decimal]],
@@ -221,13 +251,13 @@ def load_drivers(con: duckdb.DuckDBPyConnection, period: str) -> tuple[dict[tupl
 def load_pools(con: duckdb.DuckDBPyConnection, rs: RuleSet, period: str, basis: Basis = "effective") -> PoolData:
     exceptions = load_exceptions(con, period)
     sql, params = pool_query(rs, exceptions, period, basis)
-    totals: dict[str, Decimal] = defaultdict(Decimal)
+    totals: dict[str, Decimal] = {}
     direct: dict[str, list[tuple[str | None, str | None, Decimal]]] = defaultdict(list)
     direct_ids = {s.id for s in rs.steps if s.method.kind == "direct"}
     lines = 0
-    for pool, link, target, amount, n in con.sql(sql, params=params).fetchall():
+    for pool, link, target, amount, n, pool_total in con.sql(sql, params=params).fetchall():
         amt = Decimal(amount)
-        totals[pool] += amt
+        totals[pool] = Decimal(pool_total)
         lines += int(n)
         if pool in direct_ids:
             direct[pool].append((link, target, amt))

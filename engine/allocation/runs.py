@@ -22,7 +22,7 @@ from engine import audit
 from engine.allocation import conservation, overrides
 from engine.allocation.cascade import UNALLOCATED_KIND, CascadeError, run_cascade
 from engine.allocation.errors import AllocationError
-from engine.allocation.pools import Basis, Org, PoolData, load_pools, source_totals
+from engine.allocation.pools import Basis, Org, PoolData, load_pools
 from engine.allocation.posting import AMOUNT_QUANTUM, Posted, post
 from engine.rules import versions
 from engine.rules.model import RuleSet, load
@@ -160,7 +160,7 @@ def run_allocation(con: duckdb.DuckDBPyConnection, period: str, rule_set: str | 
                 con.execute(_INSERT)
             finally:
                 con.unregister("_apportion_rows")
-            conservation.check(con, key, source_totals(con, rs, period, basis))
+            conservation.check(con, key, data.pool_totals)
             audit.record(con, actor, "allocation.post", "allocation_run", key, {
                 "period": period, "rule_set": rs.name, "version": ver, "basis": basis, "params": params or {},
                 "total_in": str(total_in), "total_out": str(total_out), "rows": len(posted), "replaced": replaced,

@@ -29,13 +29,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+import duckdb
+import polars as pl
+
 from connectors.base import FileRefused, ParseResult, Sniff
-from connectors.source_rows import DRIVER_SCHEMA, Collector, FramePlan, clean, epoch_period, text_encoding
+from connectors.source_rows import DRIVER_SCHEMA, Collector, FramePlan, clean, text_encoding
 
 DEFAULT_FIELDS = ("version", "account-id", "interface-id", "srcaddr", "dstaddr", "srcport", "dstport", "protocol",
                   "packets", "bytes", "start", "end", "action", "log-status")
 MAP_FILE = "flow-log-map.csv"
 GIB = float(2**30)
+MAX_LINE = 1024 * 1024          # a flow-log line is ~100 bytes; anything near this is not a flow log
+MEMORY_MB = 1024                # inside the ingest child's address-space limit; DuckDB spills beyond it
+MAX_DETAIL = 10_000             # quarantine rows kept with their text; beyond this only counted
+PRIVATE_RE = (r"^(10\.|192\.168\.|172\.(1[6-9]|2[0-9]|3[01])\.|100\.(6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7])\.|"
+              r"[fF][cCdD])")
 _PRIVATE = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
                                               "fc00::/7")]
 IpNet = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -128,97 +136,142 @@ class FlowLogsConnector(FramePlan):
             "ACCEPT", "REJECT", "-")
 
     def parse(self, path: Path) -> ParseResult:
+        """Columnar in an in-memory DuckDB: a month of logs is millions of lines, and a Python loop (plus a set of
+        every flow for de-duplication) would cost minutes and gigabytes; only the distinct endpoints reach Python."""
         endpoints = EndpointMap.load(path.parent / MAP_FILE)
-        out = Collector(path.name, DRIVER_SCHEMA)
-        totals: dict[tuple[str, str, str, str], float] = defaultdict(float)
-        first_row: dict[tuple[str, str, str, str], int] = {}
-        seen: set[tuple[str, ...]] = set()
-        skipped = {"nodata": 0, "reject": 0, "inbound": 0, "duplicate": 0}
-        unmapped: set[str] = set()
-        fields: tuple[str, ...] = DEFAULT_FIELDS
+        fields, header = self._fields(path)
+        con = duckdb.connect(":memory:")
+        try:
+            return self._parse(con, path, fields, header, endpoints)
+        except duckdb.Error as exc:
+            raise FileRefused(path.name, f"flow-log text ({str(exc).splitlines()[0][:200]})") from None
+        finally:
+            con.close()
+
+    @staticmethod
+    def _fields(path: Path) -> tuple[tuple[str, ...], bool]:
         try:
             with _open(path) as f:
-                for n, line in enumerate(f, start=1):
-                    parts = line.split()
-                    if not parts:
-                        continue
-                    if n == 1 and "srcaddr" in parts:
-                        fields = tuple(parts)
-                        if not {"interface-id", "srcaddr", "dstaddr", "bytes", "start", "action"} <= set(fields):
-                            raise FileRefused(path.name, "a flow-log header with interface-id, srcaddr, dstaddr, "
-                                              "bytes, start and action", row=1)
-                        continue
-                    out.rows_read += 1
-                    if len(parts) != len(fields):
-                        out.refuse(n, None, f"expected {len(fields)} space-separated fields, got {len(parts)}",
-                                   line.strip()[:500])
-                        continue
-                    rec = dict(zip(fields, parts, strict=True))
-                    self._add(rec, n, line, out, endpoints, totals, first_row, seen, skipped, unmapped)
+                first = f.readline()
         except UnicodeDecodeError as exc:
-            raise FileRefused(path.name, f"UTF-8 text ({exc.reason})", row=out.rows_read + 1) from None
+            raise FileRefused(path.name, f"UTF-8 text ({exc.reason}); choose its encoding", row=1) from None
         except (OSError, EOFError) as exc:
-            raise FileRefused(path.name, f"a readable flow-log file ({exc})", row=out.rows_read + 1) from None
+            raise FileRefused(path.name, f"a readable flow-log file ({exc})", row=1) from None
+        parts = tuple(first.split())
+        if "srcaddr" not in parts:
+            return DEFAULT_FIELDS, False
+        if not {"interface-id", "srcaddr", "dstaddr", "bytes", "start", "action"} <= set(parts):
+            raise FileRefused(path.name, "a flow-log header with interface-id, srcaddr, dstaddr, bytes, start and "
+                              "action", row=1)
+        return parts, True
+
+    def _parse(self, con: duckdb.DuckDBPyConnection, path: Path, fields: tuple[str, ...], header: bool,
+               endpoints: EndpointMap) -> ParseResult:
+        out = Collector(path.name, DRIVER_SCHEMA)
+        codec = {"utf-8-sig": "utf-8"}.get(text_encoding(path), text_encoding(path))
+        con.execute("SET preserve_insertion_order = true")
+        con.execute("SET enable_progress_bar = false")
+        con.execute(f"SET memory_limit = '{MEMORY_MB}MB'")
+        skip_header = "n > 1" if header else "true"
+        nf = len(fields)
+
+        def col(name: str, default: str = "NULL") -> str:
+            return f"f[{fields.index(name) + 1}]" if name in fields else default
+
+        # One pass over the file; the line text is kept only for rows that will be quarantined.
+        con.execute(f"""CREATE TABLE classed AS
+            WITH raw AS (SELECT row_number() OVER () AS n, line FROM read_csv({_lit(str(path))},
+                    columns={{'line': 'VARCHAR'}}, delim='\x1f', header=false, quote='', escape='',
+                    auto_detect=false, compression='auto', encoding={_lit(codec)}, max_line_size={MAX_LINE})),
+                 split AS (SELECT n, line, string_split(trim(line), ' ') AS f
+                    FROM raw WHERE {skip_header} AND trim(line) <> ''),
+                 typed AS (SELECT n, line, len(f) AS nfields, {col('interface-id')} AS eni, {col('srcaddr')} AS src,
+                    {col('dstaddr')} AS dst, {col('srcport', "''")} AS sp, {col('dstport', "''")} AS dp,
+                    {col('protocol', "''")} AS proto, {col('bytes')} AS b, {col('start')} AS st,
+                    {col('end', "''")} AS en, {col('action')} AS act, coalesce({col('log-status')}, 'OK') AS status,
+                    {col('flow-direction')} AS dir, nullif({col('az-id')}, '-') AS az,
+                    TRY_CAST({col('bytes')} AS BIGINT) AS nbytes, TRY_CAST({col('start')} AS BIGINT) AS nstart
+                    FROM split),
+                 kinds AS (SELECT *, CASE
+                    WHEN nfields <> {nf} THEN 'malformed'
+                    WHEN status <> 'OK' OR b = '-' THEN 'nodata'
+                    WHEN act <> 'ACCEPT' THEN 'reject'
+                    WHEN nbytes IS NULL OR nstart IS NULL THEN 'bad'
+                    WHEN nbytes < 0 OR nstart <= 0 THEN 'negative'
+                    WHEN dir = 'ingress' OR (dir IS NULL AND NOT regexp_matches(src, {_lit(PRIVATE_RE)})) THEN 'inbound'
+                    ELSE 'send' END AS kind FROM typed)
+            SELECT n, kind, nfields,
+                   CASE WHEN kind IN ('malformed', 'bad', 'negative') THEN left(line, 500) END AS line,
+                   b, st, eni, src, dst, sp, dp, proto, en, az, nbytes, nstart
+            FROM kinds""")
+        counts = {str(k): int(v) for k, v in con.sql("SELECT kind, count(*) FROM classed GROUP BY kind").fetchall()}
+        out.rows_read = sum(counts.values())
+        for n, line, got, b, st, kind in con.sql(
+                "SELECT n, line, nfields, b, st, kind FROM classed WHERE kind IN ('malformed', 'bad', 'negative') "
+                f"ORDER BY n LIMIT {MAX_DETAIL}").fetchall():
+            if kind == "malformed":
+                out.refuse(int(n), None, f"expected {nf} space-separated fields, got {got}", line)
+            elif kind == "bad":
+                out.refuse(int(n), "bytes", f"expected whole numbers in bytes/start, got '{b}'/'{st}'", line)
+            else:
+                out.refuse(int(n), "bytes", f"negative bytes or start ({b}, {st})", line)
+        malformed = counts.get("malformed", 0)
+        con.execute("""CREATE TABLE sends AS SELECT min(n) AS n, any_value(eni) AS eni, src, dst, any_value(az) AS az,
+              any_value(nbytes) AS nbytes, any_value(nstart) AS nstart, count(*) AS copies
+              FROM classed WHERE kind = 'send' GROUP BY src, dst, sp, dp, proto, st, en""")
+        dupes = int(con.sql("SELECT coalesce(sum(copies - 1), 0) FROM sends").fetchall()[0][0])
+        unmapped: set[str] = set()
+        senders = []
+        for src, eni in con.sql("SELECT DISTINCT src, eni FROM sends").fetchall():
+            hit = endpoints.ip(src) or endpoints.enis.get(eni)
+            if hit is None:
+                unmapped.add(eni)
+                hit = ("application", eni, None)
+            senders.append((src, eni, *hit))
+        receivers = [(dst, *(endpoints.ip(dst) or (None, None, None)), _private(dst))
+                     for (dst,) in con.sql("SELECT DISTINCT dst FROM sends").fetchall()]
+        con.register("sender", pl.DataFrame(senders, orient="row", schema={
+            "src": pl.String(), "eni": pl.String(), "kind": pl.String(), "target": pl.String(), "az": pl.String()}))
+        con.register("receiver", pl.DataFrame(receivers, orient="row", schema={
+            "dst": pl.String(), "kind": pl.String(), "target": pl.String(), "az": pl.String(),
+            "private": pl.Boolean()}))
+        groups = con.sql("""SELECT strftime(to_timestamp(s.nstart), '%Y-%m') AS period, x.kind, x.target,
+              coalesce(s.az, x.az) AS src_az, r.az AS dst_az, r.target IS NOT NULL AS mapped, r.private,
+              sum(s.nbytes)::DOUBLE AS bytes, min(s.n) AS n
+              FROM sends s JOIN sender x USING (src, eni) JOIN receiver r USING (dst)
+              GROUP BY ALL""").fetchall()
+        totals: dict[tuple[str, str, str, str], float] = defaultdict(float)
+        first_row: dict[tuple[str, str, str, str], int] = {}
+        for period, kind, target, src_az, dst_az, mapped, private, nbytes, n in groups:
+            drivers = ["data_transfer_gb"]
+            if not private and not mapped:
+                drivers.append("data_transfer_gb:internet")
+            elif src_az and mapped and dst_az:
+                drivers.append("data_transfer_gb:intra_az" if dst_az == src_az else "data_transfer_gb:inter_az")
+            for d in drivers:
+                key = (period, d, kind, target)
+                totals[key] += nbytes / GIB
+                first_row[key] = min(first_row.get(key, n), n)
         for key, q in sorted(totals.items()):
             period, drv, kind, target = key
             out.accept(first_row[key], {"period": period, "driver": drv, "target_kind": kind, "target_id": target,
                                         "quantity": q}, None)
+        skipped = {"nodata": counts.get("nodata", 0), "reject": counts.get("reject", 0),
+                   "inbound": counts.get("inbound", 0), "duplicate": dupes}
         if any(skipped.values()):
             out.warnings.append("not counted: " + ", ".join(f"{v} {k}" for k, v in skipped.items() if v)
                                 + " records (no data, rejected, inbound or seen at both ends)")
+        refused = malformed + counts.get("bad", 0) + counts.get("negative", 0)
+        if refused > MAX_DETAIL:
+            out.warnings.append(f"{refused} lines refused; the first {MAX_DETAIL} of each kind are listed")
         if unmapped:
             out.warnings.append(f"{len(unmapped)} senders not in {MAP_FILE}, loaded by ENI id: "
                                 + ", ".join(sorted(unmapped)[:20]))
         return out.result(self.name, self.target_table)
 
-    @staticmethod
-    def _add(rec: dict[str, str], n: int, line: str, out: Collector, endpoints: EndpointMap,
-             totals: dict[tuple[str, str, str, str], float], first_row: dict[tuple[str, str, str, str], int],
-             seen: set[tuple[str, ...]], skipped: dict[str, int], unmapped: set[str]) -> None:
-        if rec.get("log-status", "OK") != "OK" or rec.get("bytes") == "-":
-            skipped["nodata"] += 1
-            return
-        if rec.get("action") != "ACCEPT":
-            skipped["reject"] += 1
-            return
-        try:
-            nbytes, start = int(rec["bytes"]), int(rec["start"])
-        except ValueError:
-            out.refuse(n, "bytes", f"expected whole numbers in bytes/start, got '{rec.get('bytes')}'/"
-                                   f"'{rec.get('start')}'", line.strip()[:500])
-            return
-        if nbytes < 0 or start <= 0:
-            out.refuse(n, "bytes", f"negative bytes or start ({nbytes}, {start})", line.strip()[:500])
-            return
-        src, dst, eni = rec["srcaddr"], rec["dstaddr"], rec["interface-id"]
-        direction = rec.get("flow-direction")
-        if direction == "ingress" or (direction is None and not _private(src)):
-            skipped["inbound"] += 1
-            return
-        flow = (src, dst, rec.get("srcport", ""), rec.get("dstport", ""), rec.get("protocol", ""), rec["start"],
-                rec.get("end", ""))
-        if flow in seen:
-            skipped["duplicate"] += 1
-            return
-        seen.add(flow)
-        sender = endpoints.ip(src) or endpoints.enis.get(eni)
-        if sender is None:
-            unmapped.add(eni)
-            sender = ("application", eni, None)
-        kind, target, src_az = sender
-        src_az = rec.get("az-id") if rec.get("az-id") not in (None, "-") else src_az
-        period = epoch_period(start)
-        gb = nbytes / GIB
-        drivers = ["data_transfer_gb"]
-        receiver = endpoints.ip(dst)
-        if not _private(dst) and receiver is None:
-            drivers.append("data_transfer_gb:internet")
-        elif src_az and receiver and receiver[2]:
-            drivers.append("data_transfer_gb:intra_az" if receiver[2] == src_az else "data_transfer_gb:inter_az")
-        for d in drivers:
-            key = (period, d, kind, target)
-            totals[key] += gb
-            first_row.setdefault(key, n)
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 CONNECTOR = FlowLogsConnector()

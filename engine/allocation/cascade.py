@@ -209,8 +209,8 @@ class _Flow:
             totals = {}
             for o, d in direct_cost.items():
                 fd = [Fraction(v) for v in d]
-                x = [sum((inv[i][j] * fd[j] for j in range(len(ids))), Fraction(0)) for i in range(len(ids))]
-                totals[o] = [Decimal(v.numerator) / Decimal(v.denominator) for v in x]
+                solved = [sum((inv[i][j] * fd[j] for j in range(len(ids))), Fraction(0)) for i in range(len(ids))]
+                totals[o] = [Decimal(v.numerator) / Decimal(v.denominator) for v in solved]
         for i, s in enumerate(members):
             finals, pools = prepared[i]
             out_pools = {p: v for p, v in pools.items() if p not in in_block}

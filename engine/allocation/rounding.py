@@ -38,7 +38,7 @@ def largest_remainder(amounts: Sequence[Decimal], total_cents: int, keys: Sequen
         remainders.append(c - f)
     missing = total_cents - sum(floors)
     n = len(amounts)
-    order = sorted(range(n), key=lambda i: (-remainders[i], keys[i]))  # type: ignore[operator]
+    order = sorted(range(n), key=lambda i: (-remainders[i], keys[i]))
     cents = list(floors)
     base, extra = divmod(missing, n)  # |missing| ≤ n in practice; divmod keeps it exact when it is not
     for i in range(n):
@@ -65,7 +65,7 @@ def controlled(cells: Mapping[tuple[str, T], Decimal], pool_cents: Mapping[str, 
         floors[(p, t)] = f
         fracs[(p, t)] = c - f
         col_total[t] += a
-    targets = sorted(col_total)
+    targets = sorted(col_total)  # type: ignore[type-var]
     grand = sum((pool_cents.get(p, 0) for p in {p for p, _ in cells}), 0)
     col_cents = dict(zip(targets, largest_remainder([col_total[t] for t in targets], grand, targets), strict=True))
     row_need: dict[str, int] = {p: pool_cents.get(p, 0) for p in sorted({p for p, _ in cells})}
@@ -87,9 +87,9 @@ def controlled(cells: Mapping[tuple[str, T], Decimal], pool_cents: Mapping[str, 
     for p in sorted(row_need):  # margins the table cannot meet (degenerate credits): the pool still conserves
         if row_need[p] != 0:
             mine = sorted(k for k in cells if k[0] == p)
-            for k, c in zip(mine, largest_remainder([cells[k] for k in mine], pool_cents.get(p, 0), mine),
-                            strict=True):
-                out[k] = c
+            for k, cents in zip(mine, largest_remainder([cells[k] for k in mine], pool_cents.get(p, 0), mine),
+                                strict=True):
+                out[k] = cents
     return out
 
 

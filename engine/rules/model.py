@@ -27,6 +27,11 @@ STEP_PREFIX = "step:"
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
+def _default_fallback() -> list[FallbackLink]:
+    """The issue's chain: resource tag → account/subscription owner → CMDB owner (then the unallocated policy)."""
+    return ["tag", "account_owner", "cmdb"]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -63,7 +68,7 @@ class Method(_Strict):
     """How a pool is shared. Percentages in `split` are percent (must add up to exactly 100)."""
 
     kind: MethodKind
-    fallback: list[FallbackLink] = Field(default_factory=lambda: ["tag", "account_owner", "cmdb"])
+    fallback: list[FallbackLink] = Field(default_factory=lambda: _default_fallback())
     driver: str | None = None
     weights: dict[str, float] | None = None
     split: dict[str, Decimal] | None = None

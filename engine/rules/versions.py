@@ -12,6 +12,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import duckdb
 
@@ -44,9 +45,11 @@ class RuleVersion:
 _COLS = "name, version, status, author, approver, reason, effective_from, parent_version, body_hash, created_at, body"
 
 
-def _row(r: tuple) -> RuleVersion:  # type: ignore[type-arg]
+def _row(r: tuple[Any, ...]) -> RuleVersion:
     body = json.loads(r[10]) if isinstance(r[10], str) else r[10]
-    return RuleVersion(*r[:10], rule_set=from_data(body))
+    return RuleVersion(name=r[0], version=r[1], status=r[2], author=r[3], approver=r[4], reason=r[5],
+                       effective_from=r[6], parent_version=r[7], body_hash=r[8], created_at=r[9],
+                       rule_set=from_data(body))
 
 
 def _check_period(p: str | None) -> None:

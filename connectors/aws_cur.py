@@ -111,7 +111,7 @@ class AwsCurConnector:
         src = open_source(con, path, encoding)
         legacy = src.has("lineItem/LineItemType")
         names = {k: (v[0] if legacy else v[1]) for k, v in FIELDS.items()}
-        if not legacy and not src.has(names["product_name"]) and src.type_of("product").startswith("MAP"):
+        if not legacy and not src.has(names["product_name"]) and src.has("product"):
             names["product_name"] = "__product_name"
         from connectors.billing_sql import require  # noqa: PLC0415 - local to keep imports readable
 
@@ -192,7 +192,9 @@ class AwsCurConnector:
         }
         source_sql = src.sql
         if names["product_name"] == "__product_name":
-            source_sql = f"SELECT s.*, s.product['product_name'] AS __product_name FROM ({source_sql}) s"
+            product = ("s.product['product_name']" if src.type_of("product").startswith("MAP")
+                       else "json_extract_string(TRY_CAST(s.product AS JSON), '$.product_name')")
+            source_sql = f"SELECT s.*, {product} AS __product_name FROM ({source_sql}) s"
             cols["service_name"] = f"coalesce(nullif(trim(s.__product_name), ''), {s_('product_code')})"
         key = (names["line_item_id"], names["time_interval"])
         tags_key, tags_entries, tags_column = self._tags(src, legacy)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import streamlit as st
 
 from ui.auth import current_user, logout_button, render_login
-from ui.navigation import pages_for
+from ui.navigation import PAGES, pages_for
 
 st.set_page_config(page_title="Apportion", page_icon=":material/account_balance:", layout="wide")
 
 user = current_user()
 if user is None:
-    st.navigation([st.Page(render_login, title="Log in", icon=":material/login:", url_path="login")]).run()
+    # Every protected URL resolves to the login form, so a shared link (path and query string) survives the login.
+    login_pages = [st.Page(render_login, title="Log in", icon=":material/login:", url_path="login", default=True)]
+    login_pages += [st.Page(render_login, title=p.title, url_path=p.key) for p in PAGES]
+    st.navigation(login_pages, position="hidden").run()
 else:
     sections: dict[str, list[st.Page]] = {}
     for p in pages_for(user.role):

@@ -41,7 +41,7 @@ st.caption(f"{rule_set} v{prep.rule_version} · baseline = the rule set's own we
 
 @st.fragment
 def panel() -> None:
-    left, right = st.columns([1, 2], gap="large")
+    left, right = st.columns([1, 3], gap="large")
     with left:
         st.subheader("Drivers")
         weights: dict[str, dict[str, float]] = {}
@@ -84,7 +84,8 @@ def panel() -> None:
         for row_start in range(0, shown.height, 4):
             cols = st.columns(4)
             for col, r in zip(cols, shown.slice(row_start, 4).iter_rows(named=True), strict=False):
-                col.metric(r["name"], money(r["charge"]), delta=money(r["delta"]), delta_color="inverse")
+                col.metric(r["name"], money(r["charge"], compact=True), delta=money(r["delta"]), delta_color="inverse",
+                           help=f"{money(r['charge'])} (baseline {money(r['baseline'])})")
         st.subheader("Who wins, who loses")
         fmt = axis_currency_format()
         chart_df = result.select("name", pl.col("delta").cast(pl.Float64), pl.col("charge").cast(pl.Float64),

@@ -110,6 +110,11 @@ def login(page: Page, base_url: str, username: str, password: str) -> None:
     page.get_by_role("button", name="Login").click()
     expect(page.get_by_text("Signed in as")).to_be_visible(timeout=30_000)
     wait_idle(page)
+    # The login cookie is written by a component's JavaScript after the rerun; wait so a reload keeps the session.
+    for _ in range(100):
+        if any(c["name"] == "apportion_auth" for c in page.context.cookies()):
+            break
+        page.wait_for_timeout(100)
 
 
 def screenshot(page: Page, name: str) -> Path:

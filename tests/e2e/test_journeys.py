@@ -1,0 +1,84 @@
+"""One full journey per persona, in a real browser against a real server and a real DuckDB file."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from data.generate import DEMO_LOGINS
+from tests.e2e.conftest import Server, login, screenshot, wait_idle
+
+pytestmark = pytest.mark.e2e
+
+
+def _metric_value(page: Page, label: str) -> str:
+    metric = page.get_by_test_id("stMetric").filter(has=page.get_by_test_id("stMetricLabel").get_by_text(label,
+                                                                                                       exact=True))
+    return metric.get_by_test_id("stMetricValue").inner_text()
+
+
+def _open(page: Page, server: Server, title: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+    wait_idle(page)
+
+
+def test_finops_lead_runs_a_workshop(page: Page, server: Server) -> None:
+    login(page, server.url, "fiona", DEMO_LOGINS["fiona"][0])
+    _open(page, server, "Allocation workshop")
+    expect(page.get_by_role("heading", name="Allocation workshop")).to_be_visible()
+    retail_before = _metric_value(page, "Retail")
+    total_before = _metric_value(page, "Total charged")
+
+    slider = page.get_by_role("slider").first  # the first driver weight (headcount)
+    slider.focus()
+    for _ in range(4):
+        slider.press("ArrowLeft")
+    expect(page.get_by_test_id("stMetric").filter(has_text="Retail").get_by_test_id("stMetricValue")).not_to_have_text(
+        retail_before, timeout=20_000)
+    wait_idle(page)
+    retail_after = _metric_value(page, "Retail")
+    assert _metric_value(page, "Total charged") == total_before  # winners and losers, same total
+    query = parse_qs(urlparse(page.url).query)
+    assert query.get("w_it_overhead_headcount") == ["40"], page.url
+    screenshot(page, "workshop_after_slider")
+
+    shared_link = page.url
+    page.goto("about:blank")
+    page.goto(shared_link)  # the link pasted into the meeting chat
+    wait_idle(page)
+    expect(page.get_by_text("Signed in as")).to_be_visible(timeout=30_000)
+    wait_idle(page)
+    expect(page.get_by_test_id("stMetric").filter(has_text="Retail").get_by_test_id("stMetricValue")).to_have_text(
+        retail_after, timeout=20_000)
+    assert re.search(r"w_it_overhead_headcount=40", page.url)
+
+    page.get_by_label("Why this change (recorded in the audit trail)").fill("Room agreed 40/60 headcount/revenue")
+    page.get_by_role("button", name="Save as draft rule version").click()
+    expect(page.get_by_text("is pending approval")).to_be_visible(timeout=20_000)
+    screenshot(page, "workshop_saved_draft")
+
+
+def test_app_owner_drills_into_a_spike_and_downloads(page: Page, server: Server, tmp_path) -> None:
+    login(page, server.url, "omar", DEMO_LOGINS["omar"][0])
+    expect(page.get_by_role("heading", name="Cost explorer")).to_be_visible()
+    page.get_by_role("combobox", name="Billing period").click()
+    page.get_by_role("option", name="2026-06").click()  # the month APP018's compute tripled (docs/demo-data.md)
+    wait_idle(page)
+    for label, value in (("Drill into a business unit", "Digital"), ("Drill into a cost centre", "Mobile Apps")):
+        page.get_by_role("combobox", name=label).click()
+        page.get_by_role("option", name=value).click()
+        wait_idle(page)
+    expect(page.get_by_role("button", name="› Mobile Apps")).to_be_visible()
+    change = _metric_value(page, "Biggest mover")
+    assert change == "Mobile App Backend"
+    screenshot(page, "explorer_spike")
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Download CSV").click()
+    path = tmp_path / "costs.csv"
+    dl.value.save_as(path)
+    text = path.read_text()
+    assert text.splitlines()[0] == "name,cost,previous,delta"
+    assert "Mobile App Backend" in text

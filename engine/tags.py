@@ -62,14 +62,13 @@ def canonical_key(key: str, aliases: dict[str, str] | None = None) -> str:
 
 
 def normalise_tags(tags: dict[str, Any] | None, aliases: dict[str, str] | None = None) -> dict[str, str]:
-    """First spelling wins when two keys collapse into one; values are kept as text, trimmed."""
+    """First spelling wins when two keys collapse into one; values are kept as text, trimmed; empty ones dropped."""
     out: dict[str, str] = {}
     for k, v in (tags or {}).items():
-        if v is None:
-            continue
+        value = "" if v is None else str(v).strip()
         ck = canonical_key(str(k), aliases)
-        if ck and ck not in out:
-            out[ck] = str(v).strip()
+        if ck and value and ck not in out:
+            out[ck] = value
     return out
 
 

@@ -65,7 +65,7 @@ st.dataframe(rows, hide_index=True, width="stretch",
                             "delta": st.column_config.NumberColumn("Change", format="dollar")})
 download_row(rows, f"costs_{level}_{period}", "explorer_dl")
 if not rows.is_empty():
-    choice = st.selectbox(f"Drill into a {LEVEL_TITLES[level].lower()}", rows["name"].to_list(), index=None,
+    choice = st.selectbox(f"Drill into {LEVEL_TITLES[level].lower()}", rows["name"].to_list(), index=None,
                           key=f"drill_{level}", placeholder="Choose…")
     if choice:
         path[level] = choice

@@ -67,7 +67,7 @@ def test_app_owner_drills_into_a_spike_and_downloads(page: Page, server: Server,
     page.get_by_role("combobox", name="Billing period").click()
     page.get_by_role("option", name="2026-06").click()  # the month APP018's compute tripled (docs/demo-data.md)
     wait_idle(page)
-    for label, value in (("Drill into a business unit", "Digital"), ("Drill into a cost centre", "Mobile Apps")):
+    for label, value in (("Drill into business unit", "Digital"), ("Drill into cost centre", "Mobile Apps")):
         page.get_by_role("combobox", name=label).click()
         page.get_by_role("option", name=value).click()
         wait_idle(page)

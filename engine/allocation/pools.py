@@ -10,14 +10,15 @@ import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from functools import cached_property
 from typing import Any, Literal
 
 import duckdb
+import polars as pl
 from pydantic import BaseModel, ConfigDict
 
-from engine.rules.filters import compile_all, compile_one
+from engine.rules.filters import ASSET_FIELDS, LICENCE_FIELDS, compile_all, compile_one
 from engine.rules.model import RuleSet, TargetKind
 
 Basis = Literal["effective", "billed"]
@@ -248,6 +249,96 @@ def load_drivers(con: duckdb.DuckDBPyConnection, period: str) -> tuple[dict[tupl
     return drivers, tuple(sorted(batches))
 
 
+DirectRows = dict[str, list[tuple[str | None, str | None, Decimal]]]
+
+
+def _step_case(steps: list[Any], alias: str, fields: frozenset[str]) -> tuple[str, list[Any]]:
+    parts: list[str] = []
+    params: list[Any] = []
+    for s in steps:
+        cond, p = compile_all([(f.field, f.op, f.value) for f in s.source.filters], alias, fields)
+        parts.append(f"WHEN {cond} THEN ?")
+        params += p + [s.id]
+    return "CASE " + " ".join(parts) + " END", params
+
+
+def asset_pools(con: duckdb.DuckDBPyConnection, rs: RuleSet, period: str) -> tuple[dict[str, Decimal], DirectRows]:
+    """The month's depreciation of capitalised assets (engine/depreciation.py), claimed by `assets` steps in order.
+    Direct steps charge each asset to its CMDB owner (cost centre or application). Assets no step claims are
+    outside this rule set's scope."""
+    steps = [s for s in rs.steps if s.source.kind == "assets"]
+    if not steps:
+        return {}, {}
+    from engine.depreciation import depreciation_for_period
+
+    dep = depreciation_for_period(con, period).group_by("asset_id").agg(pl.col("depreciation").sum())
+    case_sql, params = _step_case(steps, "a", ASSET_FIELDS)
+    con.register("_apportion_dep", dep)
+    try:
+        rows = con.sql(
+            "SELECT pool, cost_center_id, app_id, sum(amt), sum(sum(amt)) OVER (PARTITION BY pool) FROM ("
+            f" SELECT {case_sql} AS pool, a.cost_center_id, a.app_id, CAST(d.depreciation AS DECIMAL(38, 10)) AS amt"
+            " FROM _apportion_dep d JOIN asset a ON a.asset_id = d.asset_id) WHERE pool IS NOT NULL"
+            " GROUP BY pool, cost_center_id, app_id",
+            params=params,
+        ).fetchall()
+    finally:
+        con.unregister("_apportion_dep")
+    kinds = {s.id: s.target_kind for s in steps if s.method.kind == "direct"}
+    totals: dict[str, Decimal] = {}
+    direct: DirectRows = defaultdict(list)
+    for pool, cc, app, amount, total in rows:
+        totals[pool] = Decimal(total)
+        if pool in kinds:
+            target = cc if kinds[pool] == "cost_center" else app
+            direct[pool].append(("cmdb" if target else None, target, Decimal(amount)))
+    return totals, dict(direct)
+
+
+def licence_pools(con: duckdb.DuckDBPyConnection, rs: RuleSet, period: str) -> tuple[dict[str, Decimal], DirectRows]:
+    """Licence entitlements (seats × monthly unit cost) claimed by `licences` steps. Direct steps charge each seat
+    holder's cost centre; idle seats (entitled, not assigned) are the step's unallocated part; an over-assigned
+    product is shared over the seats actually assigned."""
+    steps = [s for s in rs.steps if s.source.kind == "licences"]
+    if not steps:
+        return {}, {}
+    case_sql, params = _step_case(steps, "e", LICENCE_FIELDS)
+    products = con.sql(
+        f"SELECT {case_sql} AS pool, e.product, e.entitlements,"
+        " CAST(e.entitlements AS DECIMAL(38, 10)) * e.unit_cost_month FROM licence_entitlement e ORDER BY e.product",
+        params=params,
+    ).fetchall()
+    seats: dict[str, list[tuple[str | None, int]]] = defaultdict(list)
+    for product, cc, n in con.sql(
+        "SELECT product, cost_center_id, count(*) FROM licence_assignment WHERE assigned_on IS NULL"
+        " OR assigned_on <= last_day(CAST(? || '-01' AS DATE)) GROUP BY ALL ORDER BY ALL", params=[period]
+    ).fetchall():
+        seats[product].append((cc, int(n)))
+    direct_ids = {s.id for s in steps if s.method.kind == "direct"}
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    direct: DirectRows = defaultdict(list)
+    with localcontext() as ctx:
+        ctx.prec = 40
+        for pool, product, entitled, total in products:
+            if pool is None:
+                continue
+            total = Decimal(total)
+            totals[pool] += total
+            if pool not in direct_ids:
+                continue
+            held = seats.get(product, [])
+            base = max(sum(n for _, n in held), int(entitled))
+            charged = Decimal(0)
+            for cc, n in held:
+                if cc is not None and base:
+                    part = total * n / base
+                    direct[pool].append(("seat", cc, part))
+                    charged += part
+            if total - charged:
+                direct[pool].append((None, None, total - charged))
+    return dict(totals), dict(direct)
+
+
 def load_pools(con: duckdb.DuckDBPyConnection, rs: RuleSet, period: str, basis: Basis = "effective") -> PoolData:
     exceptions = load_exceptions(con, period)
     sql, params = pool_query(rs, exceptions, period, basis)
@@ -261,6 +352,13 @@ def load_pools(con: duckdb.DuckDBPyConnection, rs: RuleSet, period: str, basis: 
         lines += int(n)
         if pool in direct_ids:
             direct[pool].append((link, target, amt))
+    for extra_totals, extra_direct in (asset_pools(con, rs, period), licence_pools(con, rs, period)):
+        totals.update(extra_totals)
+        for pool, rows in extra_direct.items():
+            merged: dict[tuple[str | None, str | None], Decimal] = defaultdict(Decimal)
+            for link, target, amt in rows:
+                merged[(link, target)] += amt
+            direct[pool] = [(k[0], k[1], v) for k, v in merged.items()]
     for rows in direct.values():
         rows.sort(key=lambda r: (r[0] or "~", r[1] or "~"))
     drivers, driver_batches = load_drivers(con, period)

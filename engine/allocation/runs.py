@@ -65,6 +65,7 @@ def run_key(data: PoolData, rs: RuleSet, version: int, params: dict[str, Any] | 
         "period": data.period, "basis": data.basis, "rule_set": rs.name, "version": version,
         "body": rs.body_hash(), "params": params or {}, "cost_batches": list(data.cost_batches),
         "driver_batches": list(data.driver_batches),
+        "pool_totals": {p: str(v) for p, v in sorted(data.pool_totals.items())},  # assets/licences have no batch
         "exceptions": [[e.exception_id, e.match_field, e.match_value, e.treatment.model_dump(mode="json")]
                        for e in data.exceptions],
     }

@@ -22,25 +22,31 @@ FIELDS: frozenset[str] = frozenset(
     }
 )
 NUMERIC_FIELDS: frozenset[str] = frozenset({"billed_cost", "effective_cost", "list_cost", "consumed_quantity"})
+ASSET_FIELDS: frozenset[str] = frozenset(
+    {"asset_id", "asset_tag", "serial", "class", "model", "vendor", "owner", "cost_center_id", "app_id", "location",
+     "environment", "lifecycle_status", "source", "batch_id"}
+)
+LICENCE_FIELDS: frozenset[str] = frozenset({"product", "vendor", "batch_id"})
 _TAG_KEY = re.compile(r"^tag:[a-z0-9_.:/-]{1,64}$")
 _COMPARE = {"eq": "=", "ne": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
 
-def valid_field(field: str) -> bool:
-    return field in FIELDS or bool(_TAG_KEY.match(field))
+def valid_field(field: str, fields: frozenset[str] = FIELDS) -> bool:
+    return field in fields or (fields is FIELDS and bool(_TAG_KEY.match(field)))
 
 
-def _column(field: str, alias: str) -> tuple[str, list[Any]]:
-    if field in FIELDS:
+def _column(field: str, alias: str, fields: frozenset[str]) -> tuple[str, list[Any]]:
+    if field in fields:
         return f'{alias}."{field}"', []
-    if _TAG_KEY.match(field):
+    if fields is FIELDS and _TAG_KEY.match(field):
         return f"element_at({alias}.tags, ?)[1]", [field[4:]]
-    raise ValueError(f"unknown filter field {field!r}; allowed: {sorted(FIELDS)} or tag:<key>")
+    raise ValueError(f"unknown filter field {field!r}; allowed: {sorted(fields)}")
 
 
-def compile_one(field: str, op: str, value: Any, alias: str = "l") -> tuple[str, list[Any]]:
+def compile_one(field: str, op: str, value: Any, alias: str = "l", fields: frozenset[str] = FIELDS,
+                ) -> tuple[str, list[Any]]:
     """One condition → (SQL with ? placeholders, params). NULL-safe: `ne`/`not_in` keep rows where the field is NULL."""
-    col, params = _column(field, alias)
+    col, params = _column(field, alias, fields)
     if op == "is_null":
         return f"({col} IS NULL)", params
     if op == "not_null":
@@ -64,14 +70,15 @@ def compile_one(field: str, op: str, value: Any, alias: str = "l") -> tuple[str,
     raise ValueError(f"unknown filter operator {op!r}")
 
 
-def compile_all(conditions: Sequence[tuple[str, str, Any]], alias: str = "l") -> tuple[str, list[Any]]:
+def compile_all(conditions: Sequence[tuple[str, str, Any]], alias: str = "l", fields: frozenset[str] = FIELDS,
+                ) -> tuple[str, list[Any]]:
     """AND of conditions; an empty list matches every line (a catch-all step)."""
     if not conditions:
         return "TRUE", []
     parts: list[str] = []
     params: list[Any] = []
     for field, op, value in conditions:
-        sql, p = compile_one(field, op, value, alias)
+        sql, p = compile_one(field, op, value, alias, fields)
         parts.append(sql)
         params.extend(p)
     return "(" + " AND ".join(parts) + ")", params

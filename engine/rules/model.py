@@ -17,7 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from engine.rules.filters import Op, valid_field
+from engine.rules.filters import ASSET_FIELDS, FIELDS, LICENCE_FIELDS, Op, valid_field
 
 TargetKind = Literal["cost_center", "application", "business_unit"]
 MethodKind = Literal["direct", "driver", "weighted", "even", "fixed", "allocated"]
@@ -45,8 +45,6 @@ class Filter(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> Filter:
-        if not valid_field(self.field):
-            raise ValueError(f"unknown filter field {self.field!r}")
         if self.op in ("is_null", "not_null"):
             if self.value is not None:
                 raise ValueError(f"operator {self.op} takes no value")
@@ -57,11 +55,24 @@ class Filter(_Strict):
         return self
 
 
-class Source(_Strict):
-    """Where a step's own money comes from. `none`: the step only receives what earlier steps send it."""
+SOURCE_FIELDS: dict[str, frozenset[str]] = {"cost_lines": FIELDS, "assets": ASSET_FIELDS, "licences": LICENCE_FIELDS,
+                                             "none": frozenset()}
 
-    kind: Literal["cost_lines", "none"] = "cost_lines"
+
+class Source(_Strict):
+    """Where a step's own money comes from: cost lines; the month's depreciation of capitalised assets; licence
+    entitlements (seats × monthly unit cost); or `none` (the step only receives what earlier steps send it)."""
+
+    kind: Literal["cost_lines", "assets", "licences", "none"] = "cost_lines"
     filters: list[Filter] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> Source:
+        allowed = SOURCE_FIELDS[self.kind]
+        for f in self.filters:
+            if not valid_field(f.field, allowed):
+                raise ValueError(f"unknown filter field {f.field!r} for {self.kind}; allowed: {sorted(allowed)}")
+        return self
 
 
 class Method(_Strict):
@@ -176,6 +187,8 @@ class RuleSet(_Strict):
                     raise ValueError(f"step {s.id!r}: from_steps must name earlier steps, not {f!r}")
             if s.method.kind == "direct" and s.target_kind == "business_unit":
                 raise ValueError(f"step {s.id!r}: direct allocation targets cost centres or applications")
+            if s.method.kind == "direct" and s.source.kind == "licences" and s.target_kind != "cost_center":
+                raise ValueError(f"step {s.id!r}: licence seats are held by cost centres")
         for s in self.steps:
             if s.method.kind == "direct" and s.id in fed:
                 raise ValueError(f"step {s.id!r}: a direct step attributes its own lines and cannot receive cost")

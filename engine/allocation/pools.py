@@ -372,17 +372,3 @@ def load_pools(con: duckdb.DuckDBPyConnection, rs: RuleSet, period: str, basis: 
         exceptions=exceptions, org=load_org(con), cost_batches=batches, driver_batches=driver_batches,
         input_lines=lines,
     )
-
-
-def source_totals(con: duckdb.DuckDBPyConnection, rs: RuleSet, period: str, basis: Basis) -> dict[str, Decimal]:
-    """Exact source total per pool, straight from cost_line: what the conservation check holds postings to."""
-    exceptions = load_exceptions(con, period)
-    case_sql, params = _classify(rs, exceptions)
-    amount = "l.effective_cost" if basis == "effective" else "l.billed_cost"
-    rows = con.sql(
-        f"SELECT {case_sql} AS pool, sum({amount}) FROM cost_line l WHERE l.billing_period = ? GROUP BY 1",
-        params=params + [period],
-    ).fetchall()
-    return {p: Decimal(v) for p, v in rows}
-
-

@@ -116,3 +116,27 @@ def test_billed_basis(con: duckdb.DuckDBPyConnection) -> None:
     rs = _one_step({"kind": "direct"})
     assert run_allocation(con, PERIOD, rs).total_out == D("41.10")
     assert run_allocation(con, PERIOD, rs, basis="billed").total_out == D("500.00")
+
+
+def test_exception_treatments_and_validity(con: duckdb.DuckDBPyConnection) -> None:
+    add_org(con, {"A": "BU1", "B": "BU2"}, ["BU1", "BU2"])
+    add_driver(con, "iops", {"A": 1, "B": 4})
+    add_lines(con, [{"resource_id": "db-shared", "effective_cost": 100}, {"sub_account_id": "lab", "effective_cost": 9},
+                    {"service_name": "old-lb", "tag_cost_center": "A", "effective_cost": 7}])
+    con.execute("INSERT INTO exception VALUES"
+                " ('EX1', 'resource_id', 'db-shared', '{\"method\": \"driver\", \"driver\": \"iops\"}', 'shared DB',"
+                "  'bob', NULL, NULL),"
+                " ('EX2', 'sub_account_id', 'lab', '{\"method\": \"even\", \"target_kind\": \"business_unit\"}',"
+                "  'innovation lab', 'bob', '2026-01', '2026-01'),"
+                " ('EX3', 'service_name', 'old-lb', '{\"method\": \"unallocated\"}', 'expired', 'bob', NULL,"
+                "  '2025-12')")
+    key = run_allocation(con, PERIOD, _one_step({"kind": "direct"})).run_key
+    rows = con.sql("SELECT source_pool, method, target_kind, target_id, posted_amount FROM allocation_result"
+                   " WHERE run_key = ? ORDER BY 1, 4", params=[key]).fetchall()
+    assert rows == [
+        ("exception:EX1", "exception:driver", "cost_center", "A", D("20.00")),
+        ("exception:EX1", "exception:driver", "cost_center", "B", D("80.00")),
+        ("exception:EX2", "exception:even", "business_unit", "BU1", D("4.50")),
+        ("exception:EX2", "exception:even", "business_unit", "BU2", D("4.50")),
+        ("s", "direct", "cost_center", "A", D("7.00")),  # EX3 expired in 2025-12: the normal rules apply
+    ]

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import altair as alt
 import polars as pl
 import streamlit as st
 
 from engine import overview, workshop
 from engine.rules import versions
 from engine.workshop import WorkshopParams
-from ui import cache
+from ui import cache, charts
 from ui.auth import require_role
 from ui.db import data_version, db
 from ui.empty import empty_state
@@ -90,16 +89,7 @@ def panel() -> None:
         fmt = axis_currency_format()
         chart_df = result.select("name", pl.col("delta").cast(pl.Float64), pl.col("charge").cast(pl.Float64),
                                  pl.col("baseline").cast(pl.Float64))
-        st.altair_chart(
-            alt.Chart(chart_df).mark_bar().encode(
-                y=alt.Y("name:N", sort="-x", title=None),
-                x=alt.X("delta:Q", title="Change vs baseline", axis=alt.Axis(format=fmt)),
-                color=alt.condition("datum.delta > 0", alt.value("#E45756"), alt.value("#54A24B")),
-                tooltip=[alt.Tooltip("name:N", title="Unit"), alt.Tooltip("charge:Q", format=fmt),
-                         alt.Tooltip("baseline:Q", format=fmt), alt.Tooltip("delta:Q", format=fmt)],
-            ).properties(height=max(160, 26 * len(chart_df))),
-            width="stretch",
-        )
+        st.vega_lite_chart(chart_df, charts.winners_losers_spec(fmt, chart_df.height), width="stretch")
         st.dataframe(
             result.select("name", "charge", "baseline", "delta", "direct", "shared", "subsidy", "markup", "penalty"),
             hide_index=True, width="stretch", key="workshop_table",

@@ -36,7 +36,8 @@ class Filters:
         return None
 
     def sql(self) -> tuple[str, list[object]]:
-        where, params = ["TRUE"], []
+        where: list[str] = ["TRUE"]
+        params: list[object] = []
         for col, value in self.path.items():
             if col not in LEVELS:
                 raise ValueError(f"unknown drill level {col!r}")

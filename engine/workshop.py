@@ -17,7 +17,7 @@ import polars as pl
 from engine.allocation import whatif
 from engine.allocation.cascade import UNALLOCATED_KIND
 from engine.commitments import UnusedPolicy
-from engine.scenarios import DIMENSION_COLUMN, Dimension, Scenario, Subsidy, apply_scenario, with_business_units
+from engine.scenarios import DIMENSION_COLUMN, Dimension, Model, Scenario, Subsidy, apply_scenario, with_business_units
 
 UNUSED_COMMITMENT_POOLS = ("unused_commitments",)
 MONEY = pl.Decimal(18, 2)
@@ -40,7 +40,7 @@ class WorkshopParams:
         subsidies = ([Subsidy(column="source_pool", values=list(self.subsidy_pools), pct=pct)]
                      if self.chargeback and self.subsidy_pools and pct > 0 else [])
         markup = Decimal(str(round(self.markup_pct, 4))) if self.chargeback else Decimal(0)
-        model = ("showback" if not self.chargeback else "subsidised" if subsidies
+        model: Model = ("showback" if not self.chargeback else "subsidised" if subsidies
                  else "markup" if markup > 0 else "full_recovery")
         return Scenario(
             name=name, model=model, subsidies=subsidies, markup_pct=markup,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import streamlit as st
 
 from engine import explorer, overview
@@ -38,8 +40,8 @@ crumbs = st.columns(len(path) + 1 if path else 1)
 if crumbs[0].button("All", key="crumb_root", type="tertiary"):
     path.clear()
     st.rerun()
-for i, (level, value) in enumerate(list(path.items())):
-    if crumbs[i + 1].button(f"› {value}", key=f"crumb_{level}", type="tertiary", help=LEVEL_TITLES[level]):
+for i, (crumb_level, value) in enumerate(list(path.items())):
+    if crumbs[i + 1].button(f"› {value}", key=f"crumb_{crumb_level}", type="tertiary", help=LEVEL_TITLES[crumb_level]):
         keep = list(path)[: i + 1]
         for k in list(path):
             if k not in keep:
@@ -52,7 +54,7 @@ if level is None:
     st.stop()
 
 rows = explorer.breakdown(con, user, period, level, filters)
-total, previous = (rows["cost"].sum(), rows["previous"].sum()) if not rows.is_empty() else (0, 0)
+total, previous = Decimal(rows["cost"].sum() or 0), Decimal(rows["previous"].sum() or 0)
 m1, m2, m3 = st.columns(3)
 m1.metric("Cost this month", money(total), delta=money(total - previous) + " vs prior month", delta_color="inverse")
 m2.metric(LEVEL_TITLES[level] + "s", len(rows))

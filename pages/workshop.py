@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import polars as pl
 import streamlit as st
 
@@ -73,12 +75,12 @@ def panel() -> None:
     result = workshop.against(workshop.charges(prep, params, by), baseline)  # type: ignore[arg-type]
     result = result.with_columns(pl.col("unit").replace_strict(names, default=pl.col("unit")).alias("name"))
     with right:
-        total, base_total = result["charge"].sum(), result["baseline"].sum()
+        total, base_total = Decimal(result["charge"].sum()), Decimal(result["baseline"].sum())
         m1, m2, m3 = st.columns(3)
         m1.metric("Total charged", money(total), delta=money(total - base_total) + " vs baseline",
                   delta_color="off")
         m2.metric("Subsidy carried centrally", money(result["subsidy"].sum()))
-        m3.metric("Markup + penalties", money(result["markup"].sum() + result["penalty"].sum()))
+        m3.metric("Markup + penalties", money(Decimal(result["markup"].sum()) + Decimal(result["penalty"].sum())))
         shown = result.sort(pl.col("delta").abs(), descending=True).head(8).sort("name")
         for row_start in range(0, shown.height, 4):
             cols = st.columns(4)

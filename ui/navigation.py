@@ -33,6 +33,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("statements", "Statements", ":material/receipt_long:", "Allocation",
              ("app_owner", "finops", "admin", "auditor")),
     PageSpec("ingest", "Ingest", ":material/upload_file:", "Data", ("finops", "admin")),
+    PageSpec("reconciliation", "Reconciliation", ":material/rule_settings:", "Data", ("finops", "admin", "auditor")),
     PageSpec("rules", "Rule versions", ":material/rule:", "Governance", ("finops", "admin", "auditor")),
     PageSpec("audit_trail", "Audit trail", ":material/policy:", "Governance", ("admin", "finops", "auditor")),
 )

@@ -1,0 +1,291 @@
+"""The reconciliation page surfaces the demo organisation's planted defects, with counts checked against SQL."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from engine import store
+from tests.app.conftest import page_as
+from tests.unit.inventory_helpers import FIXTURES, load
+from ui.formats import money
+
+pytestmark = pytest.mark.usefixtures("app_env")
+
+PERIOD = "2026-10"          # the last demo month
+AS_OF = "2026-10-31"        # the page's default "as of": end of the last billing period
+ENVIRONMENTS = ("prod", "production", "staging", "test", "dev", "sandbox")
+INVENTORIES = ["jamf_computers_inventory.json", "sccm_hardware_inventory.csv", "aws_config_snapshot.json",
+               "servicenow_alm_hardware.csv", "servicenow_cmdb_ci.json"]
+
+
+def _sql(db: Path, q: str, params: list[object] | None = None) -> list[tuple[Any, ...]]:
+    con = store.connect(db)
+    try:
+        return con.execute(q, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def _metric(at: AppTest, label: str) -> str:
+    for m in at.metric:
+        if m.label == label:
+            return str(m.value)
+    raise AssertionError(f"no metric {label!r}: {[m.label for m in at.metric]}")
+
+
+def _frame(at: AppTest, *columns: str) -> pd.DataFrame:
+    """The first dataframe on screen holding all these columns."""
+    for df in at.dataframe:
+        if set(columns) <= set(df.value.columns):
+            return df.value
+    raise AssertionError(f"no dataframe with {columns}: {[list(d.value.columns) for d in at.dataframe]}")
+
+
+def _pct(x: float) -> str:
+    return f"{x:.1f}%"
+
+
+@pytest.fixture(scope="module")
+def page(app_env: Path) -> AppTest:  # noqa: ARG001 - the env points the page at the demo copy
+    at = page_as("reconciliation", "fiona").run()
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.fixture(scope="module")
+def app_env(app_db: Path) -> Iterator[Path]:  # module-wide, so one page run serves several tests
+    mp = pytest.MonkeyPatch()
+    mp.setenv("APPORTION_DB_PATH", str(app_db))
+    yield app_db
+    mp.undo()
+
+
+@pytest.mark.parametrize("username", ["fiona", "admin", "audrey"])
+def test_allowed_roles_see_every_tab(username: str) -> None:
+    at = page_as("reconciliation", username).run()
+    assert not at.exception
+    assert at.title[0].value == "Reconciliation"
+    assert [t.label for t in at.tabs] == ["Assets", "Cloud coverage", "Licences", "Data quality", "Tag hygiene"]
+    assert not any("cannot open this page" in e.value for e in at.error)
+
+
+@pytest.mark.parametrize("username", ["eve", "omar"])
+def test_executive_and_app_owner_are_refused(username: str) -> None:
+    at = page_as("reconciliation", username).run()
+    assert not at.exception
+    assert any("cannot open this page" in e.value for e in at.error)
+    assert len(at.metric) == 0 and len(at.dataframe) == 0 and len(at.tabs) == 0
+
+
+def test_register_checks_find_the_duplicate_serial_and_retired_laptops(page: AppTest, app_db: Path) -> None:
+    dupes = sorted(r[0] for r in _sql(app_db, """
+        SELECT a.asset_id FROM asset a WHERE EXISTS (
+            SELECT 1 FROM asset b WHERE b.source = a.source AND b.asset_id <> a.asset_id
+              AND upper(replace(b.serial, ' ', '')) = upper(replace(a.serial, ' ', ''))
+              AND (coalesce(b.asset_tag, '') <> coalesce(a.asset_tag, '')
+                   OR coalesce(b.model, '') <> coalesce(a.model, '')))"""))
+    retired = sorted(r[0] for r in _sql(app_db, """
+        SELECT asset_id FROM asset WHERE lifecycle_status IN ('retired', 'disposed')
+          AND nullif(trim(owner), '') IS NOT NULL"""))
+    assert len(dupes) == 2 and len(retired) == 12     # what docs/demo-data.md plants
+    assert _metric(page, "Duplicate serials") == "2"
+    assert _metric(page, "Retired, still assigned") == "12"
+    # only a register ("demo") is loaded: nothing to match, so the matching counts are dashes, not zeros
+    assert _metric(page, "Ghosts") == "–" and _metric(page, "Orphans") == "–"
+    assert any("Matching needs a discovery source" in i.value for i in page.info)
+    assert sorted(_frame(page, "serial_key", "asset_id")["asset_id"]) == dupes   # first non-empty list is shown
+
+    at = page_as("reconciliation", "fiona").run()
+    at.selectbox(key="recon_asset_list").set_value("retired_assigned").run()
+    assert not at.exception
+    shown = _frame(at, "asset_id", "lifecycle_status", "owner")
+    assert sorted(shown["asset_id"]) == retired
+    assert set(shown["lifecycle_status"]) == {"retired"}
+
+
+def test_licence_position_shows_the_tableau_shortfall_and_idle_cost(page: AppTest, app_db: Path) -> None:
+    rows = _sql(app_db, """
+        WITH a AS (SELECT product, count(DISTINCT username) AS assigned,
+                          count(DISTINCT username) FILTER (WHERE last_active >= DATE '2026-10-31' - 90) AS active
+                   FROM licence_assignment GROUP BY 1)
+        SELECT e.product, e.entitlements, coalesce(a.assigned, 0),
+               round(greatest(e.entitlements - coalesce(a.active, 0), 0) * e.unit_cost_month, 2)
+        FROM licence_entitlement e LEFT JOIN a USING (product) ORDER BY 1""")
+    short = {p: asg - ent for p, ent, asg, _ in rows if asg > ent}
+    assert short == {"Tableau Creator": 8}
+    assert _metric(page, "Seats assigned beyond entitlement") == "8"
+    assert _metric(page, "Idle licence cost / month") == money(sum(r[3] for r in rows))
+    assert any("Tableau Creator" in w.value and "68 seats assigned for 60" in w.value for w in page.warning)
+    table = _frame(page, "product", "entitled", "assigned", "shortfall").set_index("product")
+    assert (table.loc["Tableau Creator", "entitled"], table.loc["Tableau Creator", "assigned"]) == (60, 68)
+    assert len(table) == len(rows)
+
+
+def test_data_quality_finds_missing_locations_and_servers_without_application(page: AppTest, app_db: Path) -> None:
+    no_location = sorted(r[0] for r in _sql(app_db, """
+        SELECT asset_id FROM asset WHERE class IN ('laptop', 'desktop', 'server', 'storage', 'network')
+          AND coalesce(lifecycle_status, 'in_use') IN ('in_use', 'in_stock') AND nullif(trim(location), '') IS NULL"""))
+    assert no_location == [f"AST-{n:06d}" for n in range(101, 116)]
+    no_app = _sql(app_db, """SELECT asset_id, environment FROM asset WHERE class = 'server'
+                             AND coalesce(lifecycle_status, 'in_use') = 'in_use' AND app_id IS NULL ORDER BY 1""")
+    assert len(no_app) == 3 and {e for _, e in no_app} == {"prod"}
+    summary = _frame(page, "rule", "severity", "assets")
+    counts = {(r.rule, r.severity): r.assets for r in summary.itertuples()}
+    assert counts[("location known", "warning")] == 15
+    assert counts[("server serves an application", "warning")] == 3
+
+    at = page_as("reconciliation", "audrey").run()
+    at.selectbox(key="recon_dq_rule").set_value("location known").run()
+    assert sorted(_frame(at, "asset_id", "rule", "message")["asset_id"]) == no_location
+    at.selectbox(key="recon_dq_rule").set_value("server serves an application").run()
+    assert sorted(_frame(at, "asset_id", "rule", "message")["asset_id"]) == [a for a, _ in no_app]
+
+
+def test_dq_rules_can_be_edited_for_the_session() -> None:
+    at = page_as("reconciliation", "fiona").run()
+    at.text_area(key="recon_dq_rules").input('{"attribute_rules": [], "depreciation": null}').run()
+    assert not at.exception
+    assert any("Every asset meets" in s.value for s in at.success)
+    at.text_area(key="recon_dq_rules").input('{"attribute_rules": [{"name": "x", "kind": "allowed"}]}').run()
+    assert any("not valid" in e.value for e in at.error)
+    assert _metric(at, "Errors") == "2"                # defaults used instead of the broken rules
+
+
+def test_tag_hygiene_matches_independent_sql(page: AppTest, app_db: Path) -> None:
+    envs = ", ".join(f"'{e}'" for e in ENVIRONMENTS)
+    shares = dict(_sql(app_db, f"""
+        WITH l AS (
+            SELECT effective_cost, CASE
+                WHEN nullif(trim(tag_cost_center), '') IS NULL THEN 'untagged'
+                WHEN lower(trim(tag_cost_center)) NOT IN (SELECT lower(unit_id) FROM org_unit
+                                                          WHERE kind = 'cost_center') THEN 'mis-tagged'
+                WHEN nullif(trim(tag_application), '') IS NULL OR nullif(trim(tag_environment), '') IS NULL
+                     OR lower(trim(tag_environment)) NOT IN ({envs}) THEN 'incomplete'
+                ELSE 'compliant' END AS s
+            FROM cost_line WHERE billing_period = ?)
+        SELECT s, 100 * sum(effective_cost) / (SELECT sum(effective_cost) FROM l) FROM l GROUP BY s""", [PERIOD]))
+    assert 7.0 < shares["untagged"] < 10.0 and 1.0 < shares["mis-tagged"] < 3.0   # ~8 % and ~2 % planted
+    assert _metric(page, "Tag coverage") == _pct(shares["compliant"])
+    assert _metric(page, "Untagged") == _pct(shares["untagged"])
+    assert _metric(page, "Mis-tagged") == _pct(shares["mis-tagged"])
+    assert _metric(page, "Incomplete") == _pct(shares["incomplete"])
+
+    grid = _frame(page, "period", "provider", "total", "compliant_pct")
+    per_provider = dict(_sql(app_db, "SELECT provider, sum(effective_cost)::DOUBLE FROM cost_line "
+                                     "WHERE billing_period = ? GROUP BY 1", [PERIOD]))
+    month = grid[grid["period"] == PERIOD].set_index("provider")["total"]
+    assert {p: round(v, 2) for p, v in month.items()} == {p: round(v, 2) for p, v in per_provider.items()}
+    assert grid["period"].nunique() == 12
+
+    top = _frame(page, "sub_account_id", "service_name", "status", "effective_cost")
+    worst = _sql(app_db, """
+        SELECT provider, sub_account_id, service_name,
+               CASE WHEN nullif(trim(tag_cost_center), '') IS NULL THEN 'untagged' ELSE 'mis-tagged' END AS s,
+               sum(effective_cost)::DOUBLE AS c
+        FROM cost_line WHERE billing_period = ? AND (nullif(trim(tag_cost_center), '') IS NULL
+             OR lower(trim(tag_cost_center)) NOT IN (SELECT lower(unit_id) FROM org_unit WHERE kind = 'cost_center'))
+        GROUP BY ALL ORDER BY c DESC LIMIT 1""", [PERIOD])[0]
+    first = top.iloc[0]
+    assert (first["provider"], first["sub_account_id"], first["service_name"], first["status"]) == worst[:4]
+    assert round(first["effective_cost"], 2) == round(worst[4], 2)
+    assert top["effective_cost"].is_monotonic_decreasing
+
+
+def test_tag_offenders_by_account_name_the_typed_values(app_db: Path) -> None:
+    at = page_as("reconciliation", "fiona").run()
+    at.radio(key="recon_tag_by").set_value("account").run()
+    assert not at.exception
+    top = _frame(at, "sub_account_id", "status", "tag_values")
+    assert "service_name" not in top.columns
+    typed = {v for vals in top.loc[top["status"] == "mis-tagged", "tag_values"] for v in vals.split(", ")}
+    planted = {r[0] for r in _sql(app_db, """
+        SELECT DISTINCT tag_cost_center FROM cost_line WHERE billing_period = ? AND tag_cost_center NOT IN
+          (SELECT unit_id FROM org_unit WHERE kind = 'cost_center')""", [PERIOD])}
+    assert typed and typed <= planted <= {"cc-12", "marketing", "CC-7", "finance", "tbd", "cc0015", "retail"}
+
+
+def test_cloud_coverage_needs_an_aws_config_inventory(page: AppTest) -> None:
+    assert any("No AWS Config inventory yet" in i.value for i in page.info)
+
+
+# --- with real discovery and record inventories loaded next to the demo register --------------------------------
+
+@pytest.fixture(scope="module")
+def inventory_db(demo_db_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("recon_inventory") / "app.duckdb"
+    shutil.copy(demo_db_path, path)
+    con = store.connect(path)
+    try:
+        for f in INVENTORIES:
+            load(con, FIXTURES / f)
+    finally:
+        con.close()
+    return path
+
+
+def test_discovery_against_records_with_drill_down(inventory_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APPORTION_DB_PATH", str(inventory_db))
+    at = page_as("reconciliation", "fiona").run()
+    assert not at.exception
+    assert at.multiselect(key="recon_disc").value == ["sccm", "jamf", "aws_config"]
+    assert at.multiselect(key="recon_recs").value == ["servicenow"]
+    # the fixture inventories' known answers (tests/unit/test_reconcile.py derives them by hand)
+    expected = {"Matched": "7", "Ghosts": "3", "Orphans": "8", "Owner mismatches": "2",
+                "Cost-centre mismatches": "0", "Retired in records, still discovered": "0"}
+    assert {k: _metric(at, k) for k in expected} == expected
+    assert _metric(at, "Duplicate serials") == "2"           # the demo register's planted pair still shows
+    at.selectbox(key="recon_asset_list").set_value("ghosts").run()
+    ghosts = _frame(at, "asset_id", "serial", "source")
+    in_use_records = {r[0] for r in _sql(inventory_db, "SELECT asset_id FROM asset WHERE source = 'servicenow' AND "
+                                         "coalesce(lifecycle_status, 'in_use') NOT IN ('retired', 'disposed', "
+                                         "'in_stock')")}
+    assert set(ghosts["asset_id"]) <= in_use_records
+    assert sorted(ghosts["serial"]) == ["FOC2231X0AB", "GHOST0001", "i-0aaaabbbbccccdddd"]
+    at.selectbox(key="recon_asset_list").set_value("owner").run()
+    owners = _frame(at, "field", "record_value", "discovered_value")
+    assert {(r.record_value, r.discovered_value) for r in owners.itertuples()} == {("carol", "bob"),
+                                                                                  ("sql service", "svc_sql")}
+
+
+def test_cloud_coverage_against_the_bill(inventory_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APPORTION_DB_PATH", str(inventory_db))
+    at = page_as("reconciliation", "admin").run()
+    assert not at.exception
+    assert at.selectbox(key="recon_cloud_period").value == PERIOD
+    active = _sql(inventory_db, "SELECT count(*) FROM asset WHERE source = 'aws_config' AND class LIKE 'cloud%' "
+                                "AND coalesce(lifecycle_status, 'in_use') NOT IN ('retired', 'disposed')")[0][0]
+    billed, cost = _sql(inventory_db, "SELECT count(DISTINCT resource_id), sum(effective_cost)::DOUBLE FROM cost_line "
+                                      "WHERE billing_period = ? AND provider ILIKE 'AWS%' AND resource_id IS NOT NULL",
+                        [PERIOD])[0]
+    assert _metric(at, "Config resources (active)") == f"{active:,}"
+    assert _metric(at, "Billed resources") == f"{billed:,}"
+    # the fixture's resources live in another account: none is on the demo bill, and the bill is unknown to Config
+    assert _metric(at, "Unbilled (in Config, no bill line)") == f"{active:,}"
+    assert _metric(at, "Undiscovered (billed, not in Config)") == f"{billed:,}"
+    assert _metric(at, "Cost known to the inventory") == "0.0%"
+    undiscovered = _frame(at, "resource_id", "effective_cost")
+    assert len(undiscovered) == billed
+    assert round(undiscovered["effective_cost"].sum(), 2) == round(cost, 2)
+
+
+def test_empty_store_shows_empty_states(demo_db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "empty.duckdb"
+    shutil.copy(demo_db_path, path)
+    con = store.connect(path)
+    for table in ("cost_line", "asset", "licence_assignment", "licence_entitlement"):
+        con.execute(f"DELETE FROM {table}")
+    con.close()
+    monkeypatch.setenv("APPORTION_DB_PATH", str(path))
+    at = page_as("reconciliation", "fiona").run()
+    assert not at.exception
+    infos = " ".join(i.value for i in at.info)
+    for what in ("asset inventory", "AWS billing data", "licence entitlements", "billing data"):
+        assert f"No {what} yet" in infos
+    assert len(at.dataframe) == 0

@@ -74,8 +74,8 @@ if not rows.is_empty():
         st.rerun()
 
 st.subheader("Trend")
-st.altair_chart(charts.stacked_spend(explorer.monthly(con, user, level, filters), LEVEL_TITLES[level]),
-                width="stretch")
+trend = explorer.monthly(con, user, level, filters)
+charts.render(charts.stacked_spend(trend, LEVEL_TITLES[level]), trend)
 
 if "cost_center" in path:
     st.subheader("How the posted charge was built")

@@ -1,13 +1,13 @@
-"""Executive overview: where the money goes, what changed, how much is untagged."""
+"""Executive overview: where the money goes, what changed, how much is untagged, how much is recovered."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from engine import comparison, overview
-from ui import charts
+from ui import cache, charts
 from ui.auth import require_role
-from ui.db import db
+from ui.db import data_version, db
 from ui.empty import empty_state
 from ui.formats import money, pct
 from ui.navigation import roles_for
@@ -21,43 +21,40 @@ if not periods:
     empty_state()
     st.stop()
 
-period = st.selectbox("Billing period", list(reversed(periods)), key="overview_period")
-k = overview.kpis(con, user, period)
+c1, c2 = st.columns([1, 2])
+period = c1.selectbox("Billing period", list(reversed(periods)), key="overview_period")
+models = list(comparison.available(con))
+rec_scenario = c2.selectbox("Chargeback model for recovery", models, index=len(models) - 1, key="overview_scenario")
+f = cache.overview_figures(cache.db_path(), data_version(), user.username, period, rec_scenario)
+k, rec = f["kpis"], f["recovery"]
 
-c1, c2, c3, c4 = st.columns(4)
-c1.metric("Total spend", money(k.total, compact=True),
-          delta=pct(k.change_pct) + " vs prior month" if k.change_pct is not None else None, delta_color="inverse")
-c2.metric("Untagged", pct(k.untagged_pct), help="Share of effective cost with no cost-centre tag.")
-c3.metric("Unattributed", pct(k.unattributed_pct),
-          help="Share with neither a valid cost-centre tag nor an account owner: it lands in the unallocated pool.")
-c4.metric("Run-rate forecast (next month)", money(k.run_rate_forecast, compact=True),
-          help="This month grown by the average monthly growth of the last two months.")
-
-presets = comparison.available(con)
-rec_scenario = st.selectbox("Chargeback model for recovery", list(presets), index=len(presets) - 1,
-                            key="overview_scenario")
-rec = overview.recovery(con, period, presets[rec_scenario])
+m = st.columns(4)
+m[0].metric("Total spend", money(k.total, compact=True),
+            delta=pct(k.change_pct) + " vs prior month" if k.change_pct is not None else None, delta_color="inverse")
+m[1].metric("Untagged", pct(k.untagged_pct), help="Share of effective cost with no cost-centre tag.")
+m[2].metric("Unattributed", pct(k.unattributed_pct),
+            help="Share with neither a valid cost-centre tag nor an account owner: it lands in the unallocated pool.")
+m[3].metric("Run-rate forecast (next month)", money(k.run_rate_forecast, compact=True),
+            help="This month grown by the average monthly growth of the last two months.")
 if rec is not None:
-    r1, r2, r3 = st.columns(3)
-    r1.metric("Allocated", pct(rec.allocated_pct), help="Share of the month's cost posted to a cost centre.")
-    r2.metric("Unallocated line", money(rec.unallocated, compact=True))
-    r3.metric("Cost recovered", pct(rec.recovered_pct), help=f"Charged under '{rec_scenario}' ÷ cost.")
+    r = st.columns(4)
+    r[0].metric("Allocated", pct(rec.allocated_pct), help="Share of the month's cost posted to a cost centre.")
+    r[1].metric("Unallocated line", money(rec.unallocated, compact=True))
+    r[2].metric("Cost recovered", pct(rec.recovered_pct), help=f"Charged under '{rec_scenario}' ÷ cost.")
+    r[3].metric("Charged", money(rec.charged, compact=True))
 else:
     st.caption("This month has not been closed yet: allocation and recovery appear after month close.")
 
 st.subheader("Spend by business unit")
-st.altair_chart(charts.stacked_spend(overview.spend_by_month(con, user, "business_unit")), width="stretch")
+charts.render(charts.stacked_spend(f["spend"]), f["spend"])
 
 left, right = st.columns(2)
 with left:
     st.subheader("Top movers by business unit")
-    st.altair_chart(charts.movers(overview.top_movers(con, user, period, "business_unit"), "Business unit"),
-                    width="stretch")
+    charts.render(charts.movers(f["movers_bu"], "Business unit"), f["movers_bu"])
 with right:
     st.subheader("Top movers by service")
-    st.altair_chart(charts.movers(overview.top_movers(con, user, period, "service_name"), "Service"),
-                    width="stretch")
+    charts.render(charts.movers(f["movers_service"], "Service"), f["movers_service"])
 
 st.subheader("Untagged share of spend")
-st.altair_chart(charts.share_line(overview.untagged_share_by_month(con, user), "untagged_pct", "Untagged %"),
-                width="stretch")
+charts.render(charts.share_line(f["untagged"], "untagged_pct", "Untagged %"), f["untagged"])

@@ -25,3 +25,23 @@ def baseline_charges(db_path: str, period: str, rule_set: str, data_version: str
 
 def db_path() -> str:
     return str(get_settings().db_path)
+
+
+@st.cache_data(show_spinner=False, max_entries=64, ttl=3600)
+def overview_figures(db_path: str, data_version: str, username: str, period: str, scenario_name: str) -> dict:
+    """Every figure the overview shows, computed once per data version, user and period."""
+    from engine import comparison, overview, users
+
+    con = db()
+    user = users.get_user(con, username)
+    if user is None:
+        raise PermissionError("unknown user")
+    presets = comparison.available(con)
+    return {
+        "kpis": overview.kpis(con, user, period),
+        "recovery": overview.recovery(con, period, presets[scenario_name]) if scenario_name in presets else None,
+        "spend": overview.spend_by_month(con, user, "business_unit"),
+        "movers_bu": overview.top_movers(con, user, period, "business_unit"),
+        "movers_service": overview.top_movers(con, user, period, "service_name"),
+        "untagged": overview.untagged_share_by_month(con, user),
+    }

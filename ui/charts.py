@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import altair as alt
 import polars as pl
+import streamlit as st
 
 from ui.formats import axis_currency_format
 
@@ -79,3 +80,12 @@ def winners_losers_spec(fmt: str, rows: int) -> dict[str, object]:
                         {"field": "delta", "type": "quantitative", "format": fmt}],
         },
     }
+
+
+def render(chart: alt.Chart | alt.LayerChart, data: pl.DataFrame) -> None:
+    """Show an Altair chart without re-validating its schema on every rerun (~80–400 ms a chart): the spec is
+    built once by Altair, its inline data dropped, and the frame passed to Streamlit as Arrow."""
+    spec = chart.to_dict(validate=False)
+    spec.pop("data", None)
+    spec.pop("datasets", None)
+    st.vega_lite_chart(data, spec, width="stretch")

@@ -11,7 +11,10 @@ from playwright.sync_api import Page, expect
 
 from data.generate import DEMO_LOGINS
 from tests.e2e.conftest import Server, login, screenshot, start_server, stop_server, wait_idle
-from ui.navigation import PAGES, pages_for
+from ui.navigation import PAGES as ALL_PAGES
+from ui.navigation import pages_for
+
+PAGES = [p for p in ALL_PAGES if p.path.exists()]  # a page listed before its file lands is simply not shown
 
 pytestmark = pytest.mark.e2e
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field, model_validator
 
 PHYSICAL = ("laptop", "desktop", "server", "storage", "network")
 CLOUD = ("cloud_instance", "cloud_database", "cloud_storage", "cloud_network")
-ENVIRONMENTS = ("production", "staging", "test", "development", "sandbox", "disaster_recovery")
+ENVIRONMENTS = ("production", "prod", "nonprod", "staging", "test", "development", "sandbox", "disaster_recovery")
 ACTIVE = ("in_use",)
 
 VIOLATION_SCHEMA: dict[str, pl.DataType] = {

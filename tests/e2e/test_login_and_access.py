@@ -73,3 +73,18 @@ def test_protected_url_opened_anonymously_shows_only_login(page: Page, fresh_ser
     body = page.locator("body").inner_text()
     assert "Total spend" not in body and "Cost this month" not in body
     screenshot(page, f"anonymous_{page_key}")
+
+
+def test_dark_theme_follows_the_system_setting(browser, server: Server) -> None:  # noqa: ANN001
+    ctx = browser.new_context(color_scheme="dark", viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    try:
+        login(page, server.url, "eve", DEMO_LOGINS["eve"][0])
+        expect(page.get_by_text("Total spend")).to_be_visible()
+        expect(page.locator(".vega-embed").first).to_be_visible(timeout=20_000)
+        bg = page.evaluate("getComputedStyle(document.querySelector('[data-testid=\"stApp\"]')).backgroundColor")
+        r, g, b = (int(x) for x in bg[bg.index("(") + 1: bg.index(")")].split(",")[:3])
+        assert r + g + b < 150, bg  # a dark background
+        screenshot(page, "overview_dark")
+    finally:
+        ctx.close()

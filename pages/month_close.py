@@ -4,30 +4,24 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine import overview
 from engine.allocation.diff import diff_runs
 from engine.allocation.errors import AllocationError
 from engine.allocation.runs import run_allocation
-from engine.rules import versions
 from engine.run_history import list_runs
 from ui.auth import require_role
 from ui.db import db
-from ui.empty import empty_state
 from ui.formats import money
 from ui.navigation import roles_for
+from ui.pickers import periods_and_rule_sets
 
 user = require_role(*roles_for("month_close"))
 
 con = db()
 st.title("Month close")
-periods = overview.periods(con)
-approved = sorted({v.name for v in versions.list_versions(con) if v.status == "approved"})
-if not periods or not approved:
-    empty_state("billing data or approved rule set")
-    st.stop()
+periods, approved = periods_and_rule_sets(con)
 
 c1, c2, c3 = st.columns(3)
-period = c1.selectbox("Period", list(reversed(periods)), key="mc_period")
+period = c1.selectbox("Period", periods, key="mc_period")
 rule_set = c2.selectbox("Rule set", approved, key="mc_ruleset")
 basis = c3.radio("Cost basis", ["effective", "billed"], horizontal=True, key="mc_basis",
                  help="Effective (amortised) for chargeback; billed for invoice views.")

@@ -7,28 +7,23 @@ from decimal import Decimal
 import polars as pl
 import streamlit as st
 
-from engine import overview, workshop
-from engine.rules import versions
+from engine import workshop
 from engine.workshop import WorkshopParams
 from ui import cache, charts
 from ui.auth import require_role
 from ui.db import data_version, db
-from ui.empty import empty_state
 from ui.formats import axis_currency_format, money
 from ui.navigation import roles_for
+from ui.pickers import periods_and_rule_sets
 
 user = require_role(*roles_for("workshop"))
 
 con = db()
 st.title("Allocation workshop")
-periods = overview.periods(con)
-rule_sets = sorted({v.name for v in versions.list_versions(con) if v.status == "approved"})
-if not periods or not rule_sets:
-    empty_state("billing data or approved rule set")
-    st.stop()
+periods, rule_sets = periods_and_rule_sets(con)
 
 c1, c2, c3 = st.columns(3)
-period = c1.selectbox("Period", list(reversed(periods)), key="period", bind="query-params")
+period = c1.selectbox("Period", periods, key="period", bind="query-params")
 rule_set = c2.selectbox("Rule set", rule_sets, key="ruleset", bind="query-params")
 by = c3.segmented_control("Charges by", ["business_unit", "cost_center"], key="by", default="business_unit",
                           format_func=lambda v: v.replace("_", " ").capitalize(), bind="query-params")

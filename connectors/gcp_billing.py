@@ -80,12 +80,15 @@ class GcpBillingConnector:
             checks.append(parse_check(col, ref, expr, "a timestamp such as 2024-09-01 00:00:00 UTC"))
             return expr
 
-        def dec(expr: str, label: str) -> str:
-            parsed = parse_decimal(f"CAST({expr} AS VARCHAR)")
-            checks.append(parse_check(label, f"CAST({expr} AS VARCHAR)", parsed, "a decimal number"))
+        def dec(col: str) -> str:
+            ref = src.ref(col)
+            is_json = src.type_of(col).startswith("JSON")
+            raw = f"json_extract_string({ref}, '$')" if is_json else f"CAST({ref} AS VARCHAR)"
+            parsed = parse_decimal(raw)
+            checks.append(parse_check(col, raw, parsed, "a decimal number"))
             return parsed
 
-        cost = dec(src.ref("cost"), "cost")
+        cost = dec("cost")
         credits = "[]"
         if src.has("credits"):
             credits = f"coalesce(json_extract_string({_json(src, 'credits')}, '$[*].amount'), [])"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import codecs
 import contextvars
+import csv
+import io
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,15 +89,16 @@ def open_csv(con: duckdb.DuckDBPyConnection, path: Path, *, encoding: str | None
     enc = check_text_encoding(path, encoding)
     con.execute(f"DROP TABLE IF EXISTS {rejects}")
     con.execute(f"DROP TABLE IF EXISTS {rejects}_scan")
-    opts = (f"header = true, all_varchar = true, auto_detect = true, sample_size = 20480, "
-            f"encoding = {lit(enc)}, max_line_size = {int(max_line_bytes)}, strict_mode = true, null_padding = false")
+    delim, names = _header(path)
+    columns = "{" + ", ".join(f"{lit(n)}: 'VARCHAR'" for n in names) + "}"
+    shown = "\\t" if delim == "\t" else delim
+    opts = (f"header = true, auto_detect = false, delim = {lit(shown)}, quote = '\"', escape = '\"', "
+            f"columns = {columns}, encoding = {lit(enc)}, max_line_size = {int(max_line_bytes)}, "
+            f"strict_mode = true, null_padding = false")
     if CSV_REJECTS.get():
         opts += f", store_rejects = true, rejects_table = {lit(rejects)}, rejects_scan = {lit(rejects + '_scan')}"
     reader = f"read_csv({lit(str(path))}, {opts})"
-    try:
-        cols = tuple(str(r[0]) for r in con.sql(f"DESCRIBE SELECT * FROM {reader}").fetchall())
-    except duckdb.Error as exc:
-        raise FileRefused(path.name, f"a readable CSV file ({first_line(str(exc))})", row=1) from None
+    cols = tuple(names)
     if len(cols) < 2:
         raise FileRefused(path.name, "a delimited file with a header row of several columns "
                           f"(found {len(cols)} column: {cols[0][:60] if cols else ''!r})", row=1)
@@ -104,8 +107,56 @@ def open_csv(con: duckdb.DuckDBPyConnection, path: Path, *, encoding: str | None
     if CSV_REJECTS.get():
         rejects_sql = (f"SELECT line - 1 AS row_number, column_name, "
                        f"error_type || ': ' || left(error_message, 300) AS reason, left(csv_line, 4000) AS raw "
-                       f"FROM {rejects}")
+                       f"FROM {rejects} QUALIFY row_number() OVER (PARTITION BY line ORDER BY column_idx) = 1")
     return CsvSource(source_sql=source_sql, columns=cols, rejects_sql=rejects_sql)
+
+
+def transcode_to_utf8(path: Path, encoding: str, out_dir: Path) -> Path:
+    """A file in a chosen encoding, rewritten as UTF-8 (streamed) under the same name, so detection and every
+    reader see UTF-8. Undecodable bytes refuse the file with the offset."""
+    enc = ENCODINGS.get(encoding.lower())
+    if enc is None:
+        raise FileRefused(path.name, f"an encoding among {', '.join(sorted(set(ENCODINGS.values())))} "
+                          f"(got '{encoding}')")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / path.name
+    try:
+        with open(path, encoding=enc, newline="") as src, open(out, "w", encoding="utf-8", newline="") as dst:
+            first = True
+            while chunk := src.read(4 * 1024 * 1024):
+                dst.write(chunk.lstrip("\ufeff") if first else chunk)
+                first = False
+    except UnicodeError as exc:
+        raise FileRefused(path.name, f"text in {enc} ({exc})") from None
+    return out
+
+
+def _header(path: Path) -> tuple[str, list[str]]:
+    """Delimiter and column names from the header line alone. DuckDB's sniffer samples data lines too, so one
+    broken line could make it read the whole file as one column; with the header fixed, a broken line is only a
+    rejected line."""
+    with open(path, "rb") as f:
+        raw = f.readline(MAX_LINE_BYTES + 1)
+    if len(raw) > MAX_LINE_BYTES:
+        raise FileRefused(path.name, f"a header line under {MAX_LINE_BYTES // 1024**2} MB", row=1)
+    first = raw.decode("utf-8", errors="replace").lstrip("\ufeff").rstrip("\r\n")
+    counts = {d: first.count(d) for d in (",", ";", "\t", "|")}
+    delim, n = max(counts.items(), key=lambda kv: kv[1])
+    if n == 0:
+        raise FileRefused(path.name, "a delimited file with a header row of several columns "
+                          f"(found one column: {first[:60]!r})", row=1)
+    try:
+        names = next(csv.reader(io.StringIO(first), delimiter=delim))
+    except (csv.Error, StopIteration):
+        raise FileRefused(path.name, "a header row that can be split into columns", row=1) from None
+    seen: dict[str, int] = {}
+    out: list[str] = []
+    for i, name in enumerate(names):
+        base = name.strip() or f"column{i}"
+        k = seen.get(base, 0)
+        seen[base] = k + 1
+        out.append(base if k == 0 else f"{base}_{k}")
+    return delim, out
 
 
 def first_line(message: str) -> str:

@@ -21,7 +21,15 @@ import polars as pl
 
 from connectors import registry
 from connectors.base import FileRefused, ParseResult
-from connectors.safe_read import CSV_REJECTS, REJECTS_TABLE
+from connectors.safe_read import (
+    CSV_REJECTS,
+    ENCODINGS,
+    REJECTS_TABLE,
+    check_size,
+    check_text_encoding,
+    check_xlsx,
+    transcode_to_utf8,
+)
 from connectors.validate import StagePlan, checks_for, lit, parse_check, q, rules_for
 from engine import store
 from engine.tags import normalise_tags_sql
@@ -124,29 +132,29 @@ def make_plan(con: duckdb.DuckDBPyConnection, path: Path, kind: str | None, opti
 
 
 def staging_sql(plan: StagePlan) -> str:
-    """One pass: the inner projection types every column and finds the FIRST failing check as a small integer;
-    the outer one spells out column, reason and raw row only for the rows that failed. Columns a connector does
-    not produce are not staged at all (the `accepted` view supplies their NULLs)."""
+    """One pass in three projections: (1) type every column once, (2) find the FIRST failing check as a small
+    integer (generic rules refer to the typed columns by name, so each conversion is computed once), (3) spell out
+    column, reason and raw row only for rows that failed. Columns a connector does not produce are not staged at
+    all (the `accepted` view supplies their NULLs)."""
     cols = [(c, t) for c, t in target_columns(plan.target_table) if c in plan.columns]
-    typed = {c: f"CAST(({plan.columns[c]}) AS {t})" for c, t in cols}
-    checks = plan.checks + checks_for(plan.target_table, typed)
+    named = {c: f"s.{q('__c_' + c)}" for c, _ in cols}
+    checks = plan.checks + checks_for(plan.target_table, named)
     tags_key = f"CAST(({plan.tags_key}) AS VARCHAR)" if plan.tags_key else "CAST(NULL AS VARCHAR)"
-    inner = ["s AS __src", "s.*", "s.__row::BIGINT AS __row_id", f"{tags_key} AS __tags_key"]
-    inner += [f"{typed[c]} AS {q('__c_' + c)}" for c, _ in cols]
+    typed = ["s AS __src", "s.*", "s.__row::BIGINT AS __row_id", f"{tags_key} AS __tags_key"]
+    typed += [f"CAST(({plan.columns[c]}) AS {t}) AS {q('__c_' + c)}" for c, t in cols]
+    outer = ["s.__row_id AS __row"] + [f"{named[c]} AS {q(c)}" for c, _ in cols] + ["s.__tags_key AS __tags_key"]
+    src = f"(SELECT {', '.join(typed)} FROM ({plan.source_sql}) s)"
     if checks:
         whens = " ".join(f"WHEN {ch.bad} THEN {i}" for i, ch in enumerate(checks, 1))
-        inner.append(f"CASE {whens} END AS __check")
+        src = f"(SELECT s.*, CASE {whens} END AS __check FROM {src} s)"
         column = "CASE s.__check " + " ".join(f"WHEN {i} THEN {lit(ch.column)}" for i, ch in enumerate(checks, 1))
         reason = "CASE s.__check " + " ".join(f"WHEN {i} THEN {ch.reason}" for i, ch in enumerate(checks, 1))
-        outer_checks = [f"{column} END AS __column", f"{reason} END AS __reason",
-                        "CASE WHEN s.__check IS NOT NULL THEN left(to_json(s.__src)::VARCHAR, 4000) END AS __raw"]
+        outer += [f"{column} END AS __column", f"{reason} END AS __reason",
+                  "CASE WHEN s.__check IS NOT NULL THEN left(to_json(s.__src)::VARCHAR, 4000) END AS __raw"]
     else:
-        outer_checks = ["CAST(NULL AS VARCHAR) AS __column", "CAST(NULL AS VARCHAR) AS __reason",
-                        "CAST(NULL AS VARCHAR) AS __raw"]
-    outer = ["s.__row_id AS __row"] + [f"s.{q('__c_' + c)} AS {q(c)}" for c, _ in cols]
-    outer += ["s.__tags_key AS __tags_key", *outer_checks]
-    return (f"CREATE TABLE {STAGED} AS SELECT {', '.join(outer)} FROM "
-            f"(SELECT {', '.join(inner)} FROM ({plan.source_sql}) s) s")
+        outer += ["CAST(NULL AS VARCHAR) AS __column", "CAST(NULL AS VARCHAR) AS __reason",
+                  "CAST(NULL AS VARCHAR) AS __raw"]
+    return f"CREATE TABLE {STAGED} AS SELECT {', '.join(outer)} FROM {src} s"
 
 
 def _mark_duplicates(con: duckdb.DuckDBPyConnection, keys: tuple[str, ...]) -> None:
@@ -240,7 +248,19 @@ def stage(path: Path, out: Path, *, kind: str | None = None, options: dict[str, 
     con = duckdb.connect(str(out))
     try:
         configure(con, threads=threads, memory_mb=memory_mb, temp_dir=out.parent / (out.name + ".tmp"))
-        plan = _plan_and_stage(con, path, kind, options or {}, progress)
+        check_size(path)
+        opts = dict(options or {})
+        with open(path, "rb") as f:
+            head = f.read(4)
+        if head[:2] == b"PK":
+            check_xlsx(path)   # zip-bomb checks before any connector opens the archive
+        elif head != b"PAR1":
+            chosen = opts.pop("encoding", None)
+            if chosen and ENCODINGS.get(str(chosen).lower(), "utf-8") != "utf-8":
+                path = transcode_to_utf8(path, str(chosen), out.parent / (out.name + ".utf8"))
+            else:
+                check_text_encoding(path, chosen)
+        plan = _plan_and_stage(con, path, kind, opts, progress)
         con.execute(f"CREATE TABLE {REJECTED} (row_number BIGINT, column_name VARCHAR, reason VARCHAR, raw VARCHAR)")
         if plan.rejects_sql:
             con.execute(f"INSERT INTO {REJECTED} {plan.rejects_sql}")

@@ -74,3 +74,17 @@ def test_every_page_shows_only_login_to_anonymous(key: str) -> None:
     assert not at.exception
     assert [t.label for t in at.text_input] == ["Username", "Password"]
     assert len(at.metric) == 0 and len(at.dataframe) == 0
+
+
+@pytest.mark.parametrize("username", sorted(DEMO_LOGINS))
+def test_switch_page_reaches_allowed_pages_only(username: str) -> None:
+    role = DEMO_LOGINS[username][1]
+    for p in PAGES:
+        at = logged_in(username).run()
+        if role in p.roles:
+            at.switch_page(str(p.path)).run()
+            assert not at.exception, (p.key, at.exception)
+            assert at.title[0].value == p.title
+        else:
+            with pytest.raises(ValueError, match="Could not find a navigation page"):
+                at.switch_page(str(p.path))

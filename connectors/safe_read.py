@@ -75,7 +75,7 @@ def check_text_encoding(path: Path, encoding: str | None) -> str:
                 raise FileRefused(
                     path.name,
                     f"UTF-8 text, but byte 0x{head[exc.start]:02x} at offset {exc.start} is not UTF-8; "
-                    "choose the file's encoding (e.g. latin-1) to read it",
+                    "choose its encoding (e.g. latin-1) to read it",
                     row=max(line - 1, 1),
                 ) from None
     return chosen

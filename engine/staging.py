@@ -35,6 +35,7 @@ from engine import store
 from engine.tags import normalise_tags_sql
 
 STAGED = "staged"
+COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\x28\xb5\x2f\xfd", b"\xfd7zX")  # gzip, bzip2, zstd, xz: connectors unpack
 ACCEPTED = "accepted"
 REJECTED = "rejected"
 MAX_QUARANTINE_DETAIL = 100_000   # rows beyond this are counted but keep no raw text
@@ -254,7 +255,7 @@ def stage(path: Path, out: Path, *, kind: str | None = None, options: dict[str, 
             head = f.read(4)
         if head[:2] == b"PK":
             check_xlsx(path)   # zip-bomb checks before any connector opens the archive
-        elif head != b"PAR1":
+        elif head != b"PAR1" and not head.startswith(COMPRESSED_MAGIC):
             chosen = opts.pop("encoding", None)
             if chosen and ENCODINGS.get(str(chosen).lower(), "utf-8") != "utf-8":
                 path = transcode_to_utf8(path, str(chosen), out.parent / (out.name + ".utf8"))

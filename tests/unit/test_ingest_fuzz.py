@@ -94,7 +94,7 @@ def cases() -> Iterator[Case]:   # noqa: C901 - a catalogue, one block per kind 
         yield Case(f"trunc_{i:02d}.csv", data[:cut], "any")
     # 2. encodings
     latin = FOCUS12.replace("Compute Engine", "Café Engine", 1).encode("latin-1")
-    yield Case("latin1.csv", latin, "refused", ("is not UTF-8", "choose the file's encoding"))
+    yield Case("latin1.csv", latin, "refused", ("is not UTF-8", "choose its encoding"))
     yield Case("latin1_chosen.csv", latin, "loaded", options={"encoding": "latin-1"},
                check=lambda c, r: _assert_text(c, r, "service_name", "Café Engine"))
     for enc in ("utf-16", "utf-16-le", "utf-16-be"):

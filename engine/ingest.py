@@ -317,3 +317,20 @@ def rollback_batch(con: duckdb.DuckDBPyConnection, batch_id: str, user: str, rea
         audit.record(con, user, "ingest_rollback", "ingest_batch", batch_id,
                      {"table": table, "rows_deleted": int(n), "reason": reason})
     return f"batch {batch_id}: {n} rows removed from {table}; status rolled_back"
+
+
+def source_kinds() -> list[str]:
+    """Connector names a user may pick instead of detection (upload page, `--source`)."""
+    from connectors import registry  # noqa: PLC0415
+
+    return sorted(c.name for c in registry.all_connectors())
+
+
+def ingest_bytes(con: duckdb.DuckDBPyConnection, data: bytes, file_name: str, **kwargs: Any) -> IngestResult:
+    """An upload: written to a private temp file under its own base name (never a path the browser chose),
+    then the same `ingest_file`."""
+    safe = Path(file_name).name.replace("\x00", "") or "upload"
+    with tempfile.TemporaryDirectory(prefix="apportion-upload-") as d:
+        path = Path(d) / safe
+        path.write_bytes(data)
+        return ingest_file(con, path, file_name=safe, **kwargs)

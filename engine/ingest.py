@@ -201,6 +201,10 @@ def _write(con: duckdb.DuckDBPyConnection, staged_path: Path, meta: StageMeta, n
     col_list = ", ".join(q(c) for c in cols)
     alias = f"stg_{uuid.uuid4().hex[:8]}"
     con.execute(f"ATTACH '{staged_path}' AS {alias} (READ_ONLY)")
+    # Row order in the store means nothing (rows carry their own keys); letting DuckDB insert out of order lets
+    # both cores write. The previous setting is put back afterwards.
+    ordered = con.sql("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+    con.execute("SET preserve_insertion_order = false")
     try:
         with store.transaction(con):
             replaced = _replace_superseded(con, alias, meta, batch_id)
@@ -229,6 +233,7 @@ def _write(con: duckdb.DuckDBPyConnection, staged_path: Path, meta: StageMeta, n
                           "rows_loaded": meta.rows_accepted, "rows_quarantined": meta.rows_quarantined,
                           "replaced": replaced})
     finally:
+        con.execute(f"SET preserve_insertion_order = {'true' if ordered else 'false'}")
         con.execute(f"DETACH {alias}")
     result.status, result.batch_id, result.replaced = "loaded", batch_id, replaced
     result.rows_loaded, result.rows_quarantined = meta.rows_accepted, meta.rows_quarantined

@@ -105,7 +105,8 @@ class AzureCostConnector:
         checks: list[Check] = []
 
         def s_(k: str) -> str:
-            return string(src, n[k]) if n[k] else "NULL"
+            name = n[k]
+            return string(src, name) if name else "NULL"
 
         charge = f"lower({s_('charge_type')})"
         model = f"replace(lower({s_('pricing_model')}), ' ', '')"

@@ -106,24 +106,27 @@ def run_isolated(path: Path, out: Path, *, kind: str | None, options: dict[str, 
     deadline = time.monotonic() + limits.seconds
     result: str | None = None
     refused: dict[str, Any] | None = None
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise FileRefused(path.name, f"a file that parses within {limits.seconds:g} s (parsing was stopped)")
+            try:
+                line = lines.get(timeout=min(remaining, 0.5))
+            except queue.Empty:
+                continue
+            if line is None:
+                break
+            if line.startswith("PROGRESS ") and progress:
+                progress(float(line.split()[1]))
+            elif line.startswith("RESULT "):
+                result = line[len("RESULT "):]
+            elif line.startswith("REFUSED "):
+                refused = json.loads(line[len("REFUSED "):])
+    finally:
+        if proc.poll() is None:   # timed out, or the caller was interrupted: never leave a parser behind
             proc.kill()
             proc.wait()
-            raise FileRefused(path.name, f"a file that parses within {limits.seconds:g} s (parsing was stopped)")
-        try:
-            line = lines.get(timeout=min(remaining, 0.5))
-        except queue.Empty:
-            continue
-        if line is None:
-            break
-        if line.startswith("PROGRESS ") and progress:
-            progress(float(line.split()[1]))
-        elif line.startswith("RESULT "):
-            result = line[len("RESULT "):]
-        elif line.startswith("REFUSED "):
-            refused = json.loads(line[len("REFUSED "):])
     code = proc.wait()
     for t in threads:
         t.join(timeout=5)

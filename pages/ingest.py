@@ -89,8 +89,8 @@ with upload_tab:
                     bar = st.progress(0.0, text="Starting")
                     res = ingest_bytes(con, data, f.name, kind=chosen, options=options, user=user.username,
                                        dry_run=bool(check), progress=lambda p, m, bar=bar: bar.progress(p, text=m))
-                state = "error" if res.status == "refused" else "complete"
-                status.update(label=f"{f.name}: {res.status}", state=state, expanded=False)
+                status.update(label=f"{f.name}: {res.status}", expanded=False,
+                              state="error" if res.status == "refused" else "complete")
             results.append(res)
         st.session_state["ingest_results"] = results
     for i, res in enumerate(st.session_state.get("ingest_results", [])):

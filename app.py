@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.auth import current_user, logout_button, render_login
+from ui.auth import current_user, handle_logout, logout_button, render_login
 from ui.navigation import PAGES, pages_for
 
 st.set_page_config(page_title="Apportion", page_icon=":material/account_balance:", layout="wide")
 
+handle_logout()
 user = current_user()
 if user is None:
     # Every protected URL resolves to the login form, so a shared link (path and query string) survives the login.

@@ -30,6 +30,9 @@ def _authenticator() -> stauth.Authenticate:
         cookie_key=cookie_key,
         cookie_expiry_days=settings.cookie_expiry_days,
         auto_hash=False,
+        # The library sleeps before every anonymous run so that a cookie component can answer; 0.4.2 reads the
+        # cookie from the request (st.context.cookies), so the wait only delays every login. bcrypt still costs.
+        login_sleep_time=0.05,
     )
 
 
@@ -61,8 +64,20 @@ def render_login() -> None:
                       "role": [r for _, _, r in _demo_logins()]})
 
 
+def _request_logout() -> None:
+    st.session_state["_logout_requested"] = True
+
+
 def logout_button() -> None:
-    _authenticator().logout("Log out", location="sidebar")
+    """A plain button: building the authenticator (and its cookie component) on every signed-in run would cost
+    extra reruns per page view; it is built only when the user actually logs out."""
+    st.sidebar.button("Log out", on_click=_request_logout, icon=":material/logout:")
+
+
+def handle_logout() -> None:
+    """Called by app.py before anything else: ends the session and deletes the login cookie."""
+    if st.session_state.pop("_logout_requested", False) and st.session_state.get("authentication_status"):
+        _authenticator().logout(location="unrendered")
 
 
 def deny(message: str) -> NoReturn:

@@ -88,3 +88,21 @@ def test_dark_theme_follows_the_system_setting(browser, server: Server) -> None:
         screenshot(page, "overview_dark")
     finally:
         ctx.close()
+
+
+def test_logout_ends_the_session_and_forgets_the_cookie(page: Page, server: Server) -> None:
+    login(page, server.url, "audrey", DEMO_LOGINS["audrey"][0])
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("textbox", name="Username")).to_be_visible(timeout=20_000)
+    wait_idle(page)
+    for _ in range(50):  # the cookie is deleted by the component's JavaScript
+        if not any(c["name"] == "apportion_auth" for c in page.context.cookies()):
+            break
+        page.wait_for_timeout(100)
+    assert not any(c["name"] == "apportion_auth" for c in page.context.cookies())
+    page.goto("about:blank")
+    page.goto(f"{server.url}/audit_trail")
+    wait_idle(page)
+    expect(page.get_by_role("textbox", name="Username")).to_be_visible()
+    expect(page.get_by_text("Signed in as")).to_have_count(0)
+    login(page, server.url, "audrey", DEMO_LOGINS["audrey"][0])  # and the same browser can sign in again

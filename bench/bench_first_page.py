@@ -23,7 +23,7 @@ def run() -> str:
     os.environ.setdefault("APPORTION_COOKIE_KEY", secrets.token_urlsafe(48))
     db = _store(200_000)
     server = start_server(db, BENCH_DIR / "first_page.log")
-    timings = []
+    timings, signed_in = [], []
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -36,6 +36,8 @@ def run() -> str:
                 page.get_by_role("textbox", name="Password").fill(DEMO_LOGINS["eve"][0])
                 t0 = time.perf_counter()
                 page.get_by_role("button", name="Login").click()
+                expect(page.get_by_text("Signed in as")).to_be_visible(timeout=60_000)
+                signed_in.append(time.perf_counter() - t0)
                 expect(page.get_by_text("Total spend")).to_be_visible(timeout=60_000)
                 expect(page.locator(".vega-embed canvas, .vega-embed svg").first).to_be_visible(timeout=60_000)
                 timings.append(time.perf_counter() - t0)
@@ -43,12 +45,15 @@ def run() -> str:
             browser.close()
     finally:
         stop_server(server)
+    after = [t - s for t, s in zip(timings, signed_in, strict=True)]
     text = "\n".join([
         "# First page after login (demo organisation, 200k lines)", "",
-        "Login click → overview metrics and first chart visible; includes streamlit-authenticator's fixed 0.7 s",
-        "pre-login sleep. Goal: under 3 s.", "",
-        "| logins | median s | max s | min s |", "|---|---|---|---|",
-        f"| {len(timings)} | {statistics.median(timings):.2f} | {max(timings):.2f} | {min(timings):.2f} |", "",
+        "Login click → signed in (bcrypt check, cookie) → overview metrics and first chart visible, in Debian",
+        "chromium on the same 2-core machine as the server. The first login of the run is uncached. Goal: under 3 s.",
+        "", "| span | logins | median s | max s | min s |", "|---|---|---|---|---|",
+        *[f"| {name} | {len(v)} | {statistics.median(v):.2f} | {max(v):.2f} | {min(v):.2f} |"
+          for name, v in (("click → page rendered", timings), ("click → signed in", signed_in),
+                          ("signed in → page rendered", after))], "",
     ])
     RESULTS.write_text(text)
     return text

@@ -20,7 +20,7 @@ WITH cc AS (
 ),
 attributed AS (
     SELECT l.billing_period AS period, l.provider, l.service_name, l.service_category, l.resource_id,
-           l.sub_account_id, l.tag_environment AS environment, l.effective_cost, l.billed_cost,
+           l.sub_account_id, l.tag_environment AS environment, l.tags, l.effective_cost, l.billed_cost,
            (l.tag_cost_center IS NULL) AS untagged,
            (l.tag_cost_center IS NOT NULL AND tcc.cost_center_id IS NULL) AS mistagged,
            coalesce(tcc.cost_center_id, ao.cost_center_id) AS cost_center_id,

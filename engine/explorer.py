@@ -28,6 +28,8 @@ class Filters:
     path: dict[str, str] = field(default_factory=dict)
     provider: str | None = None
     environment: str | None = None
+    tag_key: str | None = None
+    tag_value: str | None = None
 
     def next_level(self) -> str | None:
         for level in LEVELS:
@@ -49,6 +51,13 @@ class Filters:
         if self.environment:
             where.append("environment = ?")
             params.append(self.environment)
+        if self.tag_key:
+            if self.tag_value:
+                where.append("tags[?] = ?")
+                params.extend([self.tag_key, self.tag_value])
+            else:
+                where.append("tags[?] IS NOT NULL")
+                params.append(self.tag_key)
         return " AND ".join(where), params
 
 
@@ -98,6 +107,12 @@ def providers(con: duckdb.DuckDBPyConnection) -> list[str]:
 def environments(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in con.execute(
         "SELECT DISTINCT tag_environment FROM cost_line WHERE tag_environment IS NOT NULL ORDER BY 1").fetchall()]
+
+
+def tag_keys(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Normalised tag keys present on cost lines, for the tag filter."""
+    return [r[0] for r in con.execute(
+        "SELECT DISTINCT unnest(map_keys(tags)) AS k FROM cost_line WHERE tags IS NOT NULL ORDER BY 1").fetchall()]
 
 
 def explain(con: duckdb.DuckDBPyConnection, user: User, period: str, cost_center: str | None = None,

@@ -30,11 +30,15 @@ if not periods:
     st.stop()
 
 path: dict[str, str] = st.session_state.setdefault("explorer_path", {})
-f1, f2, f3 = st.columns(3)
+f1, f2, f3, f4, f5 = st.columns([2, 2, 2, 2, 2])
 period = f1.selectbox("Billing period", list(reversed(periods)), key="explorer_period")
 provider = f2.selectbox("Provider", ["All", *explorer.providers(con)], key="explorer_provider")
 environment = f3.selectbox("Environment", ["All", *explorer.environments(con)], key="explorer_env")
-filters = Filters(dict(path), None if provider == "All" else provider, None if environment == "All" else environment)
+tag_key = f4.selectbox("Tag", ["Any", *explorer.tag_keys(con)], key="explorer_tag_key")
+tag_value = f5.text_input("Tag value", key="explorer_tag_value", disabled=tag_key == "Any",
+                          help="Exact value; leave empty for any line that carries the tag.")
+filters = Filters(dict(path), None if provider == "All" else provider, None if environment == "All" else environment,
+                  None if tag_key == "Any" else tag_key, tag_value.strip() or None)
 
 crumbs = st.columns(len(path) + 1 if path else 1)
 if crumbs[0].button("All", key="crumb_root", type="tertiary"):

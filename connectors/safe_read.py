@@ -29,6 +29,9 @@ REJECTS_TABLE = "__rejects"
 # Storing rejects costs ~40% of a CSV read, so the first attempt reads strictly; only a file with a line the reader
 # cannot split is read again with rejects on (engine/staging.py), so its good lines still load.
 CSV_REJECTS: contextvars.ContextVar[bool] = contextvars.ContextVar("csv_rejects", default=False)
+# The parent's direct load (engine/ingest.py) may read a CSV again without numbering its rows when no row is to be
+# excluded by number: row_number() OVER () keeps the scan in file order, which costs the parallel read.
+CSV_ROW_NUMBERS: contextvars.ContextVar[bool] = contextvars.ContextVar("csv_row_numbers", default=True)
 XLSX_MAX_ENTRIES = 2_000
 XLSX_MAX_UNCOMPRESSED = 512 * 1024**2
 XLSX_MAX_RATIO = 200
@@ -102,7 +105,8 @@ def open_csv(con: duckdb.DuckDBPyConnection, path: Path, *, encoding: str | None
     if len(cols) < 2:
         raise FileRefused(path.name, "a delimited file with a header row of several columns "
                           f"(found {len(cols)} column: {cols[0][:60] if cols else ''!r})", row=1)
-    source_sql = f"SELECT row_number() OVER () AS __row, * FROM {reader}"
+    numbering = "row_number() OVER ()" if CSV_ROW_NUMBERS.get() else "CAST(NULL AS BIGINT)"
+    source_sql = f"SELECT {numbering} AS __row, * FROM {reader}"
     rejects_sql = None
     if CSV_REJECTS.get():
         rejects_sql = (f"SELECT line - 1 AS row_number, column_name, "

@@ -10,6 +10,7 @@ connectors reuse this pipeline unchanged (docs/ingestion.md).
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import tempfile
 import threading
@@ -24,10 +25,21 @@ import duckdb
 import polars as pl
 
 from connectors.base import FileRefused
-from connectors.validate import q, rules_for
+from connectors.validate import StagePlan, lit, q, rules_for
 from engine import audit, store
 from engine.sandbox import Limits, run_isolated
-from engine.staging import ACCEPTED, REJECTED, STAGED, StageMeta, stage, target_columns
+from engine.staging import (
+    ACCEPTED,
+    REJECTED,
+    STAGED,
+    StageMeta,
+    compile_direct_plan,
+    direct_select_sql,
+    plan_fingerprint,
+    stage,
+    target_columns,
+    uses_row_numbers,
+)
 
 Progress = Callable[[float, str], None]
 Status = Literal["loaded", "duplicate", "refused", "staged"]
@@ -52,6 +64,7 @@ class IngestResult:
     warnings: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)     # first quarantine reasons, for the summary
     seconds: float = 0.0
+    parse_seconds: float = 0.0                            # the child's share of `seconds` (parse + validate)
     preview: pl.DataFrame | None = None                   # dry runs: first accepted rows
     quarantine_preview: pl.DataFrame | None = None
 
@@ -84,12 +97,15 @@ def ingest_file(
     limits: Limits | None = None,
     progress: Progress | None = None,
     dry_run: bool = False,
+    direct: bool = True,
     _test_hooks: dict[str, Any] | None = None,
 ) -> IngestResult:
     """Load one file. Never raises for a bad file: a refusal comes back as status 'refused' with the reason.
 
     `isolate=False` parses in this process (tests and trusted bulk jobs); `dry_run` stages and validates without
-    writing, returning previews for the upload page.
+    writing, returning previews for the upload page. `direct` (default): SQL-plan billing connectors stage only
+    their verdicts and the accepted rows are loaded straight from the file (docs/ingestion.md); `direct=False`
+    stages every row and copies it (the path frame connectors always take).
     """
     p = Path(path)
     name = file_name or p.name
@@ -105,6 +121,7 @@ def ingest_file(
         if not p.is_file():
             raise FileRefused(name, "an existing file")
         report(0.02, f"Reading {name}")
+        identity = _identity(p)
         if p.stat().st_size <= HASH_FIRST_BYTES:
             digest["h"] = file_sha256(p)   # cheap: know a repeat before spending a parse on it
             dup = None if dry_run else _already_loaded(con, digest["h"], name)
@@ -118,12 +135,15 @@ def ingest_file(
         def staged_progress(frac: float) -> None:
             report(0.05 + 0.75 * frac, f"Parsing and validating {name}")
 
+        narrow = direct and not dry_run
         if isolate:
             meta = StageMeta.from_json(run_isolated(p, staged_path, kind=kind, options=options, limits=lim,
-                                                    progress=staged_progress, test_hooks=_test_hooks))
+                                                    progress=staged_progress, test_hooks=_test_hooks,
+                                                    direct=narrow))
         else:
             meta = stage(p, staged_path, kind=kind, options=options, threads=lim.threads, memory_mb=lim.memory_mb,
-                         progress=staged_progress)
+                         progress=staged_progress, direct=narrow)
+        result.parse_seconds = meta.seconds
         if hasher.ident is not None:
             hasher.join()
         content_hash = digest["h"]
@@ -148,7 +168,10 @@ def ingest_file(
                                    f"{meta.rows_quarantined} would be quarantined")
             return result
         report(0.82, f"Writing {meta.rows_accepted} rows")
-        _write(con, staged_path, meta, name, content_hash, user, result)
+        load = None
+        if meta.direct is not None:
+            load = _DirectLoad(p, workdir, identity, meta, options, lim)
+        _write(con, staged_path, meta, name, content_hash, user, result, load)
         report(1.0, "Done")
         return result
     except FileRefused as exc:
@@ -192,20 +215,81 @@ def _period_label(meta: StageMeta) -> str | None:
     return periods[0] if len(periods) == 1 else f"{periods[0]}..{periods[-1]}"
 
 
+def _identity(path: Path) -> tuple[int, int, int, int]:
+    """What must not change between the child's parse and the parent's load: device, inode, size, mtime."""
+    st = os.stat(path)
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+@dataclass
+class _DirectLoad:
+    """The parent's half of direct mode: re-read a file the child already parsed within its limits, with the same
+    compiled plan, and load the rows the child accepted (engine/staging.direct_select_sql)."""
+
+    path: Path
+    workdir: Path
+    identity: tuple[int, int, int, int]
+    meta: StageMeta
+    options: dict[str, Any] | None
+    limits: Limits
+
+    def plan(self, name: str) -> StagePlan:
+        info = self.meta.direct or {}
+        source = Path(str(info.get("source", "")))
+        # the source is the file itself, or the child's UTF-8 transcoding of it inside our private work directory
+        if source != self.path and not (source.is_file() and source.resolve().is_relative_to(self.workdir.resolve())):
+            raise FileRefused(name, "a parse result for this file (the parser reported another source)")
+        opts = dict(self.options or {})
+        with open(self.path, "rb") as f:
+            if f.read(4) != b"PAR1":
+                opts.pop("encoding", None)   # as the child: text is UTF-8 (or transcoded to it) by now
+        plan = compile_direct_plan(source, self.meta.kind, opts, bool(info.get("rejects")))
+        if plan_fingerprint(plan) != info.get("plan_sha256") or _identity(self.path) != self.identity:
+            raise FileRefused(name, "a file that does not change while it is being loaded (it changed after it "
+                              "was checked; nothing was written)")
+        if int(info.get("excluded", 1)) == 0 and not uses_row_numbers(plan):
+            # nothing to exclude by number and nothing else reads `__row`: the same plan without CSV numbering,
+            # so DuckDB may scan the file in parallel and out of order
+            plan = compile_direct_plan(source, self.meta.kind, opts, bool(info.get("rejects")), row_numbers=False)
+        return plan
+
+    def check(self, name: str, inserted: int) -> None:
+        if inserted != self.meta.rows_accepted or _identity(self.path) != self.identity:
+            raise FileRefused(name, "a file that does not change while it is being loaded (the rows read differ "
+                              f"from the rows checked: {inserted} vs {self.meta.rows_accepted}; nothing was written)")
+
+
+def _setting(con: duckdb.DuckDBPyConnection, name: str) -> str:
+    return str(con.sql(f"SELECT current_setting('{name}')").fetchall()[0][0])
+
+
 def _write(con: duckdb.DuckDBPyConnection, staged_path: Path, meta: StageMeta, name: str, content_hash: str,
-           user: str, result: IngestResult) -> None:
-    """One transaction: replace what this file supersedes, insert rows and quarantine, record batch and audit."""
+           user: str, result: IngestResult, load: _DirectLoad | None = None) -> None:
+    """One transaction: replace what this file supersedes, insert rows and quarantine, record batch and audit.
+    The rows come from the staged `accepted` view, or (direct mode) straight from the source file."""
     batch_id = f"{content_hash[:16]}-{uuid.uuid4().hex[:8]}"
     table = meta.target_table
     cols = [c for c, _ in target_columns(table)]
     col_list = ", ".join(q(c) for c in cols)
     alias = f"stg_{uuid.uuid4().hex[:8]}"
+    plan = load.plan(name) if load is not None else None
     con.execute(f"ATTACH '{staged_path}' AS {alias} (READ_ONLY)")
+    saved = {k: _setting(con, k) for k in ("preserve_insertion_order", "memory_limit", "threads")}
     # Row order in the store means nothing (rows carry their own keys); letting DuckDB insert out of order lets
-    # both cores write. The previous setting is put back afterwards.
-    ordered = con.sql("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
-    con.execute("SET preserve_insertion_order = false")
+    # both cores write. A CSV/JSON plan numbers its rows with row_number() OVER (), which must count in file order
+    # for the excluded row ids to be the child's, so direct loads of those keep the order. Previous settings are
+    # put back afterwards; a direct load also runs within the same memory/threads budget as the child.
+    ordered = plan is not None and "row_number() OVER ()" in plan.source_sql
+    con.execute(f"SET preserve_insertion_order = {'true' if ordered else 'false'}")
+    rejects = ("__rejects", "__rejects_scan")
     try:
+        if plan is not None and load is not None:
+            con.execute(f"SET memory_limit = '{int(load.limits.load_memory_mb)}MB'")
+            con.execute(f"SET threads = {int(load.limits.threads)}")
+            for stmt in plan.setup_sql:   # the connector's own lookup tables (TEMP), compiled by this process
+                con.execute(stmt)
+            for t in rejects:
+                con.execute(f"DROP TABLE IF EXISTS temp.main.{t}")
         with store.transaction(con):
             replaced = _replace_superseded(con, alias, meta, batch_id)
             con.execute(
@@ -215,8 +299,15 @@ def _write(con: duckdb.DuckDBPyConnection, staged_path: Path, meta: StageMeta, n
                 [batch_id, meta.kind, name, content_hash, table, _period_label(meta), user, meta.rows_read,
                  meta.rows_accepted, meta.rows_quarantined, "; ".join(meta.warnings)[:2000] or None],
             )
-            con.execute(f"INSERT INTO {q(table)} ({col_list}, batch_id) "
-                        f"SELECT {col_list}, ? FROM {alias}.{ACCEPTED}", [batch_id])
+            if plan is not None and load is not None:
+                excluded = int((meta.direct or {}).get("excluded", 1)) > 0
+                select = direct_select_sql(plan, alias, exclude=excluded)
+                inserted = con.execute(f"INSERT INTO {q(table)} ({col_list}, batch_id) "
+                                       f"SELECT *, ? FROM ({select})", [batch_id]).fetchall()[0][0]
+                load.check(name, int(inserted))
+            else:
+                con.execute(f"INSERT INTO {q(table)} ({col_list}, batch_id) "
+                            f"SELECT {col_list}, ? FROM {alias}.{ACCEPTED}", [batch_id])
             con.execute(f"INSERT INTO quarantine_row (batch_id, row_number, column_name, reason, raw) "
                         f"SELECT ?, __row, __column, __reason, __raw FROM {alias}.{STAGED} "
                         f"WHERE __reason IS NOT NULL", [batch_id])
@@ -233,7 +324,11 @@ def _write(con: duckdb.DuckDBPyConnection, staged_path: Path, meta: StageMeta, n
                           "rows_loaded": meta.rows_accepted, "rows_quarantined": meta.rows_quarantined,
                           "replaced": replaced})
     finally:
-        con.execute(f"SET preserve_insertion_order = {'true' if ordered else 'false'}")
+        if plan is not None:
+            for t in rejects:
+                con.execute(f"DROP TABLE IF EXISTS temp.main.{t}")
+        for k, v in saved.items():
+            con.execute(f"SET {k} = {v if k == 'threads' else lit(v)}")
         con.execute(f"DETACH {alias}")
     result.status, result.batch_id, result.replaced = "loaded", batch_id, replaced
     result.rows_loaded, result.rows_quarantined = meta.rows_accepted, meta.rows_quarantined

@@ -1,0 +1,162 @@
+"""Direct mode (the child stages only verdicts; the parent loads accepted rows straight from the file with the same
+compiled plan) writes exactly what the staged path writes: byte-identical table checksums on the FOCUS sample, on
+files with bad rows (typed, enum, currency, tags, an unsplittable CSV line, duplicates), from CSV and Parquet, in
+process and in the child; a refused file, or a file changed between the child's check and the parent's load, leaves
+the store unchanged."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+import engine.ingest as ingest_mod
+from engine import store
+from engine.ingest import IngestResult, ingest_file, quarantine_rows
+from tests.conftest import SAMPLES
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+FOCUS10 = SAMPLES / "focus_1.0_sample_1000rows.csv"
+CUR2 = FIXTURES / "aws_cur2_sample.csv"
+AZURE = SAMPLES / "azure_ea_cost_details_sample_anonymized.csv"
+GCP = FIXTURES / "gcp_billing_export.jsonl"
+COMPARED = ("cost_line", "quarantine_row", "ingest_batch_scope")
+
+
+def _damaged_focus(dest: Path, *, reject_line: bool = True) -> Path:
+    """The FOCUS sample with a bad row of each kind and one line the CSV reader cannot split."""
+    rows = list(csv.reader(io.StringIO(FOCUS10.read_text())))
+    h = rows[0]
+    rows[3][h.index("BilledCost")] = "12,50 EUR"
+    rows[7][h.index("BillingCurrency")] = "XXX"
+    rows[11][h.index("ChargeCategory")] = "Bogus"
+    rows[15][h.index("Tags")] = "{not json"
+    rows[19][h.index("ChargePeriodStart")] = "yesterday"
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    lines = buf.getvalue().splitlines(keepends=True)
+    if reject_line:
+        lines.insert(25, '"a","b"\n')   # too few columns: a reader reject, the rest still loads
+    dest.write_text("".join(lines))
+    return dest
+
+
+def _parquet_of(src: Path, dest: Path) -> Path:
+    c = duckdb.connect()
+    c.execute(f"COPY (SELECT * FROM read_csv('{src}', all_varchar = true)) TO '{dest}' (FORMAT parquet)")
+    c.close()
+    return dest
+
+
+def _load(tmp_path: Path, label: str, path: Path, monkeypatch: pytest.MonkeyPatch, **kw: Any
+          ) -> tuple[IngestResult, dict[str, tuple[int, int]], list[Any], int]:
+    """Ingest into a fresh store with deterministic batch ids; returns result, checksums, quarantine, direct loads."""
+    counter = itertools.count()
+    monkeypatch.setattr(ingest_mod.uuid, "uuid4", lambda: uuid.UUID(int=next(counter)))
+    calls = {"n": 0}
+    real = ingest_mod.direct_select_sql
+
+    def spy(*a: Any, **k: Any) -> str:
+        calls["n"] += 1
+        return real(*a, **k)
+
+    monkeypatch.setattr(ingest_mod, "direct_select_sql", spy)
+    con = store.connect(tmp_path / f"{label}.duckdb")
+    try:
+        res = ingest_file(con, path, **kw)
+        sums = {t: v for t, v in store.table_checksums(con).items() if t in COMPARED}
+        q = quarantine_rows(con, res.batch_id).rows() if res.batch_id else []
+    finally:
+        con.close()
+    return res, sums, q, calls["n"]
+
+
+Maker = Callable[[Path], Path]
+CASES: dict[str, tuple[Maker, dict[str, Any]]] = {
+    "focus_sample_csv": (lambda d: FOCUS10, {}),
+    "focus_sample_parquet": (lambda d: _parquet_of(FOCUS10, d / "focus.parquet"), {}),
+    "focus_bad_rows_csv": (lambda d: _damaged_focus(d / "bad.csv"), {}),
+    "focus_bad_rows_parquet": (lambda d: _parquet_of(_damaged_focus(d / "bad.csv", reject_line=False),
+                                                                d / "bad.parquet"), {}),
+    "cur2_duplicates": (lambda d: CUR2, {}),
+    "azure_ea": (lambda d: AZURE, {}),
+    "gcp_jsonl": (lambda d: GCP, {}),
+    "focus_latin1": (lambda d: (d / "l1.csv").write_bytes(FOCUS10.read_text().replace("Compute", "Comput\u00e9")
+                                                          .encode("latin-1")) and d / "l1.csv",
+                     {"options": {"encoding": "latin-1"}}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_direct_load_is_byte_identical_to_the_staged_copy(case: str, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    make, kw = CASES[case]
+    path = make(tmp_path)
+    staged, staged_sums, staged_q, n0 = _load(tmp_path, "staged", path, monkeypatch, isolate=False, direct=False,
+                                               **kw)
+    direct, direct_sums, direct_q, n1 = _load(tmp_path, "direct", path, monkeypatch, isolate=False, **kw)
+    assert staged.status == direct.status == "loaded", (staged.messages, direct.messages)
+    assert (n0, n1) == (0, 1)   # the staged path copied rows; the direct path loaded from the file
+    assert direct.batch_id == staged.batch_id
+    assert (direct.rows_read, direct.rows_loaded, direct.rows_quarantined) == \
+        (staged.rows_read, staged.rows_loaded, staged.rows_quarantined)
+    assert direct_sums == staged_sums and direct_sums["cost_line"][0] == direct.rows_loaded
+    assert direct_q == staged_q   # row, column, reason and raw unchanged
+    if case.startswith("focus_bad_rows"):
+        assert direct.rows_quarantined == (6 if case.endswith("csv") else 5)
+        reasons = " | ".join(str(r) for r in direct_q)
+        for text in ("expected a decimal number, got 12,50 EUR", "ISO 4217", "expected one of", "tags as a JSON",
+                     "a date/time"):
+            assert text in reasons
+
+
+def test_direct_load_in_the_child_process_matches_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _damaged_focus(tmp_path / "bad.csv")
+    _, staged_sums, staged_q, _ = _load(tmp_path, "staged", path, monkeypatch, isolate=True, direct=False)
+    res, direct_sums, direct_q, n = _load(tmp_path, "direct", path, monkeypatch, isolate=True)
+    assert res.status == "loaded" and n == 1
+    assert direct_sums == staged_sums and direct_q == staged_q
+
+
+def test_a_refused_file_leaves_the_store_unchanged(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    assert ingest_file(con, CUR2, isolate=False).status == "loaded"
+    before = store.table_checksums(con)
+    rows = list(csv.reader(io.StringIO(FOCUS10.read_text())))
+    i = rows[0].index("BillingCurrency")
+    for r in rows[1:]:
+        r[i] = "???"
+    bad = tmp_path / "all_bad.csv"
+    with open(bad, "w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    res = ingest_file(con, bad, isolate=True)
+    assert res.status == "refused" and "all 1000 rows failed validation" in res.messages[0]
+    assert store.table_checksums(con) == before
+
+
+def test_a_file_changed_after_the_check_is_refused_and_nothing_is_written(
+        con: duckdb.DuckDBPyConnection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert ingest_file(con, CUR2, isolate=False).status == "loaded"
+    before = store.table_checksums(con)
+    path = tmp_path / "focus.csv"
+    path.write_bytes(FOCUS10.read_bytes())
+    real_stage = ingest_mod.stage
+
+    def stage_then_tamper(*a: Any, **k: Any) -> Any:
+        meta = real_stage(*a, **k)
+        with open(path, "a") as f:   # another row appears after the child accepted the file
+            f.write(FOCUS10.read_text().splitlines()[1] + "\n")
+        return meta
+
+    monkeypatch.setattr(ingest_mod, "stage", stage_then_tamper)
+    res = ingest_file(con, path, isolate=False)
+    assert res.status == "refused" and "does not change while it is being loaded" in res.messages[0]
+    assert store.table_checksums(con) == before
+    # the parent's settings are restored even so
+    assert con.sql("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0] is True

@@ -55,7 +55,11 @@ def render_login() -> None:
     st.caption("IT cost allocation: fair, explainable, auditable.")
     _authenticator().login(location="main")
     if st.session_state.get("authentication_status") and current_user() is not None:
-        st.rerun()  # rebuild navigation for the role that just logged in
+        # No st.rerun() here: the cookie component writes the login cookie in the browser and then triggers the
+        # rerun itself. Rerunning at once could unmount it first, and a reopened link would then ask to log in.
+        st.success("Signed in. Opening Apportion…")
+        st.button("Continue", key="login_continue", help="If nothing happens within a second or two.")
+        st.stop()
     if st.session_state.get("authentication_status") is False:
         st.error("Username or password is incorrect.")
     if get_settings().demo_mode and users.has_demo_data(db()):

@@ -42,6 +42,8 @@ def test_real_login_form_lets_the_executive_in() -> None:
     assert not at.exception
     assert at.session_state["authentication_status"] is True
     assert at.session_state["username"] == "eve"
+    assert any("Signed in" in s.value for s in at.success)  # the browser's cookie component reruns from here
+    at.button(key="login_continue").click().run()
     assert any(m.label == "Total spend" for m in at.metric)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
 
 import duckdb
 import polars as pl
@@ -177,13 +178,15 @@ class CloudCoverage:
     matched: int
     unbilled: pl.DataFrame          # discovered, active, no bill line in the period
     undiscovered: pl.DataFrame      # billed, unknown to the inventory; with its effective cost
-    billed_cost: float
-    undiscovered_cost: float
+    billed_cost: Decimal            # exact sums: a float difference of two sums could show "-0.0%"
+    undiscovered_cost: Decimal
 
     @property
     def covered_pct(self) -> float:
         """Share of resource-level AWS cost whose resource the inventory knows."""
-        return 100.0 * (self.billed_cost - self.undiscovered_cost) / self.billed_cost if self.billed_cost else 0.0
+        if not self.billed_cost:
+            return 0.0
+        return float(100 * (self.billed_cost - self.undiscovered_cost) / self.billed_cost)
 
 
 def aws_periods(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -197,22 +200,23 @@ def cloud_inventory_size(con: duckdb.DuckDBPyConnection) -> int:
 
 def cloud_coverage(con: duckdb.DuckDBPyConnection, period: str) -> CloudCoverage:
     cov = reconcile.cloud_coverage_store(con, period)
-    costs = con.sql("SELECT resource_id, sum(effective_cost)::DOUBLE AS cost FROM cost_line WHERE billing_period = ? "
-                    "AND provider ILIKE 'AWS%' AND resource_id IS NOT NULL GROUP BY 1", params=[period]).pl()
-    per_key: dict[str, float] = {}
-    for rid, cost in costs.iter_rows():
+    costs = con.sql("SELECT resource_id, sum(effective_cost) AS cost FROM cost_line WHERE billing_period = ? "
+                    "AND provider ILIKE 'AWS%' AND resource_id IS NOT NULL GROUP BY 1", params=[period]).fetchall()
+    per_key: dict[str, Decimal] = {}
+    for rid, cost in costs:
         k = resource_key(rid)
         if k:
-            per_key[k.upper()] = per_key.get(k.upper(), 0.0) + float(cost or 0.0)
+            per_key[k.upper()] = per_key.get(k.upper(), Decimal(0)) + Decimal(cost or 0)
     discovered = reconcile.assets_by_source(con, ("aws_config",))
     active = discovered.filter(pl.col("class").str.starts_with("cloud")
                                & ~pl.col("lifecycle_status").fill_null("in_use").is_in(GONE))
     undiscovered = cov["undiscovered"].with_columns(
-        pl.col("resource_id").map_elements(lambda r: per_key.get((resource_key(r) or "").upper(), 0.0),
+        pl.col("resource_id").map_elements(lambda r: float(per_key.get((resource_key(r) or "").upper(), 0)),
                                            return_dtype=pl.Float64).alias("effective_cost")
     ).sort("effective_cost", descending=True)
     unbilled = cov["unbilled"].select([c for c in ASSET_COLUMNS if c in cov["unbilled"].columns])
     return CloudCoverage(
         inventory=active.height, billed=len(per_key), matched=len(per_key) - undiscovered.height,
-        unbilled=unbilled, undiscovered=undiscovered, billed_cost=sum(per_key.values()),
-        undiscovered_cost=float(undiscovered["effective_cost"].sum()) if undiscovered.height else 0.0)
+        unbilled=unbilled, undiscovered=undiscovered, billed_cost=sum(per_key.values(), Decimal(0)),
+        undiscovered_cost=sum((per_key.get((resource_key(r) or "").upper(), Decimal(0))
+                               for r in undiscovered["resource_id"].to_list()), Decimal(0)))

@@ -33,16 +33,25 @@ def test_finops_lead_runs_a_workshop(page: Page, server: Server) -> None:
     total_before = _metric_value(page, "Total charged")
 
     slider = page.get_by_role("slider").first  # the first driver weight (headcount)
-    slider.focus()
-    for _ in range(4):
+    thumb = page.get_by_test_id("stSliderThumbValue").first
+    start = int(thumb.inner_text())
+    retail = page.get_by_test_id("stMetric").filter(has_text="Retail").get_by_test_id("stMetricValue")
+    for _ in range(6):  # a key press that lands while the fragment reruns may be absorbed: press again, as a person
+        slider.focus()
         slider.press("ArrowLeft")
-    expect(page.get_by_test_id("stMetric").filter(has_text="Retail").get_by_test_id("stMetricValue")).not_to_have_text(
-        retail_before, timeout=20_000)
+        try:
+            expect(retail).not_to_have_text(retail_before, timeout=10_000)
+            break
+        except AssertionError:
+            continue
+    expect(retail).not_to_have_text(retail_before, timeout=10_000)
     wait_idle(page)
+    value = thumb.inner_text().strip()
+    assert int(value) < start
     retail_after = _metric_value(page, "Retail")
     assert _metric_value(page, "Total charged") == total_before  # winners and losers, same total
     query = parse_qs(urlparse(page.url).query)
-    assert query.get("w_it_overhead_headcount") == ["40"], page.url
+    assert query.get("w_it_overhead_headcount") == [value], page.url
     screenshot(page, "workshop_after_slider")
 
     shared_link = page.url
@@ -53,9 +62,9 @@ def test_finops_lead_runs_a_workshop(page: Page, server: Server) -> None:
     wait_idle(page)
     expect(page.get_by_test_id("stMetric").filter(has_text="Retail").get_by_test_id("stMetricValue")).to_have_text(
         retail_after, timeout=20_000)
-    assert re.search(r"w_it_overhead_headcount=40", page.url)
+    assert re.search(rf"w_it_overhead_headcount={value}(&|$)", page.url)
 
-    page.get_by_label("Why this change (recorded in the audit trail)").fill("Room agreed 40/60 headcount/revenue")
+    page.get_by_label("Why this change (recorded in the audit trail)").fill(f"Room agreed headcount weight {value}")
     page.get_by_role("button", name="Save as draft rule version").click()
     expect(page.get_by_text("is pending approval")).to_be_visible(timeout=20_000)
     screenshot(page, "workshop_saved_draft")

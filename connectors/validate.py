@@ -123,8 +123,11 @@ def parse_date(expr: str) -> str:
 
 
 def parse_decimal(expr: str) -> str:
-    """Text → DECIMAL(38,10); accepts surrounding spaces and exponent notation (Azure writes 5.64902E-05)."""
-    return (f"coalesce(TRY_CAST({expr} AS DECIMAL(38, 10)), "
+    """Text → DECIMAL(38,10); accepts surrounding spaces and exponent notation (Azure writes 5.64902E-05).
+    Amounts below 10^8 parse as the int64-backed DECIMAL(18,10) first — the same rounding at the 10th decimal
+    (tests/unit/test_parse_decimal.py), about twice as fast as the 128-bit parse that the rest falls back to."""
+    return (f"coalesce(CAST(TRY_CAST({expr} AS DECIMAL(18, 10)) AS DECIMAL(38, 10)), "
+            f"TRY_CAST({expr} AS DECIMAL(38, 10)), "
             f"TRY_CAST(TRY_CAST({expr} AS DOUBLE) AS DECIMAL(38, 10)))")
 
 

@@ -136,13 +136,16 @@ def ingest_file(
             report(0.05 + 0.75 * frac, f"Parsing and validating {name}")
 
         narrow = direct and not dry_run
-        if isolate:
-            meta = StageMeta.from_json(run_isolated(p, staged_path, kind=kind, options=options, limits=lim,
-                                                    progress=staged_progress, test_hooks=_test_hooks,
-                                                    direct=narrow))
-        else:
-            meta = stage(p, staged_path, kind=kind, options=options, threads=lim.threads, memory_mb=lim.memory_mb,
-                         progress=staged_progress, direct=narrow)
+
+        def run_stage(precheck: bool) -> StageMeta:
+            if isolate:
+                return StageMeta.from_json(run_isolated(p, staged_path, kind=kind, options=options, limits=lim,
+                                                        progress=staged_progress, test_hooks=_test_hooks,
+                                                        direct=narrow, precheck=precheck))
+            return stage(p, staged_path, kind=kind, options=options, threads=lim.threads, memory_mb=lim.memory_mb,
+                         progress=staged_progress, direct=narrow, precheck=precheck)
+
+        meta = run_stage(narrow)
         result.parse_seconds = meta.seconds
         if hasher.ident is not None:
             hasher.join()
@@ -154,12 +157,7 @@ def ingest_file(
             result.status, result.batch_id = "duplicate", dup[0]
             result.messages.append(dup[1])
             return result
-        if meta.rows_read == 0:
-            raise FileRefused(name, "at least one data row (the file has a header only)", row=2)
-        if meta.rows_accepted == 0:
-            first = meta.first_problems[0] if meta.first_problems else "no detail"
-            raise FileRefused(name, f"at least one valid row: all {meta.rows_read} rows failed validation "
-                              f"(first: {first})")
+        _check_rows(meta, name)
         if dry_run:
             result.status = "staged"
             result.preview, result.quarantine_preview = _previews(staged_path)
@@ -171,7 +169,21 @@ def ingest_file(
         load = None
         if meta.direct is not None:
             load = _DirectLoad(p, workdir, identity, meta, options, lim)
-        _write(con, staged_path, meta, name, content_hash, user, result, load)
+        batch_id = f"{content_hash[:16]}-{uuid.uuid4().hex[:8]}"
+        try:
+            _write(con, staged_path, meta, name, content_hash, user, result, load, batch_id)
+        except _NotEveryRowPassed:
+            # the fast path's load found rows to quarantine (and wrote nothing): the full verdict pass numbers
+            # them, then the load runs again excluding them
+            report(0.5, f"Some rows of {name} need quarantine; checking every row")
+            meta = run_stage(False)
+            result.parse_seconds += meta.seconds
+            result.rows_read, result.warnings, result.problems = meta.rows_read, meta.warnings, meta.first_problems
+            _check_rows(meta, name)
+            report(0.82, f"Writing {meta.rows_accepted} rows")
+            _write(con, staged_path, meta, name, content_hash, user, result,
+                   _DirectLoad(p, workdir, identity, meta, options, lim) if meta.direct is not None else None,
+                   batch_id)
         report(1.0, "Done")
         return result
     except FileRefused as exc:
@@ -183,6 +195,20 @@ def ingest_file(
             hasher.join()
         shutil.rmtree(workdir, ignore_errors=True)
         result.seconds = time.perf_counter() - t0
+
+
+class _NotEveryRowPassed(Exception):
+    """The fast path (a structural pre-check, the checks applied by the load itself) loaded fewer rows than the file
+    has: the transaction is rolled back and the file goes through the full verdict pass."""
+
+
+def _check_rows(meta: StageMeta, name: str) -> None:
+    if meta.rows_read == 0:
+        raise FileRefused(name, "at least one data row (the file has a header only)", row=2)
+    if meta.rows_accepted == 0:
+        first = meta.first_problems[0] if meta.first_problems else "no detail"
+        raise FileRefused(name, f"at least one valid row: all {meta.rows_read} rows failed validation "
+                          f"(first: {first})")
 
 
 def _already_loaded(con: duckdb.DuckDBPyConnection, content_hash: str, name: str) -> tuple[str, str] | None:
@@ -264,17 +290,17 @@ def _setting(con: duckdb.DuckDBPyConnection, name: str) -> str:
 
 
 def _write(con: duckdb.DuckDBPyConnection, staged_path: Path, meta: StageMeta, name: str, content_hash: str,
-           user: str, result: IngestResult, load: _DirectLoad | None = None) -> None:
+           user: str, result: IngestResult, load: _DirectLoad | None, batch_id: str) -> None:
     """One transaction: replace what this file supersedes, insert rows and quarantine, record batch and audit.
     The rows come from the staged `accepted` view, or (direct mode) straight from the source file."""
-    batch_id = f"{content_hash[:16]}-{uuid.uuid4().hex[:8]}"
     table = meta.target_table
     cols = [c for c, _ in target_columns(table)]
     col_list = ", ".join(q(c) for c in cols)
     alias = f"stg_{uuid.uuid4().hex[:8]}"
     plan = load.plan(name) if load is not None else None
     con.execute(f"ATTACH '{staged_path}' AS {alias} (READ_ONLY)")
-    saved = {k: _setting(con, k) for k in ("preserve_insertion_order", "memory_limit", "threads")}
+    saved = {k: _setting(con, k) for k in ("preserve_insertion_order", "memory_limit", "threads",
+                                           "disabled_optimizers")}
     # Row order in the store means nothing (rows carry their own keys); letting DuckDB insert out of order lets
     # both cores write. A CSV/JSON plan numbers its rows with row_number() OVER (), which must count in file order
     # for the excluded row ids to be the child's, so direct loads of those keep the order. Previous settings are
@@ -286,11 +312,24 @@ def _write(con: duckdb.DuckDBPyConnection, staged_path: Path, meta: StageMeta, n
         if plan is not None and load is not None:
             con.execute(f"SET memory_limit = '{int(load.limits.load_memory_mb)}MB'")
             con.execute(f"SET threads = {int(load.limits.threads)}")
+            # A CSV read without sniffing has no row estimate (~40 rows), so the optimiser would build the tag
+            # join's hash table on the file side — every row of the file held in memory. Keep the build side on
+            # the right, the small tag dictionary (measured: 21.5 s → 15.1 s for 2M FOCUS lines from CSV).
+            con.execute("SET disabled_optimizers = 'build_side_probe_side'")
             for stmt in plan.setup_sql:   # the connector's own lookup tables (TEMP), compiled by this process
                 con.execute(stmt)
             for t in rejects:
                 con.execute(f"DROP TABLE IF EXISTS temp.main.{t}")
+        fast = bool(meta.direct and meta.direct.get("precheck"))
         with store.transaction(con):
+            if fast and plan is not None and load is not None:
+                inserted = con.execute(f"INSERT INTO {q(table)} ({col_list}, batch_id) SELECT *, ? FROM "
+                                       f"({direct_select_sql(plan, alias, exclude=False)})",
+                                       [batch_id]).fetchall()[0][0]
+                if int(inserted) != meta.rows_read:
+                    raise _NotEveryRowPassed(f"{inserted} of {meta.rows_read} rows passed")
+                load.check(name, int(inserted))
+                meta.scope = _scope_of_batch(con, batch_id)
             replaced = _replace_superseded(con, alias, meta, batch_id)
             con.execute(
                 "INSERT INTO ingest_batch (batch_id, source_kind, file_name, content_hash, target_table, "
@@ -299,7 +338,9 @@ def _write(con: duckdb.DuckDBPyConnection, staged_path: Path, meta: StageMeta, n
                 [batch_id, meta.kind, name, content_hash, table, _period_label(meta), user, meta.rows_read,
                  meta.rows_accepted, meta.rows_quarantined, "; ".join(meta.warnings)[:2000] or None],
             )
-            if plan is not None and load is not None:
+            if fast:
+                pass   # the rows are in already (above)
+            elif plan is not None and load is not None:
                 excluded = int((meta.direct or {}).get("excluded", 1)) > 0
                 select = direct_select_sql(plan, alias, exclude=excluded)
                 inserted = con.execute(f"INSERT INTO {q(table)} ({col_list}, batch_id) "
@@ -337,6 +378,19 @@ def _write(con: duckdb.DuckDBPyConnection, staged_path: Path, meta: StageMeta, n
     result.messages.append(msg)
     for b in replaced:
         result.messages.append(f"{name}: replaces earlier rows of batch {b} for the same month(s) or keys")
+
+
+def _scope_of_batch(con: duckdb.DuckDBPyConnection, batch_id: str) -> list[dict[str, Any]]:
+    """What a fast-path load wrote, per provider, billing account and period (as the child's verdict pass would
+    have reported it): counts and exact sums from the rows themselves, inside the load's transaction."""
+    return [
+        {"provider": p, "billing_account_id": a, "billing_period": bp, "rows": int(n),
+         "billed_cost": str(b), "effective_cost": str(e)}
+        for p, a, bp, n, b, e in con.sql(
+            "SELECT provider, coalesce(billing_account_id, ''), billing_period, count(*), sum(billed_cost), "
+            "sum(effective_cost) FROM cost_line WHERE batch_id = ? GROUP BY ALL ORDER BY ALL",
+            params=[batch_id]).fetchall()
+    ]
 
 
 def _replace_superseded(con: duckdb.DuckDBPyConnection, alias: str, meta: StageMeta, batch_id: str) -> list[str]:

@@ -64,7 +64,7 @@ def _child_main() -> int:
     try:
         meta = stage(Path(job["path"]), Path(job["out"]), kind=job.get("kind"), options=job.get("options") or {},
                      threads=limits.threads, memory_mb=limits.memory_mb, progress=report,
-                     direct=bool(job.get("direct")))
+                     direct=bool(job.get("direct")), precheck=bool(job.get("precheck")))
     except FileRefused as exc:
         print("REFUSED " + json.dumps({"file": exc.file, "expected": exc.expected, "row": exc.row,
                                        "column": exc.column}), flush=True)
@@ -80,10 +80,12 @@ def _child_main() -> int:
 
 def run_isolated(path: Path, out: Path, *, kind: str | None, options: dict[str, Any] | None, limits: Limits,
                  progress: Callable[[float], None] | None = None, test_hooks: dict[str, Any] | None = None,
-                 direct: bool = False) -> str:
+                 direct: bool = False, precheck: bool = False) -> str:
     """Stage `path` into `out` in a child process; returns the StageMeta JSON or raises FileRefused.
-    `direct`: stage only verdicts for SQL-plan billing connectors (the parent then loads from the file)."""
+    `direct`: stage only verdicts for SQL-plan billing connectors (the parent then loads from the file);
+    `precheck`: first try the structural pass (engine/staging.precheck)."""
     job = {"path": str(path), "out": str(out), "kind": kind, "options": options or {}, "direct": direct,
+           "precheck": precheck,
            "limits": {"memory_mb": limits.memory_mb, "seconds": limits.seconds, "threads": limits.threads,
                       "load_memory_mb": limits.load_memory_mb}}
     job.update(test_hooks or {})

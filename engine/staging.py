@@ -373,11 +373,72 @@ def _progress_thread(con: duckdb.DuckDBPyConnection, report: Callable[[float], N
     return t
 
 
+def _precheck(con: duckdb.DuckDBPyConnection, path: Path, kind: str | None, options: dict[str, Any],
+              progress: Callable[[float], None] | None, t0: float) -> StageMeta | None:
+    """Direct mode's fast path for a billing file without natural keys: one parallel structural pass (every line
+    split into the header's columns, rows counted, each distinct tag set normalised once) and no typed verdicts —
+    the parent's load applies the very same checks in its WHERE and accepts the result only if every row passed
+    (engine/ingest.py); otherwise it asks for the full verdict pass. Returns None — and leaves nothing behind —
+    when this file needs the full pass anyway: not eligible, a line the reader cannot split, tags that do not
+    parse, or any reader error (the full pass words the refusal)."""
+    plan = make_plan(con, path, kind, options)
+    if not direct_eligible(plan) or _natural_key(plan):
+        return None
+    scan = plan
+    if not uses_row_numbers(plan):   # nothing reads `__row`: scan the file in parallel, out of order
+        token = CSV_ROW_NUMBERS.set(False)
+        try:
+            scan = make_plan(con, path, kind, options)
+        finally:
+            CSV_ROW_NUMBERS.reset(token)
+    tags_key = f"CAST(({plan.tags_key}) AS VARCHAR)" if plan.tags_key else "CAST(NULL AS VARCHAR)"
+    stop = threading.Event()
+    watcher = _progress_thread(con, progress, stop) if progress else None
+    try:
+        for stmt in scan.setup_sql:
+            con.execute(stmt)
+        con.execute(f"CREATE TABLE {AGG} AS SELECT {tags_key} AS __tags_key, count(*) AS __n "
+                    f"FROM ({scan.source_sql}) s GROUP BY ALL")
+    except duckdb.OutOfMemoryException:
+        raise
+    except duckdb.Error:
+        _drop(con, AGG)
+        return None
+    finally:
+        stop.set()
+        if watcher:
+            watcher.join()
+    con.execute(f"CREATE TABLE {STAGED} (__row BIGINT, __tags_key VARCHAR, __rid BIGINT, __column VARCHAR, "
+                f"__reason VARCHAR, __raw VARCHAR)")
+    _build_tags(con, plan, view=False, keys_from=AGG)
+    bad = con.sql(f"SELECT count(*) FROM {AGG} a JOIN tag_dict d ON d.k = a.__tags_key WHERE d.bad").fetchall()[0][0]
+    if bad:
+        _drop(con, AGG, STAGED, "tag_dict")
+        return None
+    rows = int(con.sql(f"SELECT coalesce(sum(__n), 0) FROM {AGG}").fetchall()[0][0])
+    con.execute(f"CREATE TABLE {REJECTED} (row_number BIGINT, column_name VARCHAR, reason VARCHAR, raw VARCHAR)")
+    direct = {"source": str(path), "rejects": False, "plan_sha256": plan_fingerprint(plan), "excluded": 0,
+              "precheck": True}
+    return StageMeta(kind=plan.kind, target_table=plan.target_table, rows_read=rows, rows_accepted=rows,
+                     rows_quarantined=0, warnings=list(plan.warnings), seconds=time.perf_counter() - t0,
+                     direct=direct)
+
+
+def _drop(con: duckdb.DuckDBPyConnection, *tables: str) -> None:
+    for t in tables:
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+    for t in (REJECTS_TABLE, REJECTS_TABLE + "_scan"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+
+
 def stage(path: Path, out: Path, *, kind: str | None = None, options: dict[str, Any] | None = None,
           threads: int | None = None, memory_mb: int | None = None,
-          progress: Callable[[float], None] | None = None, direct: bool = False) -> StageMeta:
+          progress: Callable[[float], None] | None = None, direct: bool = False,
+          precheck: bool = False) -> StageMeta:
     """Parse, type and validate `path` into the DuckDB file `out`. Raises FileRefused for a file that cannot be read.
-    `direct`: for a SQL-plan billing connector, stage only the verdicts (see module doc); others stage every row."""
+    `direct`: for a SQL-plan billing connector, stage only the verdicts (see module doc); others stage every row.
+    `precheck` (with `direct`): try the structural pass first (`_precheck`); a file it cannot vouch for falls
+    through to the full verdict pass in the same call."""
     t0 = time.perf_counter()
     if out.exists():
         out.unlink()
@@ -396,6 +457,10 @@ def stage(path: Path, out: Path, *, kind: str | None = None, options: dict[str, 
                 path = transcode_to_utf8(path, str(chosen), out.parent / (out.name + ".utf8"))
             else:
                 check_text_encoding(path, chosen)
+        if direct and precheck:
+            fast = _precheck(con, path, kind, opts, progress, t0)
+            if fast is not None:
+                return fast
         plan, rejects, narrow = _plan_and_stage(con, path, kind, opts, progress, direct)
         con.execute(f"CREATE TABLE {REJECTED} (row_number BIGINT, column_name VARCHAR, reason VARCHAR, raw VARCHAR)")
         if plan.rejects_sql:

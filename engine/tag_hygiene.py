@@ -16,6 +16,7 @@ from typing import Literal
 import duckdb
 import polars as pl
 
+from engine import tag_standard
 from engine.tags import TagStandard
 
 PRIMARY = "cost_center"
@@ -33,8 +34,9 @@ def _lit(s: str) -> str:
 
 
 def standard_for(con: duckdb.DuckDBPyConnection, base: TagStandard | None = None) -> TagStandard:
-    """The default standard, with the cost-centre tag restricted to the organisation's cost centres (when known)."""
-    std = base or TagStandard()
+    """The standard in force (engine/tag_standard.py), with the cost-centre tag restricted to the organisation's cost
+    centres (when known and the standard does not list its own values)."""
+    std = base or tag_standard.current(con)
     centres = tuple(r[0] for r in con.sql("SELECT unit_id FROM org_unit WHERE kind = 'cost_center' ORDER BY 1")
                     .fetchall())
     if not centres or PRIMARY in std.allowed:

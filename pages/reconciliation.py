@@ -8,7 +8,7 @@ import polars as pl
 import streamlit as st
 from pydantic import ValidationError
 
-from engine import asset_review, tag_hygiene
+from engine import asset_review, tag_hygiene, tag_standard
 from ui.auth import require_role
 from ui.db import db
 from ui.downloads import download_row
@@ -158,6 +158,37 @@ def dq_tab() -> None:
               "recon_dq_dl")
 
 
+def standard_editor() -> None:
+    """The tag standard in force; FinOps and admins save a new version (the engine checks the role again)."""
+    saved = tag_standard.current(con)
+    version = tag_standard.current_version(con)
+    label = f"Tag standard — version {version}" if version else "Tag standard — built-in default"
+    with st.expander(label):
+        if user.role not in tag_standard.EDITORS:
+            st.markdown(f"**Required:** {', '.join(saved.required)}")
+            st.text(tag_standard.allowed_text(saved) or "No restricted values.")
+        else:
+            with st.form("tag_standard_form"):
+                required = st.text_input("Required tags", value=", ".join(saved.required), key="tagstd_required",
+                                         help="Comma-separated; spelled as you like (Cost Center → cost_center).")
+                allowed = st.text_area("Allowed values", value=tag_standard.allowed_text(saved),
+                                       key="tagstd_allowed",
+                                       help="One key per line: `environment: prod, staging, dev`. A key not "
+                                            "listed takes any value; cost_center defaults to the known centres.")
+                note = st.text_input("Why", key="tagstd_note", help="Kept with the version and in the audit trail.")
+                if st.form_submit_button("Save as a new version"):
+                    try:
+                        new = tag_standard.save(con, tag_standard.parse(required.split(","), allowed), user, note)
+                    except tag_standard.StandardError as exc:
+                        st.error(f"Not saved: {exc}")
+                    else:
+                        st.toast(f"Tag standard version {new} in force")
+                        st.rerun()
+        history = tag_standard.history(con)
+        if not history.is_empty():
+            st.dataframe(history, hide_index=True, width="stretch")
+
+
 def tags_tab() -> None:
     periods = tag_hygiene.periods(con)
     if not periods:
@@ -165,6 +196,7 @@ def tags_tab() -> None:
         return
     std = tag_hygiene.standard_for(con)
     st.caption(tag_hygiene.describe(std))
+    standard_editor()
     period = st.selectbox("Billing period", list(reversed(periods)), key="recon_tag_period")
     grid = tag_hygiene.by_period_provider(con, std)
     month = tag_hygiene.by_period(grid).filter(pl.col("period") == period).row(0, named=True)

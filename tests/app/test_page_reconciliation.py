@@ -289,3 +289,42 @@ def test_empty_store_shows_empty_states(demo_db_path: Path, tmp_path: Path, monk
     for what in ("asset inventory", "AWS billing data", "licence entitlements", "billing data"):
         assert f"No {what} yet" in infos
     assert len(at.dataframe) == 0
+
+
+# --- the tag standard, edited on the page ---------------------------------------------------------------------------
+
+def test_finops_saves_a_tag_standard_and_coverage_follows(demo_db_path: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "app.duckdb"
+    shutil.copy(demo_db_path, path)
+    monkeypatch.setenv("APPORTION_DB_PATH", str(path))
+    at = page_as("reconciliation", "fiona").run()
+    assert not at.exception
+    before = _metric(at, "Tag coverage")
+    at.text_input(key="tagstd_required").set_value("Cost Center")
+    at.text_area(key="tagstd_allowed").set_value("")
+    at.text_input(key="tagstd_note").set_value("only the cost centre is required for chargeback")
+    next(b for b in at.button if b.label == "Save as a new version").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    # independent: compliant = a cost-centre tag naming a known cost centre; nothing else is required now
+    compliant = _sql(path, """
+        SELECT 100 * sum(effective_cost) FILTER (WHERE lower(trim(tag_cost_center)) IN
+                   (SELECT lower(unit_id) FROM org_unit WHERE kind = 'cost_center')) / sum(effective_cost)
+        FROM cost_line WHERE billing_period = ?""", [PERIOD])[0][0]
+    assert _metric(at, "Tag coverage") == _pct(compliant) != before
+    assert _metric(at, "Incomplete") == _pct(0.0)
+    assert _sql(path, "SELECT version, saved_by, note FROM tag_standard") == \
+        [(1, "fiona", "only the cost centre is required for chargeback")]
+    assert _sql(path, "SELECT count(*) FROM audit_event WHERE action = 'tag_standard_saved'")[0][0] == 1
+
+    at.text_area(key="tagstd_allowed").set_value("environment prod")   # no colon: refused, nothing saved
+    next(b for b in at.button if b.label == "Save as a new version").click().run()
+    assert any("expected 'key: value, value'" in e.value for e in at.error)
+    assert _sql(path, "SELECT count(*) FROM tag_standard")[0][0] == 1
+
+
+def test_auditor_reads_the_tag_standard_but_gets_no_editor(page: AppTest) -> None:  # noqa: ARG001
+    at = page_as("reconciliation", "audrey").run()
+    assert not at.exception
+    assert not [t for t in at.text_input if t.key == "tagstd_required"]
+    assert any("cost_center" in m.value for m in at.markdown if m.value.startswith("**Required:**"))

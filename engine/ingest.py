@@ -410,6 +410,11 @@ def _replace_superseded(con: duckdb.DuckDBPyConnection, alias: str, meta: StageM
         if not touched:
             return []
         marks = ", ".join("?" for _ in touched)
+        # kept, not lost: rolling this batch back puts these rows back (rollback_batch)
+        con.execute(
+            f"INSERT INTO cost_line_superseded SELECT c.*, ? FROM cost_line c JOIN __new_scope n "
+            f"ON c.provider = n.provider AND coalesce(c.billing_account_id, '') = n.account "
+            f"AND c.billing_period = n.period WHERE c.batch_id IN ({marks})", [batch_id, *touched])
         con.execute(
             f"DELETE FROM cost_line c USING __new_scope n WHERE c.batch_id IN ({marks}) "
             f"AND c.provider = n.provider AND coalesce(c.billing_account_id, '') = n.account "
@@ -455,8 +460,9 @@ def quarantine_rows(con: duckdb.DuckDBPyConnection, batch_id: str) -> pl.DataFra
 
 
 def rollback_batch(con: duckdb.DuckDBPyConnection, batch_id: str, user: str, reason: str = "") -> str:
-    """Delete a loaded batch's rows and mark it 'rolled_back' (audited). Rows it replaced are not restored:
-    load the earlier file again (its hash is free again once its own batch is no longer 'loaded')."""
+    """Delete a loaded batch's rows and mark it 'rolled_back' (audited). Billing rows the batch replaced come back
+    (from `cost_line_superseded`) for every month no other loaded batch covers now; their batches are 'loaded'
+    again. Rows of other tables it replaced by natural key are not restored: load the earlier file again."""
     rows = con.sql("SELECT target_table, status FROM ingest_batch WHERE batch_id = ?", params=[batch_id]).fetchall()
     if not rows:
         raise KeyError(f"no batch '{batch_id}'")
@@ -468,9 +474,47 @@ def rollback_batch(con: duckdb.DuckDBPyConnection, batch_id: str, user: str, rea
         con.execute(f"DELETE FROM {q(table)} WHERE batch_id = ?", [batch_id])
         con.execute("UPDATE ingest_batch SET status = 'rolled_back', note = concat_ws('; ', note, ?) "
                     "WHERE batch_id = ?", [f"rolled back by {user}" + (f": {reason}" if reason else ""), batch_id])
+        restored: dict[str, int] = {}
+        if table == "cost_line":
+            # its own rows that a later batch superseded are gone with it; what it superseded comes back
+            con.execute("DELETE FROM cost_line_superseded WHERE batch_id = ?", [batch_id])
+            restored = _restore_superseded(con, batch_id)
         audit.record(con, user, "ingest_rollback", "ingest_batch", batch_id,
-                     {"table": table, "rows_deleted": int(n), "reason": reason})
-    return f"batch {batch_id}: {n} rows removed from {table}; status rolled_back"
+                     {"table": table, "rows_deleted": int(n), "reason": reason, "restored": restored})
+    msg = f"batch {batch_id}: {n} rows removed from {table}; status rolled_back"
+    if restored:
+        msg += "; restored " + ", ".join(f"{r:,} rows of batch {b}" for b, r in sorted(restored.items()))
+    return msg
+
+
+def _restore_superseded(con: duckdb.DuckDBPyConnection, batch_id: str) -> dict[str, int]:
+    """Inside rollback_batch's transaction: put back the billing rows `batch_id` superseded, except for months
+    another loaded batch covers now (a later re-delivery that replaced part of this batch keeps those months).
+    Returns rows restored per earlier batch."""
+    free = ("NOT EXISTS (SELECT 1 FROM ingest_batch_scope a JOIN ingest_batch b USING (batch_id) "
+            "WHERE b.status = 'loaded' AND a.replaced_by IS NULL AND a.provider = x.provider "
+            "AND a.billing_account_id = coalesce(x.billing_account_id, '') AND a.billing_period = x.billing_period) "
+            "AND x.batch_id IN (SELECT batch_id FROM ingest_batch WHERE status IN ('loaded', 'replaced'))")
+    counts = {str(b): int(c) for b, c in con.sql(
+        f"SELECT batch_id, count(*) FROM cost_line_superseded x WHERE superseded_by = ? AND {free} "
+        f"GROUP BY 1 ORDER BY 1", params=[batch_id]).fetchall()}
+    if not counts:
+        return {}
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __restore AS SELECT DISTINCT provider, "
+                f"coalesce(billing_account_id, '') AS account, billing_period AS period "
+                f"FROM cost_line_superseded x WHERE superseded_by = ? AND {free}", [batch_id])
+    scope = ("x.superseded_by = ? AND (x.provider, coalesce(x.billing_account_id, ''), x.billing_period) IN "
+             "(SELECT (provider, account, period) FROM __restore)")
+    con.execute(f"INSERT INTO cost_line SELECT * EXCLUDE (superseded_by) FROM cost_line_superseded x "
+                f"WHERE {scope}", [batch_id])
+    con.execute(f"DELETE FROM cost_line_superseded x WHERE {scope}", [batch_id])
+    con.execute("UPDATE ingest_batch_scope s SET replaced_by = NULL FROM __restore r WHERE s.replaced_by = ? "
+                "AND s.provider = r.provider AND s.billing_account_id = r.account AND s.billing_period = r.period",
+                [batch_id])
+    for b in counts:
+        con.execute("UPDATE ingest_batch SET status = 'loaded', replaced_by = NULL, note = concat_ws('; ', note, ?) "
+                    "WHERE batch_id = ?", [f"rows restored by the rollback of {batch_id}", b])
+    return counts
 
 
 def source_kinds() -> list[str]:

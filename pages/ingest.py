@@ -115,7 +115,9 @@ with history_tab:
         if status == "loaded":
             with st.form("ingest_rollback"):
                 reason = st.text_input("Reason for rolling back", key="ingest_rollback_reason")
-                sure = st.checkbox("Delete this batch's rows from the store", key="ingest_rollback_sure")
+                sure = st.checkbox("Delete this batch's rows from the store", key="ingest_rollback_sure",
+                                   help="Billing months this batch replaced come back, unless a later batch "
+                                        "covers them now.")
                 if st.form_submit_button("Roll back batch", type="secondary"):
                     if not sure or not reason.strip():
                         st.error("Give a reason and tick the box to roll back.")

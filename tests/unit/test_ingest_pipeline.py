@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -166,11 +167,81 @@ def test_child_over_its_memory_cap_is_refused_and_the_parent_survives(con: duckd
 
 
 def test_a_real_file_over_the_time_limit_is_stopped(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    """The child's typed staging pass over 300k FOCUS lines cannot finish in 1 s. (Staged mode: the direct fast
+    path's structural pass is quick enough to finish a file this size within the limit on a quiet machine.)"""
     big = tmp_path / "big_focus.csv"
     duckdb.sql(f"COPY (SELECT * FROM read_csv('{SAMPLES / 'focus_1.0_sample_1000rows.csv'}', all_varchar = true), "
-               f"range(150)) TO '{big}' (FORMAT csv, HEADER)")
+               f"range(300)) TO '{big}' (FORMAT csv, HEADER)")
     before = store.table_checksums(con)
-    res = ingest_file(con, big, limits=Limits(seconds=1.0))
+    res = ingest_file(con, big, limits=Limits(seconds=1.0), direct=False)
     assert res.status == "refused"
     assert res.messages == ["big_focus.csv: a file that parses within 1 s (parsing was stopped)"]
     assert store.table_checksums(con) == before
+
+
+def _cost_rows(con: duckdb.DuckDBPyConnection) -> list[tuple[object, ...]]:
+    return con.sql("SELECT * FROM cost_line ORDER BY ALL").fetchall()
+
+
+def test_rolling_back_a_redelivery_restores_the_month_it_replaced(con: duckdb.DuckDBPyConnection,
+                                                                  tmp_path: Path) -> None:
+    v1 = ingest_file(con, CUR2, isolate=False, user="fin")
+    state_v1 = _cost_rows(con)
+    scope_v1 = con.sql("SELECT * FROM ingest_batch_scope ORDER BY ALL").fetchall()
+    v2 = ingest_file(con, _rewrite_cur2(tmp_path / "feb_v2.csv", scale_first="1.096"), isolate=False)
+    assert v2.replaced == [v1.batch_id] and _cost_rows(con) != state_v1
+    assert con.sql("SELECT count(*) FROM cost_line_superseded WHERE superseded_by = ?",
+                   params=[v2.batch_id]).fetchall()[0][0] == 12
+
+    msg = rollback_batch(con, v2.batch_id or "", "fin", "the correction was wrong")
+    assert f"restored 12 rows of batch {v1.batch_id}" in msg
+    assert _cost_rows(con) == state_v1   # the very rows of the first delivery, batch id included
+    assert con.sql("SELECT count(*) FROM cost_line_superseded").fetchall()[0][0] == 0
+    status = dict(con.sql("SELECT batch_id, status FROM ingest_batch").fetchall())
+    assert status == {v1.batch_id: "loaded", v2.batch_id: "rolled_back"}
+    assert [r for r in con.sql("SELECT * FROM ingest_batch_scope ORDER BY ALL").fetchall()
+            if r[0] == v1.batch_id] == scope_v1
+    ev = con.sql("SELECT detail->>'restored' FROM audit_event WHERE action = 'ingest_rollback'").fetchall()[0][0]
+    assert json.loads(ev) == {v1.batch_id: 12}
+    assert audit.verify(con).ok
+    # a third delivery replaces the restored first one as usual
+    v3 = ingest_file(con, _rewrite_cur2(tmp_path / "feb_v3.csv", scale_first="2.096"), isolate=False)
+    assert v3.replaced == [v1.batch_id]
+
+
+def test_rollback_in_a_chain_restores_only_months_nobody_else_covers(con: duckdb.DuckDBPyConnection,
+                                                                      tmp_path: Path) -> None:
+    v1 = ingest_file(con, CUR2, isolate=False)
+    v2 = ingest_file(con, _rewrite_cur2(tmp_path / "v2.csv", scale_first="1.096"), isolate=False)
+    state_v2 = _cost_rows(con)
+    v3 = ingest_file(con, _rewrite_cur2(tmp_path / "v3.csv", scale_first="2.096"), isolate=False)
+    assert v3.replaced == [v2.batch_id]
+    # v3 rolled back → v2's rows return (not v1's); then v2 rolled back → v1's return
+    assert f"of batch {v2.batch_id}" in rollback_batch(con, v3.batch_id or "", "fin")
+    assert _cost_rows(con) == state_v2
+    assert f"of batch {v1.batch_id}" in rollback_batch(con, v2.batch_id or "", "fin")
+    assert {r[0] for r in con.sql("SELECT DISTINCT batch_id FROM cost_line").fetchall()} == {v1.batch_id}
+    assert _totals(con)[0] == 12
+
+
+def test_rollback_keeps_a_month_a_later_batch_now_covers(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    """v1 = Feb; v2 = Feb + Mar replaces v1; v3 = Feb only replaces v2's February. Rolling back v2 removes its
+    March and must not bring v1's February back on top of v3's."""
+    v1 = ingest_file(con, CUR2, isolate=False)
+    rows = list(csv.reader(io.StringIO(CUR2.read_text())))
+    per_i, id_i = rows[0].index("bill_billing_period_start_date"), rows[0].index("identity_line_item_id")
+    extra = [list(r) for r in rows[1:13]]
+    for r in extra:
+        r[per_i], r[id_i] = "2025-03-01T00:00:00Z", r[id_i] + "-m"
+    two = tmp_path / "two.csv"
+    with open(two, "w", newline="") as f:
+        csv.writer(f).writerows(rows[:13] + extra)
+    v2 = ingest_file(con, two, isolate=False)
+    assert v2.replaced == [v1.batch_id]
+    v3 = ingest_file(con, _rewrite_cur2(tmp_path / "v3.csv", scale_first="2.096"), isolate=False)
+    assert v3.replaced == [v2.batch_id]
+    msg = rollback_batch(con, v2.batch_id or "", "fin")
+    assert "restored" not in msg
+    per_batch = dict(con.sql("SELECT batch_id, count(*) FROM cost_line GROUP BY 1").fetchall())
+    assert per_batch == {v3.batch_id: 12}
+    assert dict(con.sql("SELECT batch_id, status FROM ingest_batch").fetchall())[v1.batch_id] == "replaced"

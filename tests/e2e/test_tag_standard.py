@@ -1,0 +1,64 @@
+"""FinOps changes the tag standard in a real browser and the coverage on the page follows (own server and DuckDB
+copy: the standard is store-wide, the other journeys share theirs)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+from playwright.sync_api import Page, expect
+
+from data.generate import DEMO_LOGINS
+from tests.e2e.conftest import Server, login, screenshot, start_server, stop_server, wait_idle
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def own_server(demo_db_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    d = tmp_path_factory.mktemp("e2e_tagstd")
+    shutil.copy(demo_db_path, d / "app.duckdb")
+    s = start_server(d / "app.duckdb", d / "streamlit.log")
+    yield s
+    stop_server(s)
+
+
+def _coverage(page: Page) -> str:
+    metric = page.get_by_test_id("stMetric").filter(
+        has=page.get_by_test_id("stMetricLabel").get_by_text("Tag coverage", exact=True))
+    return metric.get_by_test_id("stMetricValue").inner_text()
+
+
+def test_finops_requires_only_the_cost_centre_and_coverage_follows(page: Page, own_server: Server,
+                                                                   demo_db_path: Path) -> None:
+    login(page, own_server.url, "fiona", DEMO_LOGINS["fiona"][0])
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Reconciliation").click()
+    wait_idle(page)
+    page.get_by_role("tab", name="Tag hygiene").click()
+    before = _coverage(page)
+    page.get_by_text("Tag standard — built-in default").click()
+    required = page.get_by_role("textbox", name="Required tags")
+    required.fill("Cost Center")
+    page.get_by_role("textbox", name="Allowed values").fill("")
+    page.get_by_role("textbox", name="Why").fill("chargeback needs only the cost centre")
+    page.get_by_role("textbox", name="Why").press("Tab")
+    screenshot(page, "reconciliation_tag_standard_form")
+    page.get_by_role("button", name="Save as a new version").click()
+    wait_idle(page)
+    expect(page.get_by_text("Tag standard — version 1")).to_be_visible(timeout=15_000)
+    after = _coverage(page)
+    # independent, on the untouched demo file the server's copy came from (the server holds its own copy open):
+    # the share of 2026-10 effective cost whose cost-centre tag names a known cost centre
+    con = duckdb.connect(str(demo_db_path), read_only=True)
+    try:
+        share = con.sql("""
+            SELECT 100 * sum(effective_cost) FILTER (WHERE lower(trim(tag_cost_center)) IN
+                       (SELECT lower(unit_id) FROM org_unit WHERE kind = 'cost_center')) / sum(effective_cost)
+            FROM cost_line WHERE billing_period = '2026-10'""").fetchall()[0][0]
+    finally:
+        con.close()
+    assert after == f"{share:.1f}%" and after != before
+    screenshot(page, "reconciliation_tag_standard")

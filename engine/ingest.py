@@ -165,13 +165,19 @@ def ingest_file(
             result.messages.append(f"{name}: {meta.rows_accepted} rows would load into {meta.target_table}, "
                                    f"{meta.rows_quarantined} would be quarantined")
             return result
-        report(0.82, f"Writing {meta.rows_accepted} rows")
+        fast = bool(meta.direct and meta.direct.get("precheck"))
+        what = f"Checking and writing {meta.rows_read:,} rows" if fast else f"Writing {meta.rows_accepted:,} rows"
+        report(0.82, what)
+
+        def load_progress(frac: float) -> None:
+            report(0.82 + 0.17 * frac, what)
+
         load = None
         if meta.direct is not None:
             load = _DirectLoad(p, workdir, identity, meta, options, lim)
         batch_id = f"{content_hash[:16]}-{uuid.uuid4().hex[:8]}"
         try:
-            _write(con, staged_path, meta, name, content_hash, user, result, load, batch_id)
+            _write(con, staged_path, meta, name, content_hash, user, result, load, batch_id, load_progress)
         except _NotEveryRowPassed:
             # the fast path's load found rows to quarantine (and wrote nothing): the full verdict pass numbers
             # them, then the load runs again excluding them
@@ -180,10 +186,11 @@ def ingest_file(
             result.parse_seconds += meta.seconds
             result.rows_read, result.warnings, result.problems = meta.rows_read, meta.warnings, meta.first_problems
             _check_rows(meta, name)
-            report(0.82, f"Writing {meta.rows_accepted} rows")
+            what = f"Writing {meta.rows_accepted:,} rows"
+            report(0.82, what)
             _write(con, staged_path, meta, name, content_hash, user, result,
                    _DirectLoad(p, workdir, identity, meta, options, lim) if meta.direct is not None else None,
-                   batch_id)
+                   batch_id, load_progress)
         report(1.0, "Done")
         return result
     except FileRefused as exc:
@@ -289,10 +296,44 @@ def _setting(con: duckdb.DuckDBPyConnection, name: str) -> str:
     return str(con.sql(f"SELECT current_setting('{name}')").fetchall()[0][0])
 
 
+def _run_watched(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any],
+                 progress: Callable[[float], None] | None) -> list[tuple[Any, ...]]:
+    """Run one statement, reporting DuckDB's own progress on it (the load is most of a big file's time). The
+    statement runs in a worker thread so that `progress` is called from the caller's thread (a Streamlit page can
+    only draw from its script thread); errors are raised here as if the statement had run here."""
+    if progress is None:
+        return con.execute(sql, params).fetchall()
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["rows"] = con.execute(sql, params).fetchall()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread below
+            box["exc"] = exc
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.25)
+        if not worker.is_alive():
+            break
+        try:
+            p = float(con.query_progress())
+        except Exception:  # noqa: BLE001 - progress is best effort
+            continue
+        if p >= 0:
+            progress(min(p, 100.0) / 100.0)
+    if "exc" in box:
+        raise box["exc"]
+    return list(box["rows"])
+
+
 def _write(con: duckdb.DuckDBPyConnection, staged_path: Path, meta: StageMeta, name: str, content_hash: str,
-           user: str, result: IngestResult, load: _DirectLoad | None, batch_id: str) -> None:
+           user: str, result: IngestResult, load: _DirectLoad | None, batch_id: str,
+           progress: Callable[[float], None] | None = None) -> None:
     """One transaction: replace what this file supersedes, insert rows and quarantine, record batch and audit.
-    The rows come from the staged `accepted` view, or (direct mode) straight from the source file."""
+    The rows come from the staged `accepted` view, or (direct mode) straight from the source file.
+    `progress` gets the load statement's progress (0..1) while it runs."""
     table = meta.target_table
     cols = [c for c, _ in target_columns(table)]
     col_list = ", ".join(q(c) for c in cols)
@@ -323,9 +364,9 @@ def _write(con: duckdb.DuckDBPyConnection, staged_path: Path, meta: StageMeta, n
         fast = bool(meta.direct and meta.direct.get("precheck"))
         with store.transaction(con):
             if fast and plan is not None and load is not None:
-                inserted = con.execute(f"INSERT INTO {q(table)} ({col_list}, batch_id) SELECT *, ? FROM "
-                                       f"({direct_select_sql(plan, alias, exclude=False)})",
-                                       [batch_id]).fetchall()[0][0]
+                inserted = _run_watched(con, f"INSERT INTO {q(table)} ({col_list}, batch_id) SELECT *, ? FROM "
+                                        f"({direct_select_sql(plan, alias, exclude=False)})", [batch_id],
+                                        progress)[0][0]
                 if int(inserted) != meta.rows_read:
                     raise _NotEveryRowPassed(f"{inserted} of {meta.rows_read} rows passed")
                 load.check(name, int(inserted))
@@ -343,12 +384,12 @@ def _write(con: duckdb.DuckDBPyConnection, staged_path: Path, meta: StageMeta, n
             elif plan is not None and load is not None:
                 excluded = int((meta.direct or {}).get("excluded", 1)) > 0
                 select = direct_select_sql(plan, alias, exclude=excluded)
-                inserted = con.execute(f"INSERT INTO {q(table)} ({col_list}, batch_id) "
-                                       f"SELECT *, ? FROM ({select})", [batch_id]).fetchall()[0][0]
+                inserted = _run_watched(con, f"INSERT INTO {q(table)} ({col_list}, batch_id) "
+                                        f"SELECT *, ? FROM ({select})", [batch_id], progress)[0][0]
                 load.check(name, int(inserted))
             else:
-                con.execute(f"INSERT INTO {q(table)} ({col_list}, batch_id) "
-                            f"SELECT {col_list}, ? FROM {alias}.{ACCEPTED}", [batch_id])
+                _run_watched(con, f"INSERT INTO {q(table)} ({col_list}, batch_id) "
+                             f"SELECT {col_list}, ? FROM {alias}.{ACCEPTED}", [batch_id], progress)
             con.execute(f"INSERT INTO quarantine_row (batch_id, row_number, column_name, reason, raw) "
                         f"SELECT ?, __row, __column, __reason, __raw FROM {alias}.{STAGED} "
                         f"WHERE __reason IS NOT NULL", [batch_id])

@@ -232,3 +232,24 @@ def test_a_file_whose_rows_fail_only_typed_checks_falls_back_and_loses_nothing(
         assert con.sql("SELECT count(*) FROM audit_event WHERE action = 'ingest'").fetchall()[0][0] == 1
     finally:
         con.close()
+
+
+def test_progress_is_reported_from_the_calling_thread(tmp_path: Path) -> None:
+    """A Streamlit page can only draw from its script thread: every progress report, including the load's, comes
+    from the thread that called ingest_file, and a failing statement still raises there."""
+    import threading  # noqa: PLC0415
+
+    calls: list[tuple[float, str, int]] = []
+    con = store.connect(tmp_path / "p.duckdb")
+    try:
+        res = ingest_file(con, FOCUS10, isolate=True,
+                          progress=lambda f, m: calls.append((f, m, threading.get_ident())))
+        assert res.status == "loaded"
+        assert {t for _, _, t in calls} == {threading.get_ident()}
+        assert all(0.0 <= f <= 1.0 for f, _, _ in calls) and calls[-1][:2] == (1.0, "Done")
+        assert any(m == "Checking and writing 1,000 rows" for _, m, _ in calls)
+        with pytest.raises(duckdb.Error):
+            ingest_mod._run_watched(con, "SELECT CAST('x' AS INTEGER)", [], lambda f: None)
+        assert ingest_mod._run_watched(con, "SELECT ?::INTEGER + 1", [41], lambda f: None) == [(42,)]
+    finally:
+        con.close()

@@ -177,7 +177,8 @@ def ingest_file(
             load = _DirectLoad(p, workdir, identity, meta, options, lim)
         batch_id = f"{content_hash[:16]}-{uuid.uuid4().hex[:8]}"
         try:
-            _write(con, staged_path, meta, name, content_hash, user, result, load, batch_id, load_progress)
+            _write(con, staged_path, meta, name, content_hash, user, result, load, batch_id,
+                   load_progress if progress else None)
         except _NotEveryRowPassed:
             # the fast path's load found rows to quarantine (and wrote nothing): the full verdict pass numbers
             # them, then the load runs again excluding them
@@ -190,7 +191,7 @@ def ingest_file(
             report(0.82, what)
             _write(con, staged_path, meta, name, content_hash, user, result,
                    _DirectLoad(p, workdir, identity, meta, options, lim) if meta.direct is not None else None,
-                   batch_id, load_progress)
+                   batch_id, load_progress if progress else None)
         report(1.0, "Done")
         return result
     except FileRefused as exc:

@@ -111,6 +111,10 @@ def configure(con: duckdb.DuckDBPyConnection, *, threads: int | None, memory_mb:
     if temp_dir is not None:
         con.execute(f"SET temp_directory = {lit(str(temp_dir))}")
     con.execute("SET preserve_insertion_order = true")
+    # query_progress() reports only with DuckDB's progress bar on (off by default for a script's file connection);
+    # the bar's own printing stays off
+    con.execute("SET enable_progress_bar = true")
+    con.execute("SET enable_progress_bar_print = false")
 
 
 def plan_from_frame(con: duckdb.DuckDBPyConnection, res: ParseResult) -> StagePlan:

@@ -284,7 +284,7 @@ class _DirectLoad:
         if plan_fingerprint(plan) != info.get("plan_sha256") or _identity(self.path) != self.identity:
             raise FileRefused(name, "a file that does not change while it is being loaded (it changed after it "
                               "was checked; nothing was written)")
-        if int(info.get("excluded", 1)) == 0 and not uses_row_numbers(plan):
+        if _by_number(info) == 0 and not uses_row_numbers(plan):
             # nothing to exclude by number and nothing else reads `__row`: the same plan without CSV numbering,
             # so DuckDB may scan the file in parallel and out of order
             plan = compile_direct_plan(source, self.meta.kind, opts, bool(info.get("rejects")), row_numbers=False)
@@ -294,6 +294,14 @@ class _DirectLoad:
         if inserted != self.meta.rows_accepted or _identity(self.path) != self.identity:
             raise FileRefused(name, "a file that does not change while it is being loaded (the rows read differ "
                               f"from the rows checked: {inserted} vs {self.meta.rows_accepted}; nothing was written)")
+
+
+def _by_number(info: dict[str, Any]) -> int:
+    """How many rows the load must exclude by plan row id. Zero for a grouped verdict (no natural key): each row
+    the child quarantined failed a check or its tags, and the load's own WHERE drops exactly those; the inserted
+    count is still checked against the child's accepted count. (Measured, 2M FOCUS lines from CSV with one bad
+    row: the numbered, ordered second load took ~20 s against ~11 s unnumbered.)"""
+    return 0 if info.get("grouped") else int(info.get("excluded", 1))
 
 
 def _setting(con: duckdb.DuckDBPyConnection, name: str) -> str:
@@ -397,7 +405,7 @@ def _write(con: duckdb.DuckDBPyConnection, staged_path: Path, meta: StageMeta, n
             if fast:
                 pass   # the rows are in already (above)
             elif plan is not None and load is not None:
-                excluded = int((meta.direct or {}).get("excluded", 1)) > 0
+                excluded = _by_number(meta.direct or {}) > 0
                 select = direct_select_sql(plan, alias, exclude=excluded)
                 inserted = _run_watched(con, f"INSERT INTO {q(table)} ({col_list}, batch_id) "
                                         f"SELECT *, ? FROM ({select})", [batch_id], progress)[0][0]

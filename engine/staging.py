@@ -480,8 +480,10 @@ def stage(path: Path, out: Path, *, kind: str | None = None, options: dict[str, 
         if narrow:
             con.execute(f"CREATE TABLE {EXCLUDED} AS SELECT __rid FROM {STAGED} WHERE __reason IS NOT NULL")
             n_excluded = con.sql(f"SELECT count(*) FROM {EXCLUDED}").fetchall()[0][0]
+            # grouped (no natural key): every excluded row failed a check or its tags, which the parent's own WHERE
+            # drops too, so the parent need not exclude by number (and may read in parallel)
             meta_direct = {"source": str(path), "rejects": rejects, "plan_sha256": plan_fingerprint(plan),
-                           "excluded": int(n_excluded)}
+                           "excluded": int(n_excluded), "grouped": grouped}
         _fix_row_numbers(con)
         meta = _summarise(con, plan, path, time.perf_counter() - t0, grouped=grouped)
         meta.direct = meta_direct

@@ -165,36 +165,31 @@ def ingest_file(
             result.messages.append(f"{name}: {meta.rows_accepted} rows would load into {meta.target_table}, "
                                    f"{meta.rows_quarantined} would be quarantined")
             return result
-        fast = bool(meta.direct and meta.direct.get("precheck"))
-        what = f"Checking and writing {meta.rows_read:,} rows" if fast else f"Writing {meta.rows_accepted:,} rows"
-        report(0.82, what)
-
-        def load_progress(_frac: float, seconds: float) -> None:
-            # DuckDB's own fraction misleads for this statement (measured: ~99% within a second for a CSV read
-            # without sniffing, whose row estimate is ~40; ~27% at the end of a 10M-line Parquet load), so the bar
-            # waits and the text counts the seconds
-            report(0.82, f"{what} — {seconds:.0f} s")
-
-        load = None
-        if meta.direct is not None:
-            load = _DirectLoad(p, workdir, identity, meta, options, lim)
         batch_id = f"{content_hash[:16]}-{uuid.uuid4().hex[:8]}"
-        try:
-            _write(con, staged_path, meta, name, content_hash, user, result, load, batch_id,
+
+        def write(m: StageMeta) -> None:
+            fast = bool(m.direct and m.direct.get("precheck"))
+            what = f"Checking and writing {m.rows_read:,} rows" if fast else f"Writing {m.rows_accepted:,} rows"
+            report(0.82, what)
+
+            def load_progress(seconds: float) -> None:
+                report(0.82, f"{what} — {seconds:.0f} s")
+
+            load = _DirectLoad(p, workdir, identity, m, options, lim) if m.direct is not None else None
+            _write(con, staged_path, m, name, content_hash, user, result, load, batch_id,
                    load_progress if progress else None)
+
+        try:
+            write(meta)
         except _NotEveryRowPassed:
             # the fast path's load found rows to quarantine (and wrote nothing): the full verdict pass numbers
-            # them, then the load runs again excluding them
+            # them, then the load runs again
             report(0.5, f"Some rows of {name} need quarantine; checking every row")
             meta = run_stage(False)
             result.parse_seconds += meta.seconds
             result.rows_read, result.warnings, result.problems = meta.rows_read, meta.warnings, meta.first_problems
             _check_rows(meta, name)
-            what = f"Writing {meta.rows_accepted:,} rows"
-            report(0.82, what)
-            _write(con, staged_path, meta, name, content_hash, user, result,
-                   _DirectLoad(p, workdir, identity, meta, options, lim) if meta.direct is not None else None,
-                   batch_id, load_progress if progress else None)
+            write(meta)
         report(1.0, "Done")
         return result
     except FileRefused as exc:
@@ -309,18 +304,14 @@ def _setting(con: duckdb.DuckDBPyConnection, name: str) -> str:
 
 
 def _run_watched(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any],
-                 progress: Callable[[float, float], None] | None) -> list[tuple[Any, ...]]:
-    """Run one statement, reporting DuckDB's own progress on it (0..1) and the seconds elapsed, about four times a
-    second (the load is most of a big file's time). The statement runs in a worker thread so that `progress` is
-    called from the caller's thread (a Streamlit page can only draw from its script thread); errors are raised
-    here as if the statement had run here."""
+                 progress: Callable[[float], None] | None) -> list[tuple[Any, ...]]:
+    """Run one statement, reporting the seconds elapsed about four times a second (the load is most of a big file's
+    time). DuckDB's own fraction is not used: for this statement it misleads (measured: ~99% within a second for a
+    CSV read without sniffing, whose row estimate is ~40; ~27% at the end of a 10M-line Parquet load). The
+    statement runs in a worker thread so that `progress` is called from the caller's thread (a Streamlit page can
+    only draw from its script thread); errors are raised here as if the statement had run here."""
     if progress is None:
         return con.execute(sql, params).fetchall()
-    # DuckDB tracks progress only with its progress bar on (off by default for a file opened by a script); its own
-    # printing stays off
-    saved = {k: _setting(con, k) for k in ("enable_progress_bar", "enable_progress_bar_print")}
-    con.execute("SET enable_progress_bar = true")
-    con.execute("SET enable_progress_bar_print = false")
     box: dict[str, Any] = {}
 
     def work() -> None:
@@ -332,20 +323,10 @@ def _run_watched(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any],
     worker = threading.Thread(target=work, daemon=True)
     started = time.perf_counter()
     worker.start()
-    try:
-        while worker.is_alive():
-            worker.join(0.25)
-            if not worker.is_alive():
-                break
-            try:
-                p = float(con.query_progress())
-            except Exception:  # noqa: BLE001 - progress is best effort
-                continue
-            progress(min(max(p, 0.0), 100.0) / 100.0, time.perf_counter() - started)
-    finally:
-        worker.join()
-        for k, v in saved.items():
-            con.execute(f"SET {k} = {v}")
+    while worker.is_alive():
+        worker.join(0.25)
+        if worker.is_alive():
+            progress(time.perf_counter() - started)
     if "exc" in box:
         raise box["exc"]
     return list(box["rows"])
@@ -353,10 +334,10 @@ def _run_watched(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any],
 
 def _write(con: duckdb.DuckDBPyConnection, staged_path: Path, meta: StageMeta, name: str, content_hash: str,
            user: str, result: IngestResult, load: _DirectLoad | None, batch_id: str,
-           progress: Callable[[float, float], None] | None = None) -> None:
+           progress: Callable[[float], None] | None = None) -> None:
     """One transaction: replace what this file supersedes, insert rows and quarantine, record batch and audit.
     The rows come from the staged `accepted` view, or (direct mode) straight from the source file.
-    `progress` gets the load statement's progress (0..1) and seconds elapsed while it runs."""
+    `progress` gets the seconds the load statement has been running."""
     table = meta.target_table
     cols = [c for c, _ in target_columns(table)]
     col_list = ", ".join(q(c) for c in cols)
@@ -384,15 +365,19 @@ def _write(con: duckdb.DuckDBPyConnection, staged_path: Path, meta: StageMeta, n
                 con.execute(stmt)
             for t in rejects:
                 con.execute(f"DROP TABLE IF EXISTS temp.main.{t}")
-        fast = bool(meta.direct and meta.direct.get("precheck"))
+        if plan is not None:
+            source = f"SELECT *, ? FROM ({direct_select_sql(plan, alias, exclude=_by_number(meta.direct or {}) > 0)})"
+        else:
+            source = f"SELECT {col_list}, ? FROM {alias}.{ACCEPTED}"
+        insert = f"INSERT INTO {q(table)} ({col_list}, batch_id) {source}"
+        # fast path (structural pre-check): the rows go in first and must all pass, and the scope comes from them
+        fast = load is not None and bool(meta.direct and meta.direct.get("precheck"))
         with store.transaction(con):
-            if fast and plan is not None and load is not None:
-                inserted = _run_watched(con, f"INSERT INTO {q(table)} ({col_list}, batch_id) SELECT *, ? FROM "
-                                        f"({direct_select_sql(plan, alias, exclude=False)})", [batch_id],
-                                        progress)[0][0]
-                if int(inserted) != meta.rows_read:
+            if fast and load is not None:
+                inserted = int(_run_watched(con, insert, [batch_id], progress)[0][0])
+                if inserted != meta.rows_read:
                     raise _NotEveryRowPassed(f"{inserted} of {meta.rows_read} rows passed")
-                load.check(name, int(inserted))
+                load.check(name, inserted)
                 meta.scope = _scope_of_batch(con, batch_id)
             replaced = _replace_superseded(con, alias, meta, batch_id)
             con.execute(
@@ -402,17 +387,10 @@ def _write(con: duckdb.DuckDBPyConnection, staged_path: Path, meta: StageMeta, n
                 [batch_id, meta.kind, name, content_hash, table, _period_label(meta), user, meta.rows_read,
                  meta.rows_accepted, meta.rows_quarantined, "; ".join(meta.warnings)[:2000] or None],
             )
-            if fast:
-                pass   # the rows are in already (above)
-            elif plan is not None and load is not None:
-                excluded = _by_number(meta.direct or {}) > 0
-                select = direct_select_sql(plan, alias, exclude=excluded)
-                inserted = _run_watched(con, f"INSERT INTO {q(table)} ({col_list}, batch_id) "
-                                        f"SELECT *, ? FROM ({select})", [batch_id], progress)[0][0]
-                load.check(name, int(inserted))
-            else:
-                _run_watched(con, f"INSERT INTO {q(table)} ({col_list}, batch_id) "
-                             f"SELECT {col_list}, ? FROM {alias}.{ACCEPTED}", [batch_id], progress)
+            if not fast:
+                inserted = int(_run_watched(con, insert, [batch_id], progress)[0][0])
+                if load is not None:
+                    load.check(name, inserted)
             con.execute(f"INSERT INTO quarantine_row (batch_id, row_number, column_name, reason, raw) "
                         f"SELECT ?, __row, __column, __reason, __raw FROM {alias}.{STAGED} "
                         f"WHERE __reason IS NOT NULL", [batch_id])
@@ -552,26 +530,27 @@ def rollback_batch(con: duckdb.DuckDBPyConnection, batch_id: str, user: str, rea
 
 
 def _restore_superseded(con: duckdb.DuckDBPyConnection, batch_id: str) -> dict[str, int]:
-    """Inside rollback_batch's transaction: put back the billing rows `batch_id` superseded, except for months
-    another loaded batch covers now (a later re-delivery that replaced part of this batch keeps those months).
-    Returns rows restored per earlier batch."""
-    free = ("NOT EXISTS (SELECT 1 FROM ingest_batch_scope a JOIN ingest_batch b USING (batch_id) "
-            "WHERE b.status = 'loaded' AND a.replaced_by IS NULL AND a.provider = x.provider "
-            "AND a.billing_account_id = coalesce(x.billing_account_id, '') AND a.billing_period = x.billing_period) "
-            "AND x.batch_id IN (SELECT batch_id FROM ingest_batch WHERE status IN ('loaded', 'replaced'))")
-    counts = {str(b): int(c) for b, c in con.sql(
-        f"SELECT batch_id, count(*) FROM cost_line_superseded x WHERE superseded_by = ? AND {free} "
-        f"GROUP BY 1 ORDER BY 1", params=[batch_id]).fetchall()}
-    if not counts:
-        return {}
+    """Inside rollback_batch's transaction: put back the billing rows `batch_id` superseded — of batches still
+    loaded or replaced — except for months another loaded batch covers now (a later re-delivery that replaced part
+    of this batch keeps those months). Returns rows restored per earlier batch."""
+    live = "x.batch_id IN (SELECT batch_id FROM ingest_batch WHERE status IN ('loaded', 'replaced'))"
+    uncovered = ("NOT EXISTS (SELECT 1 FROM ingest_batch_scope a JOIN ingest_batch b USING (batch_id) "
+                 "WHERE b.status = 'loaded' AND a.replaced_by IS NULL AND a.provider = x.provider "
+                 "AND a.billing_account_id = coalesce(x.billing_account_id, '') "
+                 "AND a.billing_period = x.billing_period)")
     con.execute(f"CREATE OR REPLACE TEMP TABLE __restore AS SELECT DISTINCT provider, "
                 f"coalesce(billing_account_id, '') AS account, billing_period AS period "
-                f"FROM cost_line_superseded x WHERE superseded_by = ? AND {free}", [batch_id])
-    scope = ("x.superseded_by = ? AND (x.provider, coalesce(x.billing_account_id, ''), x.billing_period) IN "
-             "(SELECT (provider, account, period) FROM __restore)")
-    con.execute(f"INSERT INTO cost_line SELECT * EXCLUDE (superseded_by) FROM cost_line_superseded x "
-                f"WHERE {scope}", [batch_id])
-    con.execute(f"DELETE FROM cost_line_superseded x WHERE {scope}", [batch_id])
+                f"FROM cost_line_superseded x WHERE superseded_by = ? AND {live} AND {uncovered}", [batch_id])
+    rows = (f"x.superseded_by = ? AND {live} AND (x.provider, coalesce(x.billing_account_id, ''), "
+            f"x.billing_period) IN (SELECT (provider, account, period) FROM __restore)")
+    counts = {str(b): int(c) for b, c in con.sql(
+        f"SELECT batch_id, count(*) FROM cost_line_superseded x WHERE {rows} GROUP BY 1 ORDER BY 1",
+        params=[batch_id]).fetchall()}
+    if not counts:
+        return {}
+    con.execute(f"INSERT INTO cost_line SELECT * EXCLUDE (superseded_by) FROM cost_line_superseded x WHERE {rows}",
+                [batch_id])
+    con.execute(f"DELETE FROM cost_line_superseded x WHERE {rows}", [batch_id])
     con.execute("UPDATE ingest_batch_scope s SET replaced_by = NULL FROM __restore r WHERE s.replaced_by = ? "
                 "AND s.provider = r.provider AND s.billing_account_id = r.account AND s.billing_period = r.period",
                 [batch_id])

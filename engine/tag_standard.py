@@ -8,7 +8,6 @@ only reach files loaded afterwards); docs/ingestion.md lists them.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import replace
 
 import duckdb
@@ -22,7 +21,7 @@ from engine.users import User
 EDITORS = ("finops", "admin")   # who may change the standard; everyone who can see coverage may read it
 MAX_KEYS = 20
 MAX_VALUES = 500
-_KEY = re.compile(r"^[a-z0-9_]{1,63}$")
+MAX_KEY_LENGTH = 63
 
 
 class StandardError(ValueError):
@@ -71,8 +70,8 @@ def _keys(raw: list[str] | tuple[str, ...], what: str) -> tuple[str, ...]:
         k = canonical_key(str(r))
         if not k:
             continue
-        if not _KEY.match(k):
-            raise StandardError(f"{what} '{str(r).strip()[:60]}': letters, digits and _ only (after normalising)")
+        if len(k) > MAX_KEY_LENGTH:
+            raise StandardError(f"{what} '{str(r).strip()[:60]}…': at most {MAX_KEY_LENGTH} characters")
         if k not in out:
             out.append(k)
     if len(out) > MAX_KEYS:
@@ -92,18 +91,16 @@ def save(con: duckdb.DuckDBPyConnection, std: TagStandard, user: User, note: str
         raise AccessDenied(f"{user.username} ({user.role}) cannot change the tag standard")
     if not std.required:
         raise StandardError("at least one required tag (coverage would otherwise be 100% by definition)")
-    before = current(con)
-    if before.required == std.required and before.allowed == std.allowed and current_version(con):
-        return current_version(con)
-    body = json.dumps({"required": list(std.required), "allowed": {k: list(v) for k, v in std.allowed.items()}},
-                      sort_keys=True)
+    before, in_force = current(con), current_version(con)
+    if in_force and (before.required, before.allowed) == (std.required, std.allowed):
+        return in_force
+    rules = {"required": list(std.required), "allowed": {k: list(v) for k, v in std.allowed.items()}}
     with store.transaction(con):
-        version = current_version(con) + 1
+        version = in_force + 1
         con.execute("INSERT INTO tag_standard (version, body, saved_by, note) VALUES (?, ?, ?, ?)",
-                    [version, body, user.username, note or None])
+                    [version, json.dumps(rules, sort_keys=True), user.username, note or None])
         audit.record(con, user.username, "tag_standard_saved", "tag_standard", str(version),
-                     {"required": list(std.required), "allowed": {k: list(v) for k, v in std.allowed.items()},
-                      "previous_required": list(before.required), "note": note})
+                     {**rules, "previous_required": list(before.required), "note": note})
     return version
 
 

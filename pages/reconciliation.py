@@ -161,7 +161,8 @@ def dq_tab() -> None:
 def standard_editor() -> None:
     """The tag standard in force; FinOps and admins save a new version (the engine checks the role again)."""
     saved = tag_standard.current(con)
-    version = tag_standard.current_version(con)
+    history = tag_standard.history(con)
+    version = int(history["version"][0]) if not history.is_empty() else 0
     label = f"Tag standard — version {version}" if version else "Tag standard — built-in default"
     with st.expander(label):
         if user.role not in tag_standard.EDITORS:
@@ -184,7 +185,6 @@ def standard_editor() -> None:
                     else:
                         st.toast(f"Tag standard version {new} in force")
                         st.rerun()
-        history = tag_standard.history(con)
         if not history.is_empty():
             st.dataframe(history, hide_index=True, width="stretch")
 

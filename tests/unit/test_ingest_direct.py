@@ -30,15 +30,12 @@ GCP = FIXTURES / "gcp_billing_export.jsonl"
 COMPARED = ("cost_line", "quarantine_row", "ingest_batch_scope")
 
 
-def _damaged_focus(dest: Path, *, reject_line: bool = True) -> Path:
-    """The FOCUS sample with a bad row of each kind and one line the CSV reader cannot split."""
+def _focus_with(dest: Path, cells: dict[tuple[int, str], str], reject_line: bool = False) -> Path:
+    """The FOCUS sample with some cells replaced ((row index, column) → text) and, optionally, one line the CSV
+    reader cannot split."""
     rows = list(csv.reader(io.StringIO(FOCUS10.read_text())))
-    h = rows[0]
-    rows[3][h.index("BilledCost")] = "12,50 EUR"
-    rows[7][h.index("BillingCurrency")] = "XXX"
-    rows[11][h.index("ChargeCategory")] = "Bogus"
-    rows[15][h.index("Tags")] = "{not json"
-    rows[19][h.index("ChargePeriodStart")] = "yesterday"
+    for (i, column), value in cells.items():
+        rows[i][rows[0].index(column)] = value
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows(rows)
     lines = buf.getvalue().splitlines(keepends=True)
@@ -48,17 +45,17 @@ def _damaged_focus(dest: Path, *, reject_line: bool = True) -> Path:
     return dest
 
 
+def _damaged_focus(dest: Path, *, reject_line: bool = True) -> Path:
+    """The FOCUS sample with a bad row of each kind and one line the CSV reader cannot split."""
+    return _focus_with(dest, {(3, "BilledCost"): "12,50 EUR", (7, "BillingCurrency"): "XXX",
+                              (11, "ChargeCategory"): "Bogus", (15, "Tags"): "{not json",
+                              (19, "ChargePeriodStart"): "yesterday"}, reject_line)
+
+
 def _only_typed_failures(dest: Path) -> Path:
     """Rows that fail a typed check but split fine and carry parseable tags: the structural pre-check passes them,
     the load's own checks do not — the fast path must notice and fall back to the numbered verdict pass."""
-    rows = list(csv.reader(io.StringIO(FOCUS10.read_text())))
-    h = rows[0]
-    rows[5][h.index("BillingCurrency")] = "XXX"
-    rows[9][h.index("EffectiveCost")] = "n/a"
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(rows)
-    dest.write_text(buf.getvalue())
-    return dest
+    return _focus_with(dest, {(5, "BillingCurrency"): "XXX", (9, "EffectiveCost"): "n/a"})
 
 
 def _parquet_of(src: Path, dest: Path) -> Path:
@@ -249,8 +246,8 @@ def test_progress_is_reported_from_the_calling_thread(tmp_path: Path) -> None:
         assert all(0.0 <= f <= 1.0 for f, _, _ in calls) and calls[-1][:2] == (1.0, "Done")
         assert any(m == "Checking and writing 1,000 rows" for _, m, _ in calls)
         with pytest.raises(duckdb.Error):
-            ingest_mod._run_watched(con, "SELECT CAST('x' AS INTEGER)", [], lambda f, s: None)
-        assert ingest_mod._run_watched(con, "SELECT ?::INTEGER + 1", [41], lambda f, s: None) == [(42,)]
+            ingest_mod._run_watched(con, "SELECT CAST('x' AS INTEGER)", [], lambda s: None)
+        assert ingest_mod._run_watched(con, "SELECT ?::INTEGER + 1", [41], lambda s: None) == [(42,)]
         # DuckDB's own settings are put back after a watched statement
         assert con.sql("SELECT current_setting('enable_progress_bar')").fetchall() == [(False,)]
     finally:

@@ -119,7 +119,7 @@ def _one(kind: str, path: Path, db: Path) -> dict[str, float]:
         con.close()
     else:
         from engine import store  # noqa: PLC0415
-        from engine.ingest import ingest_file  # noqa: PLC0415
+        from engine.ingest.pipeline import ingest_file  # noqa: PLC0415
 
         con = store.connect(db)
         t0 = time.perf_counter()

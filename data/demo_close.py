@@ -19,7 +19,7 @@ from engine.allocation.runs import run_allocation
 from engine.rules import versions
 from engine.rules.model import load
 
-DEMO_RULESET = Path(__file__).resolve().parents[1] / "engine" / "rulesets" / "demo_default.yaml"
+DEMO_RULESET = Path(__file__).resolve().parents[1] / "engine" / "rules" / "rulesets" / "demo_default.yaml"
 AUTHOR, APPROVER = "fiona", "admin"
 
 

@@ -17,6 +17,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from engine.errors import ConfigError, InputError
+
 ROOT = Path(__file__).resolve().parents[1]
 SECRETS_FILE = ROOT / ".streamlit" / "secrets.toml"
 COOKIE_KEY_FILE = ROOT / ".streamlit" / "cookie_key"
@@ -45,7 +47,7 @@ class Settings(BaseSettings):
     @classmethod
     def _not_the_example_key(cls, v: str | None) -> str | None:
         if v is not None and "replace-with" in v:
-            raise ValueError("cookie_key is still the example value; generate a random one")
+            raise InputError("cookie_key is still the example value; generate a random one")
         return v
 
     @classmethod
@@ -68,7 +70,7 @@ class Settings(BaseSettings):
             key = COOKIE_KEY_FILE.read_text().strip()
             if len(key) >= 32:
                 return key
-        raise RuntimeError(
+        raise ConfigError(
             "No cookie key configured: set APPORTION_COOKIE_KEY, add cookie_key to .streamlit/secrets.toml, "
             "or run `make run`, which generates one into .streamlit/cookie_key."
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine import audit
+from engine.store import audit
 from ui.auth import require_role
 from ui.db import db
 from ui.navigation import roles_for

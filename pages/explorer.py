@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import streamlit as st
 
-from engine import explorer, overview
-from engine.explorer import LEVEL_TITLES, Filters
+from engine.insights import explorer, overview
+from engine.insights.explorer import LEVEL_TITLES, Filters
 from ui import charts
 from ui.auth import require_role
 from ui.db import db

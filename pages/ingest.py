@@ -1,13 +1,20 @@
 """Ingest: upload exports and inventories, see what was recognised, loaded and refused (and why), download the
-quarantine, and roll a batch back. Parsing runs in a sandboxed child process (engine/ingest.py)."""
+quarantine, and roll a batch back. Parsing runs in a sandboxed child process (engine/ingest/pipeline.py)."""
 
 from __future__ import annotations
 
 import polars as pl
 import streamlit as st
 
-from engine.ingest import IngestResult, ingest_bytes, list_batches, quarantine_rows, rollback_batch, source_kinds
-from engine.mapping_profiles import ingest_options, list_profiles
+from engine.ingest.mapping_profiles import ingest_options, list_profiles
+from engine.ingest.pipeline import (
+    IngestResult,
+    ingest_bytes,
+    list_batches,
+    quarantine_rows,
+    rollback_batch,
+    source_kinds,
+)
 from engine.settings import get_settings
 from ui.auth import require_role
 from ui.db import db

@@ -5,9 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from engine.allocation.diff import diff_runs
-from engine.allocation.errors import AllocationError
 from engine.allocation.runs import run_allocation
-from engine.run_history import list_runs
+from engine.errors import AllocationError
+from engine.insights.run_history import list_runs
 from ui.auth import require_role
 from ui.db import db
 from ui.formats import money

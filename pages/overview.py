@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine import comparison, overview
+from engine.insights import comparison, overview
 from ui import cache, charts
 from ui.auth import require_role
 from ui.db import data_version, db

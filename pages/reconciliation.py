@@ -8,7 +8,9 @@ import polars as pl
 import streamlit as st
 from pydantic import ValidationError
 
-from engine import asset_review, tag_hygiene, tag_standard
+from engine.reconcile import asset_review
+from engine.tags import hygiene as tag_hygiene
+from engine.tags import standard as tag_standard
 from ui.auth import require_role
 from ui.db import db
 from ui.downloads import download_row

@@ -6,7 +6,7 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
-from engine import comparison
+from engine.insights import comparison
 from ui.auth import require_role
 from ui.db import db
 from ui.empty import empty_state

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine import comparison, statements
-from engine.scope import visible_cost_centers
-from engine.statement_access import statement_for
+from engine.access.scope import visible_cost_centers
+from engine.access.statement_access import statement_for
+from engine.insights import comparison
+from engine.outputs import statements
 from ui.auth import require_role
 from ui.db import db
 from ui.empty import empty_state

@@ -7,8 +7,8 @@ from decimal import Decimal
 import polars as pl
 import streamlit as st
 
-from engine import workshop
-from engine.workshop import WorkshopParams
+from engine.insights import workshop
+from engine.insights.workshop import WorkshopParams
 from ui import cache, charts
 from ui.auth import require_role
 from ui.db import data_version, db

@@ -8,9 +8,9 @@ from typing import NoReturn
 import streamlit as st
 import streamlit_authenticator as stauth
 
-from engine import users
+from engine.access import users
+from engine.access.users import User
 from engine.settings import get_settings
-from engine.users import User
 from ui.db import db
 
 DEMO_LOGINS_KEY = "_demo_logins"

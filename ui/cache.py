@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from engine import workshop
 from engine.allocation import whatif
+from engine.insights import workshop
 from engine.settings import get_settings
 from ui.db import db
 
@@ -30,7 +30,8 @@ def db_path() -> str:
 @st.cache_data(show_spinner=False, max_entries=64, ttl=3600)
 def overview_figures(db_path: str, data_version: str, username: str, period: str, scenario_name: str) -> dict:
     """Every figure the overview shows, computed once per data version, user and period."""
-    from engine import comparison, overview, users
+    from engine.access import users
+    from engine.insights import comparison, overview
 
     con = db()
     user = users.get_user(con, username)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from engine import exports
+from engine.outputs import exports
 
 
 def download_row(df: pl.DataFrame, basename: str, key: str) -> None:

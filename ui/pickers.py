@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import streamlit as st
 
-from engine import overview
+from engine.insights import overview
 from engine.rules import versions
 from ui.empty import empty_state
 

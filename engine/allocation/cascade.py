@@ -16,6 +16,7 @@ from typing import NamedTuple
 from engine.allocation import methods
 from engine.allocation.pools import UNMATCHED, PoolData, PooledException
 from engine.allocation.reciprocal import inverse_of_i_minus_st
+from engine.errors import InputError
 from engine.rules.model import STEP_PREFIX, UNALLOCATED, RuleSet, Step
 
 PRECISION = 40
@@ -39,7 +40,7 @@ class RowKey(NamedTuple):
 Rows = dict[RowKey, Decimal]
 
 
-class CascadeError(ValueError):
+class CascadeError(InputError):
     """A rule set that cannot be applied to this period's data (for example a singular reciprocal group)."""
 
 

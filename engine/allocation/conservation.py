@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import duckdb
 
-from engine.allocation.errors import AllocationError
 from engine.allocation.rounding import to_cents
+from engine.errors import AllocationError
 
 
 class ConservationError(AllocationError):

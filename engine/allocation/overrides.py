@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from engine.errors import InputError
 from engine.rules.model import RuleSet
 
 
@@ -22,15 +23,15 @@ def apply(rs: RuleSet, weights: Mapping[str, Mapping[str, float]] | None = None,
     known = {s["id"] for s in body["steps"]}
     for sid in list(weights or {}) + list(splits or {}):
         if sid not in known:
-            raise ValueError(f"no step {sid!r} in rule set {rs.name!r}")
+            raise InputError(f"no step {sid!r} in rule set {rs.name!r}")
     for s in body["steps"]:
         if weights and s["id"] in weights:
             if s["method"]["kind"] != "weighted":
-                raise ValueError(f"step {s['id']!r} is {s['method']['kind']}, not weighted: it has no weights")
+                raise InputError(f"step {s['id']!r} is {s['method']['kind']}, not weighted: it has no weights")
             s["method"]["weights"] = {d: float(w) for d, w in weights[s["id"]].items()}
         if splits and s["id"] in splits:
             if s["method"]["kind"] != "fixed":
-                raise ValueError(f"step {s['id']!r} is {s['method']['kind']}, not fixed: it has no split")
+                raise InputError(f"step {s['id']!r} is {s['method']['kind']}, not fixed: it has no split")
             s["method"]["split"] = {t: str(p) for t, p in splits[s["id"]].items()}
     return RuleSet.model_validate(body)
 

@@ -18,6 +18,7 @@ import duckdb
 import polars as pl
 from pydantic import BaseModel, ConfigDict
 
+from engine.errors import InputError
 from engine.rules.filters import ASSET_FIELDS, LICENCE_FIELDS, compile_all, compile_one
 from engine.rules.model import RuleSet, TargetKind
 
@@ -126,7 +127,7 @@ def load_exceptions(con: duckdb.DuckDBPyConnection, period: str) -> list[PooledE
     out: list[PooledException] = []
     for eid, fld, val, treatment, reason in rows:
         if fld not in EXCEPTION_FIELDS:
-            raise ValueError(f"exception {eid}: match_field must be one of {EXCEPTION_FIELDS}, not {fld!r}")
+            raise InputError(f"exception {eid}: match_field must be one of {EXCEPTION_FIELDS}, not {fld!r}")
         out.append(PooledException(eid, fld, val, reason, ExceptionTreatment.model_validate(json.loads(treatment))))
     return out
 
@@ -263,13 +264,13 @@ def _step_case(steps: list[Any], alias: str, fields: frozenset[str]) -> tuple[st
 
 
 def asset_pools(con: duckdb.DuckDBPyConnection, rs: RuleSet, period: str) -> tuple[dict[str, Decimal], DirectRows]:
-    """The month's depreciation of capitalised assets (engine/depreciation.py), claimed by `assets` steps in order.
+    """The month's depreciation of capitalised assets (costmodels/depreciation.py), claimed by `assets` steps in order.
     Direct steps charge each asset to its CMDB owner (cost centre or application). Assets no step claims are
     outside this rule set's scope."""
     steps = [s for s in rs.steps if s.source.kind == "assets"]
     if not steps:
         return {}, {}
-    from engine.depreciation import depreciation_for_period
+    from engine.costmodels.depreciation import depreciation_for_period
 
     dep = depreciation_for_period(con, period).group_by("asset_id").agg(pl.col("depreciation").sum())
     case_sql, params = _step_case(steps, "a", ASSET_FIELDS)

@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 from engine.allocation.cascade import RowKey, Rows
 from engine.allocation.rounding import controlled, largest_remainder, to_cents
+from engine.errors import InputError
 
 AMOUNT_QUANTUM = Decimal("1e-10")  # allocation_result.amount is DECIMAL(38, 10)
 
@@ -38,7 +39,7 @@ def _post(rows: Rows, pool_totals: dict[str, Decimal]) -> list[Posted]:
     posted_pools = {p for p, _ in cells}
     missing = sorted(p for p, c in pool_cents.items() if c != 0 and p not in posted_pools)
     if missing:
-        raise ValueError(f"pools with money but nothing posted: {missing}")
+        raise InputError(f"pools with money but nothing posted: {missing}")
     cell_cents = controlled(cells, pool_cents)
     out: list[Posted] = []
     for cell in sorted(cells):

@@ -12,10 +12,12 @@ from collections.abc import Sequence
 from decimal import Decimal
 from fractions import Fraction
 
+from engine.errors import InputError
+
 Number = Fraction | Decimal | int
 
 
-class SingularSystem(ValueError):
+class SingularSystem(InputError):
     """The departments in a reciprocal group pass all their cost among themselves: no unique solution exists."""
 
 

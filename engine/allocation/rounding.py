@@ -11,6 +11,8 @@ from collections.abc import Hashable, Mapping, Sequence
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import TypeVar
 
+from engine.errors import InputError
+
 CENT = Decimal("0.01")
 T = TypeVar("T", bound=Hashable)
 
@@ -24,10 +26,10 @@ def largest_remainder(amounts: Sequence[Decimal], total_cents: int, keys: Sequen
     """Integer cents per amount summing to `total_cents`: floor each, then hand out the missing cents by largest
     remainder, ties broken by ascending key. Works for credits (negative amounts) too."""
     if len(amounts) != len(keys):
-        raise ValueError("amounts and keys differ in length")
+        raise InputError("amounts and keys differ in length")
     if not amounts:
         if total_cents != 0:
-            raise ValueError(f"{total_cents} cents to post but no rows to post them to")
+            raise InputError(f"{total_cents} cents to post but no rows to post them to")
         return []
     floors: list[int] = []
     remainders: list[Decimal] = []

@@ -18,15 +18,14 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from engine import audit
 from engine.allocation import conservation, overrides
 from engine.allocation.cascade import UNALLOCATED_KIND, CascadeError, run_cascade
-from engine.allocation.errors import AllocationError
 from engine.allocation.pools import Basis, Org, PoolData, load_pools
 from engine.allocation.posting import AMOUNT_QUANTUM, Posted, post
+from engine.errors import AllocationError, InputError
 from engine.rules import versions
 from engine.rules.model import RuleSet, load
-from engine.store import transaction
+from engine.store import audit, transaction
 
 
 @dataclass(frozen=True)
@@ -129,9 +128,9 @@ def run_allocation(con: duckdb.DuckDBPyConnection, period: str, rule_set: str | 
                    actor: str = "cli") -> RunSummary:
     """Allocate one period and post it. Raises AllocationError (ConservationError is one) when nothing posted."""
     if not versions.PERIOD.match(period):
-        raise ValueError(f"period must be YYYY-MM, not {period!r}")
+        raise InputError(f"period must be YYYY-MM, not {period!r}")
     if basis not in ("effective", "billed"):
-        raise ValueError(f"basis must be effective or billed, not {basis!r}")
+        raise InputError(f"basis must be effective or billed, not {basis!r}")
     started = time.perf_counter()
     base_rs, ver = resolve_rule_set(con, rule_set, period, version)
     rs = overrides.from_params(base_rs, params)

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 from engine import store
-from engine.allocation.errors import AllocationError
 from engine.allocation.runs import run_allocation
 from engine.cli import resolve_db
+from engine.errors import AllocationError
 from engine.rules.versions import VersionError
 
 EXPORT_SQL = (

@@ -14,8 +14,8 @@ from typing import Any, TextIO
 
 from engine import store
 from engine.cli import resolve_db
-from engine.ingest import IngestResult, ingest_file
-from engine.sandbox import Limits
+from engine.ingest.pipeline import IngestResult, ingest_file
+from engine.ingest.sandbox import Limits
 
 BAR = 30
 
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     kind = args.source
     try:
         if args.mapping:
-            from engine.mapping_profiles import ingest_options  # noqa: PLC0415 - only mapped imports need it
+            from engine.ingest.mapping_profiles import ingest_options  # noqa: PLC0415 - only mapped imports need it
 
             try:
                 options.update(ingest_options(con, args.mapping))

@@ -10,6 +10,8 @@ import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from engine.errors import InputError
+
 Op = Literal["eq", "ne", "in", "not_in", "is_null", "not_null", "starts_with", "contains", "gt", "gte", "lt", "lte"]
 
 FIELDS: frozenset[str] = frozenset(
@@ -40,7 +42,7 @@ def _column(field: str, alias: str, fields: frozenset[str]) -> tuple[str, list[A
         return f'{alias}."{field}"', []
     if fields is FIELDS and _TAG_KEY.match(field):
         return f"element_at({alias}.tags, ?)[1]", [field[4:]]
-    raise ValueError(f"unknown filter field {field!r}; allowed: {sorted(fields)}")
+    raise InputError(f"unknown filter field {field!r}; allowed: {sorted(fields)}")
 
 
 def compile_one(field: str, op: str, value: Any, alias: str = "l", fields: frozenset[str] = FIELDS,
@@ -67,7 +69,7 @@ def compile_one(field: str, op: str, value: Any, alias: str = "l", fields: froze
         if op == "ne":
             return f"({col} IS NULL OR {col} <> ?)", params + params + [value]
         return f"({col} {_COMPARE[op]} ?)", params + [value]
-    raise ValueError(f"unknown filter operator {op!r}")
+    raise InputError(f"unknown filter operator {op!r}")
 
 
 def compile_all(conditions: Sequence[tuple[str, str, Any]], alias: str = "l", fields: frozenset[str] = FIELDS,

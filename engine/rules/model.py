@@ -17,6 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from engine.errors import InputError, NotFound
 from engine.rules.filters import ASSET_FIELDS, FIELDS, LICENCE_FIELDS, Op, valid_field
 
 TargetKind = Literal["cost_center", "application", "business_unit"]
@@ -47,11 +48,11 @@ class Filter(_Strict):
     def _check(self) -> Filter:
         if self.op in ("is_null", "not_null"):
             if self.value is not None:
-                raise ValueError(f"operator {self.op} takes no value")
+                raise InputError(f"operator {self.op} takes no value")
         elif self.value is None:
-            raise ValueError(f"operator {self.op} needs a value")
+            raise InputError(f"operator {self.op} needs a value")
         if self.op in ("in", "not_in") and not isinstance(self.value, list):
-            raise ValueError(f"operator {self.op} needs a list value")
+            raise InputError(f"operator {self.op} needs a list value")
         return self
 
 
@@ -71,7 +72,7 @@ class Source(_Strict):
         allowed = SOURCE_FIELDS[self.kind]
         for f in self.filters:
             if not valid_field(f.field, allowed):
-                raise ValueError(f"unknown filter field {f.field!r} for {self.kind}; allowed: {sorted(allowed)}")
+                raise InputError(f"unknown filter field {f.field!r} for {self.kind}; allowed: {sorted(allowed)}")
         return self
 
 
@@ -90,20 +91,20 @@ class Method(_Strict):
     def _check(self) -> Method:
         k = self.kind
         if k == "driver" and not self.driver:
-            raise ValueError("method driver needs `driver`")
+            raise InputError("method driver needs `driver`")
         if k == "weighted":
             if not self.weights:
-                raise ValueError("method weighted needs `weights` (driver → weight)")
+                raise InputError("method weighted needs `weights` (driver → weight)")
             if any(w < 0 for w in self.weights.values()) or sum(self.weights.values()) <= 0:
-                raise ValueError("weights must be non-negative and not all zero")
+                raise InputError("weights must be non-negative and not all zero")
         if k == "fixed":
             if not self.split:
-                raise ValueError("method fixed needs `split` (target → percent)")
+                raise InputError("method fixed needs `split` (target → percent)")
             total = sum(self.split.values(), Decimal(0))
             if total != 100:
-                raise ValueError(f"fixed split must add up to 100 %, got {total}")
+                raise InputError(f"fixed split must add up to 100 %, got {total}")
         if k == "direct" and not self.fallback:
-            raise ValueError("method direct needs at least one fallback link")
+            raise InputError("method direct needs at least one fallback link")
         return self
 
     @property
@@ -132,7 +133,7 @@ class Step(_Strict):
     @classmethod
     def _slug(cls, v: str) -> str:
         if not _ID.match(v):
-            raise ValueError(f"step id {v!r} must be lower_snake_case (a-z, 0-9, _), starting with a letter")
+            raise InputError(f"step id {v!r} must be lower_snake_case (a-z, 0-9, _), starting with a letter")
         return v
 
 
@@ -149,10 +150,10 @@ class RuleSet(_Strict):
     @model_validator(mode="after")
     def _check(self) -> RuleSet:
         if not self.steps:
-            raise ValueError("a rule set needs at least one step")
+            raise InputError("a rule set needs at least one step")
         ids = [s.id for s in self.steps]
         if len(ids) != len(set(ids)):
-            raise ValueError(f"duplicate step ids: {ids}")
+            raise InputError(f"duplicate step ids: {ids}")
         pos = {sid: i for i, sid in enumerate(ids)}
         groups: dict[str, list[int]] = {}
         for i, s in enumerate(self.steps):
@@ -160,47 +161,47 @@ class RuleSet(_Strict):
                 groups.setdefault(s.reciprocal_group, []).append(i)
         for g, members in groups.items():
             if members != list(range(members[0], members[0] + len(members))):
-                raise ValueError(f"reciprocal group {g!r}: its steps must be consecutive")
+                raise InputError(f"reciprocal group {g!r}: its steps must be consecutive")
             for i in members:
                 if self.steps[i].method.kind in ("direct", "allocated"):
-                    raise ValueError(f"step {self.steps[i].id!r}: {self.steps[i].method.kind} cannot be reciprocal")
+                    raise InputError(f"step {self.steps[i].id!r}: {self.steps[i].method.kind} cannot be reciprocal")
         for target, sid in self.service_pools.items():
             if sid not in pos:
-                raise ValueError(f"service_pools: {target!r} points at unknown step {sid!r}")
+                raise InputError(f"service_pools: {target!r} points at unknown step {sid!r}")
         fed: set[str] = set(self.service_pools.values())
         for i, s in enumerate(self.steps):
             refs = [t for t in (s.method.split or {}) if t.startswith(STEP_PREFIX)]
             refs += [t for t in (s.method.targets or []) if t.startswith(STEP_PREFIX)]
             if s.unallocated != "post":
                 if not s.unallocated.startswith(STEP_PREFIX):
-                    raise ValueError(f"step {s.id!r}: unallocated must be 'post' or 'step:<id>'")
+                    raise InputError(f"step {s.id!r}: unallocated must be 'post' or 'step:<id>'")
                 refs.append(s.unallocated)
                 if pos.get(s.unallocated[len(STEP_PREFIX):], -1) <= i:
-                    raise ValueError(f"step {s.id!r}: unallocated must go to a later step")
+                    raise InputError(f"step {s.id!r}: unallocated must go to a later step")
             for r in refs:
                 sid = r[len(STEP_PREFIX):]
                 if sid not in pos:
-                    raise ValueError(f"step {s.id!r}: unknown target {r!r}")
+                    raise InputError(f"step {s.id!r}: unknown target {r!r}")
                 fed.add(sid)
             for f in s.method.from_steps or []:
                 if pos.get(f, len(ids)) >= i:
-                    raise ValueError(f"step {s.id!r}: from_steps must name earlier steps, not {f!r}")
+                    raise InputError(f"step {s.id!r}: from_steps must name earlier steps, not {f!r}")
             if s.method.kind == "direct" and s.target_kind == "business_unit":
-                raise ValueError(f"step {s.id!r}: direct allocation targets cost centres or applications")
+                raise InputError(f"step {s.id!r}: direct allocation targets cost centres or applications")
             if s.method.kind == "direct" and s.source.kind == "licences" and s.target_kind != "cost_center":
-                raise ValueError(f"step {s.id!r}: licence seats are held by cost centres")
+                raise InputError(f"step {s.id!r}: licence seats are held by cost centres")
         for s in self.steps:
             if s.method.kind == "direct" and s.id in fed:
-                raise ValueError(f"step {s.id!r}: a direct step attributes its own lines and cannot receive cost")
+                raise InputError(f"step {s.id!r}: a direct step attributes its own lines and cannot receive cost")
             if s.source.kind == "none" and s.id not in fed:
-                raise ValueError(f"step {s.id!r}: has no source and no step sends it anything")
+                raise InputError(f"step {s.id!r}: has no source and no step sends it anything")
         return self
 
     def step(self, step_id: str) -> Step:
         for s in self.steps:
             if s.id == step_id:
                 return s
-        raise KeyError(step_id)
+        raise NotFound(step_id)
 
     def body(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

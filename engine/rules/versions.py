@@ -16,14 +16,14 @@ from typing import Any
 
 import duckdb
 
-from engine import audit
+from engine.errors import InputError
 from engine.rules.model import RuleSet, from_data
-from engine.store import transaction
+from engine.store import audit, transaction
 
 PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
-class VersionError(ValueError):
+class VersionError(InputError):
     """A transition the workflow does not allow (editing a submitted version, self-approval, …)."""
 
 

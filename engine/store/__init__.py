@@ -13,6 +13,8 @@ from pathlib import Path
 
 import duckdb
 
+from engine.errors import InputError
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
@@ -23,11 +25,11 @@ def migrations() -> list[tuple[int, str, str]]:
     for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
         m = _MIGRATION_NAME.match(path.name)
         if not m:
-            raise ValueError(f"migration file {path.name} must be named NNNN_name.sql")
+            raise InputError(f"migration file {path.name} must be named NNNN_name.sql")
         found.append((int(m.group(1)), m.group(2), path.read_text()))
     versions = [v for v, _, _ in found]
     if len(versions) != len(set(versions)):
-        raise ValueError(f"duplicate migration numbers in {MIGRATIONS_DIR}: {versions}")
+        raise InputError(f"duplicate migration numbers in {MIGRATIONS_DIR}: {versions}")
     return found
 
 

@@ -234,7 +234,8 @@ def test_discovery_against_records_with_drill_down(inventory_db: Path, monkeypat
     monkeypatch.setenv("APPORTION_DB_PATH", str(inventory_db))
     at = page_as("reconciliation", "fiona").run()
     assert not at.exception
-    assert at.multiselect(key="recon_disc").value == ["sccm", "jamf", "aws_config"]
+    # the connectors that declare inventory_role="discovery", in the registry's order (priority, then name)
+    assert at.multiselect(key="recon_disc").value == ["aws_config", "jamf", "sccm"]
     assert at.multiselect(key="recon_recs").value == ["servicenow"]
     # the fixture inventories' known answers (tests/unit/test_reconcile.py derives them by hand)
     expected = {"Matched": "7", "Ghosts": "3", "Orphans": "8", "Owner mismatches": "2",

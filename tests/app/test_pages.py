@@ -142,10 +142,10 @@ def test_audit_trail_verifies_the_chain(app_db: Path) -> None:
 
 
 def test_engine_refuses_an_out_of_scope_statement(app_db: Path) -> None:
-    from engine.scenario_presets import FULL_RECOVERY
-    from engine.scope import AccessDenied
-    from engine.statement_access import statement_for
-    from engine.users import get_user
+    from engine.access.scope import AccessDenied
+    from engine.access.statement_access import statement_for
+    from engine.access.users import get_user
+    from engine.costmodels.presets import FULL_RECOVERY
 
     con = duckdb.connect(str(app_db))
     try:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import duckdb
 
-from connectors import registry
-from connectors.base import ParseResult
-from engine.ingest import IngestResult, ingest_file
+from engine.ingest import registry
+from engine.ingest.contract.connector import ParseResult
+from engine.ingest.pipeline import IngestResult, ingest_file
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "inventory"

@@ -1,0 +1,37 @@
+"""The one error root. Every error a user may read subclasses `ApportionError`; its message is written for that user
+(it names the file, row, column, value or setting and what was expected), so a page or the CLI shows `str(exc)` and
+nothing else is caught to make a message.
+
+The second bases keep the builtin contracts callers relied on before the root existed: an `InputError` is still a
+`ValueError`, a `NotFound` a `LookupError` (and `KeyError`), `AccessDenied` a `PermissionError`.
+"""
+
+from __future__ import annotations
+
+
+class ApportionError(Exception):
+    """Root of every user-facing error in the engine and the connectors."""
+
+
+class InputError(ApportionError, ValueError):
+    """A value, file, rule or setting given by a user cannot be used as it is."""
+
+
+class NotFound(ApportionError, KeyError):
+    """A named thing (run, batch, rate card, profile, cost centre, source kind…) does not exist."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class AccessDenied(ApportionError, PermissionError):
+    """The user's role or scope does not allow this; raised by the engine, whatever the page showed."""
+
+
+class ConfigError(ApportionError, RuntimeError):
+    """The installation is not set up to do this (a missing key, an unreadable settings file)."""
+
+
+class AllocationError(ApportionError, RuntimeError):
+    """A run that did not post: bad rules for this data, a conservation failure, a write error. The CLI maps every
+    AllocationError to a non-zero exit."""

@@ -1,0 +1,238 @@
+"""Reading untrusted files defensively: size caps, encodings only when chosen, line-length caps, zip-bomb checks.
+
+Everything here runs inside the ingest child process (ingest/sandbox.py), so a file that slips past these checks can
+still only exhaust the child's memory/time budget, never the app. Formula-looking text (`=cmd|…`) is only data: it is
+read as text and stays text; exports neutralise it on the way out.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextvars
+import csv
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from engine.ingest.contract.connector import FileRefused
+from engine.ingest.contract.rules import lit, q
+
+MAX_FILE_BYTES = 8 * 1024**3        # a single billing export above 8 GB should arrive as Parquet or split files
+MAX_LINE_BYTES = 4 * 1024**2        # a CSV line above 4 MB is not a billing line
+ENCODINGS: dict[str, str] = {"utf-8": "utf-8", "utf8": "utf-8", "latin-1": "latin-1", "latin1": "latin-1",
+                             "iso-8859-1": "latin-1", "utf-16": "utf-16", "utf16": "utf-16"}
+
+REJECTS_TABLE = "__rejects"
+# Storing rejects costs ~40% of a CSV read, so the first attempt reads strictly; only a file with a line the reader
+# cannot split is read again with rejects on (engine/ingest/staging.py), so its good lines still load.
+CSV_REJECTS: contextvars.ContextVar[bool] = contextvars.ContextVar("csv_rejects", default=False)
+# The parent's direct load (ingest/pipeline.py) may read a CSV again without numbering its rows when no row is to be
+# excluded by number: row_number() OVER () keeps the scan in file order, which costs the parallel read.
+CSV_ROW_NUMBERS: contextvars.ContextVar[bool] = contextvars.ContextVar("csv_row_numbers", default=True)
+XLSX_MAX_ENTRIES = 2_000
+XLSX_MAX_UNCOMPRESSED = 512 * 1024**2
+XLSX_MAX_RATIO = 200
+
+
+@dataclass(frozen=True)
+class CsvSource:
+    """A CSV opened for reading: the SQL to scan it (with `__row`), its header columns, and where rejects go."""
+
+    source_sql: str
+    columns: tuple[str, ...]
+    rejects_sql: str | None
+
+
+def check_size(path: Path, max_bytes: int = MAX_FILE_BYTES) -> int:
+    size = path.stat().st_size
+    if size == 0:
+        raise FileRefused(path.name, "a non-empty file (this one has 0 bytes)")
+    if size > max_bytes:
+        raise FileRefused(path.name, f"at most {max_bytes / 1024**2:.0f} MB (this one has {size / 1024**2:.0f} MB)")
+    return size
+
+
+def check_text_encoding(path: Path, encoding: str | None) -> str:
+    """UTF-8 (BOM or not) by default; another encoding only when the user chose it. Checks the first 1 MB."""
+    chosen = ENCODINGS.get((encoding or "utf-8").lower())
+    if chosen is None:
+        raise FileRefused(path.name, f"an encoding among {', '.join(sorted(set(ENCODINGS.values())))} "
+                          f"(got '{encoding}')")
+    with open(path, "rb") as f:
+        head = f.read(1024 * 1024)
+    if chosen == "utf-8":
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            raise FileRefused(path.name, "UTF-8 text, but the file is UTF-16; choose encoding utf-16 to read it",
+                              row=1)
+        if b"\x00" in head[:4096]:
+            raise FileRefused(path.name, "a text file, but it contains NUL bytes (binary or UTF-16 without BOM)",
+                              row=1)
+        try:
+            head.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if exc.start < len(head) - 4:   # a multi-byte character cut by the 1 MB window is fine
+                line = head[: exc.start].count(b"\n") + 1
+                raise FileRefused(
+                    path.name,
+                    f"UTF-8 text, but byte 0x{head[exc.start]:02x} at offset {exc.start} is not UTF-8; "
+                    "choose its encoding (e.g. latin-1) to read it",
+                    row=max(line - 1, 1),
+                ) from None
+    return chosen
+
+
+def open_csv(con: duckdb.DuckDBPyConnection, path: Path, *, encoding: str | None = None,
+             max_line_bytes: int = MAX_LINE_BYTES, rejects: str = REJECTS_TABLE) -> CsvSource:
+    """Every cell as text (types are decided by the connector, with a reason when a cell does not parse); rows that
+    cannot be split into the header's columns go to a rejects table instead of failing the file."""
+    check_size(path)
+    enc = check_text_encoding(path, encoding)
+    con.execute(f"DROP TABLE IF EXISTS {rejects}")
+    con.execute(f"DROP TABLE IF EXISTS {rejects}_scan")
+    delim, names = _header(path)
+    columns = "{" + ", ".join(f"{lit(n)}: 'VARCHAR'" for n in names) + "}"
+    shown = "\\t" if delim == "\t" else delim
+    opts = (f"header = true, auto_detect = false, delim = {lit(shown)}, quote = '\"', escape = '\"', "
+            f"columns = {columns}, encoding = {lit(enc)}, max_line_size = {int(max_line_bytes)}, "
+            f"strict_mode = true, null_padding = false")
+    if CSV_REJECTS.get():
+        opts += f", store_rejects = true, rejects_table = {lit(rejects)}, rejects_scan = {lit(rejects + '_scan')}"
+    reader = f"read_csv({lit(str(path))}, {opts})"
+    cols = tuple(names)
+    if len(cols) < 2:
+        raise FileRefused(path.name, "a delimited file with a header row of several columns "
+                          f"(found {len(cols)} column: {cols[0][:60] if cols else ''!r})", row=1)
+    numbering = "row_number() OVER ()" if CSV_ROW_NUMBERS.get() else "CAST(NULL AS BIGINT)"
+    source_sql = f"SELECT {numbering} AS __row, * FROM {reader}"
+    rejects_sql = None
+    if CSV_REJECTS.get():
+        rejects_sql = (f"SELECT line - 1 AS row_number, column_name, "
+                       f"error_type || ': ' || left(error_message, 300) AS reason, left(csv_line, 4000) AS raw "
+                       f"FROM {rejects} QUALIFY row_number() OVER (PARTITION BY line ORDER BY column_idx) = 1")
+    return CsvSource(source_sql=source_sql, columns=cols, rejects_sql=rejects_sql)
+
+
+def transcode_to_utf8(path: Path, encoding: str, out_dir: Path) -> Path:
+    """A file in a chosen encoding, rewritten as UTF-8 (streamed) under the same name, so detection and every
+    reader see UTF-8. Undecodable bytes refuse the file with the offset."""
+    enc = ENCODINGS.get(encoding.lower())
+    if enc is None:
+        raise FileRefused(path.name, f"an encoding among {', '.join(sorted(set(ENCODINGS.values())))} "
+                          f"(got '{encoding}')")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / path.name
+    try:
+        with open(path, encoding=enc, newline="") as src, open(out, "w", encoding="utf-8", newline="") as dst:
+            first = True
+            while chunk := src.read(4 * 1024 * 1024):
+                dst.write(chunk.lstrip("\ufeff") if first else chunk)
+                first = False
+    except UnicodeError as exc:
+        raise FileRefused(path.name, f"text in {enc} ({exc})") from None
+    return out
+
+
+def _header(path: Path) -> tuple[str, list[str]]:
+    """Delimiter and column names from the header line alone. DuckDB's sniffer samples data lines too, so one
+    broken line could make it read the whole file as one column; with the header fixed, a broken line is only a
+    rejected line."""
+    with open(path, "rb") as f:
+        raw = f.readline(MAX_LINE_BYTES + 1)
+    if len(raw) > MAX_LINE_BYTES:
+        raise FileRefused(path.name, f"a header line under {MAX_LINE_BYTES // 1024**2} MB", row=1)
+    first = raw.decode("utf-8", errors="replace").lstrip("\ufeff").rstrip("\r\n")
+    counts = {d: first.count(d) for d in (",", ";", "\t", "|")}
+    delim, n = max(counts.items(), key=lambda kv: kv[1])
+    if n == 0:
+        raise FileRefused(path.name, "a delimited file with a header row of several columns "
+                          f"(found one column: {first[:60]!r})", row=1)
+    try:
+        names = next(csv.reader(io.StringIO(first), delimiter=delim))
+    except (csv.Error, StopIteration):
+        raise FileRefused(path.name, "a header row that can be split into columns", row=1) from None
+    seen: dict[str, int] = {}
+    out: list[str] = []
+    for i, name in enumerate(names):
+        base = name.strip() or f"column{i}"
+        k = seen.get(base, 0)
+        seen[base] = k + 1
+        out.append(base if k == 0 else f"{base}_{k}")
+    return delim, out
+
+
+def first_line(message: str) -> str:
+    return message.strip().splitlines()[0][:300] if message.strip() else message
+
+
+def check_xlsx(path: Path) -> None:
+    """Zip-bomb checks before any XML is parsed: entry count, declared size, compression ratio."""
+    check_size(path, 256 * 1024**2)
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+    except zipfile.BadZipFile:
+        raise FileRefused(path.name, "an XLSX workbook (a zip archive), but it is not a valid zip file") from None
+    if len(infos) > XLSX_MAX_ENTRIES:
+        raise FileRefused(path.name, f"at most {XLSX_MAX_ENTRIES} entries in the workbook archive "
+                          f"(found {len(infos)})")
+    total = sum(i.file_size for i in infos)
+    if total > XLSX_MAX_UNCOMPRESSED:
+        raise FileRefused(path.name, f"at most {XLSX_MAX_UNCOMPRESSED // 1024**2} MB uncompressed "
+                          f"(the archive declares {total / 1024**2:.0f} MB)")
+    for i in infos:
+        if i.compress_size and i.file_size / i.compress_size > XLSX_MAX_RATIO:
+            raise FileRefused(path.name, f"a compression ratio below {XLSX_MAX_RATIO}:1 "
+                              f"(entry '{i.filename[:80]}' expands {i.file_size / i.compress_size:.0f}:1)")
+    if not any(i.filename.startswith("xl/") for i in infos):
+        raise FileRefused(path.name, "an XLSX workbook (no xl/ part in the archive)")
+
+
+def read_xlsx_rows(path: Path, sheet: str | None = None, max_rows: int = 1_000_000) -> list[list[object]]:
+    """Cell values of one sheet (first by default) after `check_xlsx`; formulas come back as their text."""
+    check_xlsx(path)
+    import openpyxl  # noqa: PLC0415 - only XLSX readers pay for it
+
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    try:
+        ws = wb[sheet] if sheet else wb.worksheets[0]
+        rows: list[list[object]] = []
+        for n, row in enumerate(ws.iter_rows(values_only=True), start=1):
+            if n > max_rows:
+                raise FileRefused(path.name, f"at most {max_rows} rows per sheet", row=n)
+            rows.append(list(row))
+        return rows
+    finally:
+        wb.close()
+
+
+def parquet_source(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, tuple[str, ...]]:
+    """Parquet keeps its own types; `__row` is the file row number (1-based)."""
+    check_size(path)
+    reader = f"read_parquet({lit(str(path))}, file_row_number = true)"
+    try:
+        cols = tuple(str(r[0]) for r in con.sql(f"DESCRIBE SELECT * FROM {reader}").fetchall())
+    except duckdb.Error as exc:
+        raise FileRefused(path.name, f"a readable Parquet file ({first_line(str(exc))})") from None
+    cols = tuple(c for c in cols if c != "file_row_number")
+    return f"SELECT file_row_number + 1 AS __row, * EXCLUDE (file_row_number) FROM {reader}", cols
+
+
+def jsonl_source(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, tuple[str, ...]]:
+    """Newline-delimited JSON (BigQuery export); nested fields keep their structure."""
+    check_size(path)
+    check_text_encoding(path, None)
+    reader = (f"read_json({lit(str(path))}, format = 'newline_delimited', maximum_object_size = {MAX_LINE_BYTES}, "
+              f"sample_size = 20480)")
+    try:
+        cols = tuple(str(r[0]) for r in con.sql(f"DESCRIBE SELECT * FROM {reader}").fetchall())
+    except duckdb.Error as exc:
+        raise FileRefused(path.name, f"newline-delimited JSON ({first_line(str(exc))})", row=1) from None
+    return f"SELECT row_number() OVER () AS __row, * FROM {reader}", cols
+
+
+def quoted(cols: tuple[str, ...]) -> dict[str, str]:
+    """Header name → quoted identifier, for connectors building expressions."""
+    return {c: f"s.{q(c)}" for c in cols}

@@ -1,0 +1,46 @@
+"""Direct attribution of cost lines, the shared base of dashboard queries before (or beside) allocation runs.
+
+A line belongs to its valid cost-centre tag, else to its account owner, else to nobody ('Unattributed').
+Scoping is part of the SQL: an app owner's rows are filtered here, in the engine, not in the page.
+"""
+
+from __future__ import annotations
+
+from engine.access.scope import cost_center_filter
+from engine.access.users import User
+
+UNATTRIBUTED = "Unattributed"
+
+_ATTRIBUTED = """
+WITH cc AS (
+    SELECT c.unit_id AS cost_center_id, c.name AS cost_center, b.unit_id AS business_unit_id,
+           b.name AS business_unit
+    FROM org_unit c LEFT JOIN org_unit b ON b.unit_id = c.parent_id
+    WHERE c.kind = 'cost_center'
+),
+attributed AS (
+    SELECT l.billing_period AS period, l.provider, l.service_name, l.service_category, l.resource_id,
+           l.sub_account_id, l.tag_environment AS environment, l.tags, l.effective_cost, l.billed_cost,
+           (l.tag_cost_center IS NULL) AS untagged,
+           (l.tag_cost_center IS NOT NULL AND tcc.cost_center_id IS NULL) AS mistagged,
+           coalesce(tcc.cost_center_id, ao.cost_center_id) AS cost_center_id,
+           coalesce(app.app_id, ao.app_id) AS app_id
+    FROM cost_line l
+    LEFT JOIN cc tcc ON tcc.cost_center_id = l.tag_cost_center
+    LEFT JOIN account_owner ao ON ao.provider = l.provider AND ao.sub_account_id = l.sub_account_id
+    LEFT JOIN application app ON app.app_id = l.tag_application
+),
+scoped AS (
+    SELECT a.*, coalesce(cc.business_unit, '{unattributed}') AS business_unit,
+           coalesce(cc.cost_center, '{unattributed}') AS cost_center,
+           coalesce(ap.name, a.app_id, '{unattributed}') AS application
+    FROM attributed a LEFT JOIN cc USING (cost_center_id) LEFT JOIN application ap ON ap.app_id = a.app_id
+    WHERE {scope}
+)
+"""
+
+
+def attributed_cte(user: User | None) -> tuple[str, list[object]]:
+    """A WITH clause ending in the CTE `scoped`, and its parameters; append a SELECT over `scoped`."""
+    pred, params = cost_center_filter(user, "a.cost_center_id")
+    return _ATTRIBUTED.format(scope=pred, unattributed=UNATTRIBUTED), params

@@ -1,0 +1,140 @@
+"""Drill-down queries (business unit → cost centre → application → service → resource), scoped in SQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+import polars as pl
+
+from engine.access.scope import cost_center_filter
+from engine.access.users import User
+from engine.errors import InputError
+from engine.insights.attribution import attributed_cte
+
+LEVELS = ("business_unit", "cost_center", "application", "service_name", "resource_id")
+LEVEL_TITLES = {
+    "business_unit": "Business unit",
+    "cost_center": "Cost centre",
+    "application": "Application",
+    "service_name": "Service",
+    "resource_id": "Resource",
+}
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The drill path (level → chosen value) plus side filters; all values are bound parameters, never SQL text."""
+
+    path: dict[str, str] = field(default_factory=dict)
+    provider: str | None = None
+    environment: str | None = None
+    tag_key: str | None = None
+    tag_value: str | None = None
+
+    def next_level(self) -> str | None:
+        for level in LEVELS:
+            if level not in self.path:
+                return level
+        return None
+
+    def sql(self) -> tuple[str, list[object]]:
+        where: list[str] = ["TRUE"]
+        params: list[object] = []
+        for col, value in self.path.items():
+            if col not in LEVELS:
+                raise InputError(f"unknown drill level {col!r}")
+            where.append(f"coalesce({col}, '(none)') = ?")
+            params.append(value)
+        if self.provider:
+            where.append("provider = ?")
+            params.append(self.provider)
+        if self.environment:
+            where.append("environment = ?")
+            params.append(self.environment)
+        if self.tag_key:
+            if self.tag_value:
+                where.append("tags[?] = ?")
+                params.extend([self.tag_key, self.tag_value])
+            else:
+                where.append("tags[?] IS NOT NULL")
+                params.append(self.tag_key)
+        return " AND ".join(where), params
+
+
+def breakdown(con: duckdb.DuckDBPyConnection, user: User, period: str, level: str,
+              filters: Filters | None = None) -> pl.DataFrame:
+    """Cost at one drill level for `period`, with the previous period beside it."""
+    if level not in LEVELS:
+        raise InputError(f"unknown drill level {level!r}")
+    base, params = attributed_cte(user)
+    where, wparams = (filters or Filters()).sql()
+    sql = (
+        base
+        + f"""
+        , prev AS (SELECT max(period) AS p FROM scoped WHERE period < ?)
+        SELECT coalesce({level}, '(none)') AS name,
+               coalesce(sum(effective_cost) FILTER (WHERE period = ?), 0)::DECIMAL(18, 2) AS cost,
+               coalesce(sum(effective_cost) FILTER (WHERE period = (SELECT p FROM prev)), 0)::DECIMAL(18, 2)
+                 AS previous
+        FROM scoped WHERE {where}
+        GROUP BY ALL HAVING cost <> 0 OR previous <> 0
+        ORDER BY cost DESC, name
+        """
+    )
+    return con.sql(sql, params=[*params, period, period, *wparams]).pl().with_columns(
+        delta=pl.col("cost") - pl.col("previous")
+    )
+
+
+def monthly(con: duckdb.DuckDBPyConnection, user: User, by: str = "application",
+            filters: Filters | None = None) -> pl.DataFrame:
+    """Effective cost per period grouped by one level, for trend charts."""
+    if by not in LEVELS:
+        raise InputError(f"unknown drill level {by!r}")
+    base, params = attributed_cte(user)
+    where, wparams = (filters or Filters()).sql()
+    return con.sql(
+        base + f"SELECT period, coalesce({by}, '(none)') AS grp, sum(effective_cost)::DOUBLE AS cost "
+        f"FROM scoped WHERE {where} GROUP BY ALL ORDER BY ALL",
+        params=[*params, *wparams],
+    ).pl()
+
+
+def providers(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [r[0] for r in con.execute("SELECT DISTINCT provider FROM cost_line ORDER BY 1").fetchall()]
+
+
+def environments(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [r[0] for r in con.execute(
+        "SELECT DISTINCT tag_environment FROM cost_line WHERE tag_environment IS NOT NULL ORDER BY 1").fetchall()]
+
+
+def tag_keys(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Normalised tag keys present on cost lines, for the tag filter."""
+    return [r[0] for r in con.execute(
+        "SELECT DISTINCT unnest(map_keys(tags)) AS k FROM cost_line WHERE tags IS NOT NULL ORDER BY 1").fetchall()]
+
+
+def explain(con: duckdb.DuckDBPyConnection, user: User, period: str, cost_center: str | None = None,
+            limit: int = 200) -> pl.DataFrame:
+    """Posted amounts of the latest posted run for `period`, each with the step, method, driver and share
+    that produced it; empty when the month has not been allocated yet."""
+    pred, sparams = cost_center_filter(user, "r.cost_center_id")
+    where, params = [pred, "r.run_key = (SELECT run_key FROM latest)"], [*sparams]
+    if cost_center:  # the drill path carries names; ids are looked up here
+        where.append("r.cost_center_id IN (SELECT unit_id FROM org_unit WHERE name = ? OR unit_id = ?)")
+        params.extend([cost_center, cost_center])
+    return con.sql(
+        f"""
+        WITH latest AS (
+            SELECT run_key FROM allocation_run WHERE period = ? AND status = 'posted'
+            ORDER BY finished_at DESC NULLS LAST, started_at DESC LIMIT 1
+        )
+        SELECT r.step, r.step_name, r.source_pool, r.method, r.driver, r.target_id, r.cost_center_id, r.app_id,
+               r.share, sum(r.posted_amount) AS posted_amount
+        FROM allocation_result r WHERE {' AND '.join(where)}
+        GROUP BY ALL ORDER BY posted_amount DESC LIMIT ?
+        """,
+        params=[period, *params, limit],
+    ).pl()

@@ -35,6 +35,7 @@ chromium:
 
 lint: setup-dev
 	$(BIN)/ruff check .
+	$(BIN)/mypy --strict engine connectors
 
 test: setup-dev chromium lint
 	$(BIN)/python -m pytest tests

@@ -8,6 +8,8 @@ The second bases keep the builtin contracts callers relied on before the root ex
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 
 class ApportionError(Exception):
     """Root of every user-facing error in the engine and the connectors."""
@@ -35,3 +37,12 @@ class ConfigError(ApportionError, RuntimeError):
 class AllocationError(ApportionError, RuntimeError):
     """A run that did not post: bad rules for this data, a conservation failure, a write error. The CLI maps every
     AllocationError to a non-zero exit."""
+
+
+def invalid(what: str, exc: ValidationError) -> InputError:
+    """A pydantic validation failure as one readable `InputError`: what was being read, then each field and why."""
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "value"
+        parts.append(f"{where}: {err['msg']}")
+    return InputError(f"{what}: not valid — " + "; ".join(parts))

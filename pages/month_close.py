@@ -6,7 +6,7 @@ import streamlit as st
 
 from engine.allocation.diff import diff_runs
 from engine.allocation.runs import run_allocation
-from engine.errors import AllocationError
+from engine.errors import ApportionError
 from engine.insights.run_history import list_runs
 from ui.auth import require_role
 from ui.db import db
@@ -30,7 +30,7 @@ if st.button("Run month close", type="primary", icon=":material/play_arrow:"):
     with st.status(f"Allocating {period} with {rule_set}…", expanded=True) as status:
         try:
             summary = run_allocation(con, period, rule_set, basis=basis, actor=user.username)  # type: ignore[arg-type]
-        except (AllocationError, LookupError, ValueError) as exc:
+        except ApportionError as exc:
             status.update(label="Run failed: nothing was posted", state="error")
             st.error(str(exc))
         else:

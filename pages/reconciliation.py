@@ -6,8 +6,8 @@ from __future__ import annotations
 import altair as alt
 import polars as pl
 import streamlit as st
-from pydantic import ValidationError
 
+from engine.errors import ApportionError
 from engine.reconcile import asset_review
 from engine.tags import hygiene as tag_hygiene
 from engine.tags import standard as tag_standard
@@ -140,8 +140,8 @@ def dq_tab() -> None:
                             key="recon_dq_rules")
         try:
             config = asset_review.parse_dq_config(text)
-        except ValidationError as exc:
-            st.error(f"These rules are not valid, the defaults are used instead:\n\n{exc}")
+        except ApportionError as exc:
+            st.error(f"{exc} — the defaults are used instead.")
     violations = asset_review.dq_violations(con, config, as_of)
     if violations.is_empty():
         st.success("Every asset meets the data-quality rules.")
@@ -182,7 +182,7 @@ def standard_editor() -> None:
                 if st.form_submit_button("Save as a new version"):
                     try:
                         new = tag_standard.save(con, tag_standard.parse(required.split(","), allowed), user, note)
-                    except tag_standard.StandardError as exc:
+                    except ApportionError as exc:
                         st.error(f"Not saved: {exc}")
                     else:
                         st.toast(f"Tag standard version {new} in force")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
+from engine.errors import ApportionError
 from engine.rules import versions
 from ui.auth import require_role
 from ui.db import db
@@ -42,14 +43,14 @@ if can_act and chosen.status == "pending":
             versions.approve(con, chosen.name, chosen.version, user.username)
             st.toast(f"Approved {chosen.name} v{chosen.version}", icon=":material/check:")
             st.rerun()
-        except versions.VersionError as exc:
+        except ApportionError as exc:
             st.error(str(exc))
     why = r.text_input("Reason for rejecting", key="rv_reject_reason")
     if r.button("Reject", disabled=chosen.author == user.username or not why.strip()):
         try:
             versions.reject(con, chosen.name, chosen.version, user.username, why.strip())
             st.rerun()
-        except versions.VersionError as exc:
+        except ApportionError as exc:
             st.error(str(exc))
 if can_act and chosen.status in ("approved", "retired"):
     with st.form("rollback"):

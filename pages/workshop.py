@@ -7,6 +7,7 @@ from decimal import Decimal
 import polars as pl
 import streamlit as st
 
+from engine.errors import ApportionError
 from engine.insights import workshop
 from engine.insights.workshop import WorkshopParams
 from ui import cache, charts
@@ -100,7 +101,7 @@ def panel() -> None:
             if st.form_submit_button("Save as draft rule version", type="primary"):
                 try:
                     name, v, sc = workshop.save_draft(con, prep, params, user.username, reason, scenario_name, period)
-                except ValueError as exc:
+                except ApportionError as exc:
                     st.error(str(exc))
                 else:
                     st.toast(f"Saved {name} v{v} and scenario '{sc.name}' v{sc.version}.", icon=":material/check:")

@@ -10,6 +10,7 @@ import streamlit_authenticator as stauth
 
 from engine.access import users
 from engine.access.users import User
+from engine.errors import ApportionError
 from engine.settings import get_settings
 from ui.db import db
 
@@ -20,7 +21,7 @@ def _authenticator() -> stauth.Authenticate:
     settings = get_settings()
     try:
         cookie_key = settings.resolved_cookie_key()
-    except RuntimeError as exc:  # a configuration problem, safe and useful to show
+    except ApportionError as exc:  # a configuration problem, safe and useful to show
         st.error(str(exc))
         st.stop()
     creds = copy.deepcopy(users.credentials(db()))  # the library mutates what it is given

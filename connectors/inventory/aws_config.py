@@ -28,7 +28,6 @@ from connectors._kit.source_rows import (
     FramePlan,
     RowError,
     asset_record,
-    clean,
     environment,
     parse_date,
     read_csv_rows,
@@ -36,7 +35,7 @@ from connectors._kit.source_rows import (
     username,
 )
 from engine.ingest.contract.connector import Connector, FileRefused, InventoryRole, ParseResult, Sniff
-from engine.ingest.contract.keys import arn_region, resource_key
+from engine.ingest.contract.keys import arn_region, clean, resource_key
 
 CLASS_BY_TYPE: dict[str, str] = {
     "AWS::EC2::Instance": "cloud_instance",

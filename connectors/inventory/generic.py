@@ -26,7 +26,6 @@ from connectors._kit.source_rows import (
     ENTITLEMENT_SCHEMA,
     Collector,
     RowError,
-    clean,
     environment,
     parse_date,
     parse_money,
@@ -37,8 +36,8 @@ from connectors._kit.source_rows import (
     username,
 )
 from engine.ingest.contract.connector import Connector, FileRefused, InventoryRole, ParseResult, Sniff
-from engine.ingest.contract.keys import serial_key, tag_key
-from engine.ingest.mapping_profiles import MAPPABLE, MappingProfile
+from engine.ingest.contract.keys import clean, serial_key, tag_key
+from engine.ingest.contract.mapping import MAPPABLE, MappingProfile
 
 if TYPE_CHECKING:
     import duckdb

@@ -23,7 +23,6 @@ from connectors._kit.source_rows import (
     FramePlan,
     RowError,
     asset_record,
-    clean,
     count_columns,
     lookup,
     parse_date,
@@ -34,7 +33,7 @@ from connectors._kit.source_rows import (
     username,
 )
 from engine.ingest.contract.connector import Connector, FileRefused, InventoryRole, ParseResult, Sniff
-from engine.ingest.contract.keys import serial_key, tag_key
+from engine.ingest.contract.keys import clean, serial_key, tag_key
 
 _CSV_MARKERS = ("Jamf Pro Computer ID", "Computer Name", "PO Number", "PO Date", "Life Expectancy",
                 "Warranty Expiration", "AppleCare ID", "Purchase Price", "Building", "Department", "Managed",

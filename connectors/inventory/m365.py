@@ -31,12 +31,12 @@ from connectors._kit.source_rows import (
     Collector,
     FramePlan,
     RowError,
-    clean,
     parse_date,
     read_json,
     username,
 )
 from engine.ingest.contract.connector import Connector, FileRefused, InventoryRole, ParseResult, Sniff
+from engine.ingest.contract.keys import clean
 
 # From Microsoft's "Product names and service plan identifiers for licensing" (GUID → String_Id).
 WELL_KNOWN_SKUS: dict[str, str] = {

@@ -18,14 +18,13 @@ from connectors._kit.source_rows import (
     FramePlan,
     RowError,
     asset_record,
-    clean,
     count_columns,
     lookup,
     read_csv_rows,
     username,
 )
 from engine.ingest.contract.connector import Connector, InventoryRole, ParseResult, Sniff
-from engine.ingest.contract.keys import serial_key, tag_key
+from engine.ingest.contract.keys import clean, serial_key, tag_key
 
 NAME = ("Name0", "Netbios_Name0", "Computer Name", "ComputerName", "Name", "Device Name", "DeviceName")
 SERIAL = ("SerialNumber0", "Serial Number", "SerialNumber", "Serial")

@@ -25,7 +25,6 @@ from connectors._kit.source_rows import (
     FramePlan,
     RowError,
     asset_record,
-    clean,
     count_columns,
     environment,
     parse_date,
@@ -35,7 +34,7 @@ from connectors._kit.source_rows import (
     username,
 )
 from engine.ingest.contract.connector import Connector, FileRefused, InventoryRole, ParseResult, Sniff
-from engine.ingest.contract.keys import resource_key, serial_key, tag_key
+from engine.ingest.contract.keys import clean, resource_key, serial_key, tag_key
 
 _FIELDS = ("sys_id", "serial_number", "asset_tag", "install_status", "assigned_to", "model_category",
            "sys_class_name", "display_name", "cost_center", "substatus", "managed_by", "owned_by", "model_id",

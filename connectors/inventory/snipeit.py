@@ -20,7 +20,6 @@ from connectors._kit.source_rows import (
     FramePlan,
     RowError,
     asset_record,
-    clean,
     count_columns,
     lookup,
     parse_date,
@@ -29,7 +28,7 @@ from connectors._kit.source_rows import (
     username,
 )
 from engine.ingest.contract.connector import Connector, InventoryRole, ParseResult, Sniff
-from engine.ingest.contract.keys import serial_key, tag_key
+from engine.ingest.contract.keys import clean, serial_key, tag_key
 
 _MARKERS = ("Asset Tag", "Asset Name", "Serial", "Model No.", "Checked Out To", "Purchase Cost", "Order Number",
             "Supplier", "EOL", "Warranty Expires", "Default Location", "Category", "Status", "Company", "Book Value")

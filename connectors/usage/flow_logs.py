@@ -32,8 +32,15 @@ from typing import IO
 import duckdb
 import polars as pl
 
-from connectors._kit.source_rows import DRIVER_SCHEMA, Collector, FramePlan, clean, text_encoding
+from connectors._kit.source_rows import (
+    DRIVER_SCHEMA,
+    Collector,
+    FramePlan,
+    text_encoding,
+)
 from engine.ingest.contract.connector import Connector, FileRefused, InventoryRole, ParseResult, Sniff
+from engine.ingest.contract.keys import clean
+from engine.ingest.contract.rules import lit
 
 DEFAULT_FIELDS = ("version", "account-id", "interface-id", "srcaddr", "dstaddr", "srcport", "dstport", "protocol",
                   "packets", "bytes", "start", "end", "action", "log-status")
@@ -182,9 +189,9 @@ class FlowLogsConnector(FramePlan):
 
         # One pass over the file; the line text is kept only for rows that will be quarantined.
         con.execute(f"""CREATE TABLE classed AS
-            WITH raw AS (SELECT row_number() OVER () AS n, line FROM read_csv({_lit(str(path))},
+            WITH raw AS (SELECT row_number() OVER () AS n, line FROM read_csv({lit(str(path))},
                     columns={{'line': 'VARCHAR'}}, delim='\x1f', header=false, quote='', escape='',
-                    auto_detect=false, compression='auto', encoding={_lit(codec)}, max_line_size={MAX_LINE})),
+                    auto_detect=false, compression='auto', encoding={lit(codec)}, max_line_size={MAX_LINE})),
                  split AS (SELECT n, line, string_split(trim(line), ' ') AS f
                     FROM raw WHERE {skip_header} AND trim(line) <> ''),
                  typed AS (SELECT n, line, len(f) AS nfields, {col('interface-id')} AS eni, {col('srcaddr')} AS src,
@@ -200,7 +207,7 @@ class FlowLogsConnector(FramePlan):
                     WHEN act <> 'ACCEPT' THEN 'reject'
                     WHEN nbytes IS NULL OR nstart IS NULL THEN 'bad'
                     WHEN nbytes < 0 OR nstart <= 0 THEN 'negative'
-                    WHEN dir = 'ingress' OR (dir IS NULL AND NOT regexp_matches(src, {_lit(PRIVATE_RE)})) THEN 'inbound'
+                    WHEN dir = 'ingress' OR (dir IS NULL AND NOT regexp_matches(src, {lit(PRIVATE_RE)})) THEN 'inbound'
                     ELSE 'send' END AS kind FROM typed)
             SELECT n, kind, nfields,
                    CASE WHEN kind IN ('malformed', 'bad', 'negative') THEN left(line, 500) END AS line,
@@ -271,9 +278,6 @@ class FlowLogsConnector(FramePlan):
                                 + ", ".join(sorted(unmapped)[:20]))
         return out.result(self.name, self.target_table)
 
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 CONNECTOR: Connector = FlowLogsConnector()

@@ -19,7 +19,6 @@ from connectors._kit.source_rows import (
     Collector,
     FramePlan,
     RowError,
-    clean,
     count_columns,
     lookup,
     parse_number,
@@ -28,6 +27,7 @@ from connectors._kit.source_rows import (
     xlsx_header,
 )
 from engine.ingest.contract.connector import Connector, InventoryRole, ParseResult, Sniff
+from engine.ingest.contract.keys import clean
 
 PERIOD = ("Period", "Month", "Fiscal Period", "Date", "period", "YearMonth")
 COST_CENTER = ("Cost Center", "Cost Centre", "CostCenter", "CostCentre", "cost_center", "cost_center_id", "CC",

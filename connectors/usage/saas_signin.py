@@ -32,7 +32,6 @@ from connectors._kit.source_rows import (
     Collector,
     FramePlan,
     RowError,
-    clean,
     count_columns,
     lookup,
     parse_date,
@@ -40,6 +39,7 @@ from connectors._kit.source_rows import (
     read_json,
 )
 from engine.ingest.contract.connector import Connector, FileRefused, InventoryRole, ParseResult, Sniff
+from engine.ingest.contract.keys import clean
 
 DEPARTMENTS_FILE = "user-departments.csv"
 UNASSIGNED = "UNASSIGNED"

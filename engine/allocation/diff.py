@@ -5,6 +5,8 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from engine.store.sql import query
+
 _SQL = """
 WITH a AS (
     SELECT coalesce(cost_center_id, target_id) AS target, step, step_name, sum(posted_amount) AS amt
@@ -22,7 +24,7 @@ FROM a FULL OUTER JOIN b ON a.target = b.target AND a.step = b.step AND a.step_n
 def diff_runs(con: duckdb.DuckDBPyConnection, run_a: str, run_b: str) -> pl.DataFrame:
     """One row per cost centre (or other final target): amount_a, amount_b, delta and `causes`, the steps with a
     non-zero delta, largest first ("Network: +1,200.00; Backup: -15.00"). Sorted by the size of the change."""
-    per_step = con.sql(_SQL, params=[run_a, run_b]).pl().with_columns(
+    per_step = query(con, _SQL, [run_a, run_b]).with_columns(
         (pl.col("amount_b") - pl.col("amount_a")).alias("delta")
     )
     causes = (

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from engine.costmodels.pricing import split_cents, to_cents
 from engine.errors import InputError, NotFound
 from engine.store import audit, transaction
+from engine.store.sql import frame
 
 UnusedPolicy = Literal["keep_central", "spread_pro_rata", "on_demand_equivalent"]
 HOURS_PER_YEAR = 8760
@@ -179,7 +180,7 @@ def focus_commitments(con: duckdb.DuckDBPyConnection, period: str, *,
                       = "tag_cost_center") -> pl.DataFrame:
     """Per commitment and consumer from FOCUS lines: covered usage at effective cost, its on-demand equivalent
     (ListCost) and the commitment's unused effective cost — the inputs the unused-commitment policy needs."""
-    return con.sql(
+    return frame(con.sql(
         f"""
         SELECT commitment_discount_id AS commitment_id,
                coalesce({consumer_column}, 'UNALLOCATED') AS target_id,
@@ -193,7 +194,7 @@ def focus_commitments(con: duckdb.DuckDBPyConnection, period: str, *,
         GROUP BY ALL ORDER BY ALL
         """,
         params=[period],
-    ).pl()
+    ))
 
 
 def apply_policy_to_focus(usage: pl.DataFrame, policy: CommitmentPolicy) -> pl.DataFrame:

@@ -27,6 +27,7 @@ from engine.costmodels.commitments import UnusedPolicy
 from engine.costmodels.pricing import round_to_total
 from engine.errors import InputError, NotFound
 from engine.store import audit, transaction
+from engine.store.sql import frame
 
 Model = Literal["showback", "full_recovery", "subsidised", "markup", "rate_card"]
 MatchColumn = Literal["source_pool", "step_name", "service_name", "target_id", "cost_center_id", "app_id",
@@ -356,7 +357,7 @@ def load_scenario(con: duckdb.DuckDBPyConnection, name: str, version: int | None
 
 def list_scenarios(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Latest version of each scenario with its model, author and when it was saved."""
-    return con.sql(
+    return frame(con.sql(
         "SELECT name, version, params->>'model' AS model, author, created_at FROM scenario"
         " QUALIFY row_number() OVER (PARTITION BY name ORDER BY version DESC) = 1 ORDER BY name"
-    ).pl()
+    ))

@@ -43,6 +43,7 @@ from engine.ingest.staging import (
     uses_row_numbers,
 )
 from engine.store import audit
+from engine.store.sql import frame
 
 Progress = Callable[[float, str], None]
 Status = Literal["loaded", "duplicate", "refused", "staged"]
@@ -493,15 +494,15 @@ def _replace_superseded(con: duckdb.DuckDBPyConnection, alias: str, meta: StageM
 
 def list_batches(con: duckdb.DuckDBPyConnection, target_table: str | None = None, limit: int = 500) -> pl.DataFrame:
     where, params = ("WHERE target_table = ?", [target_table]) if target_table else ("", [])
-    return con.sql(
+    return frame(con.sql(
         "SELECT batch_id, source_kind, file_name, target_table, billing_period, status, loaded_by, loaded_at, "
         f"rows_read, rows_loaded, rows_quarantined, replaced_by, note, content_hash FROM ingest_batch {where} "
-        f"ORDER BY loaded_at DESC, batch_id LIMIT {int(limit)}", params=params).pl()
+        f"ORDER BY loaded_at DESC, batch_id LIMIT {int(limit)}", params=params))
 
 
 def quarantine_rows(con: duckdb.DuckDBPyConnection, batch_id: str) -> pl.DataFrame:
-    return con.sql("SELECT row_number, column_name, reason, raw FROM quarantine_row WHERE batch_id = ? "
-                   "ORDER BY row_number NULLS LAST", params=[batch_id]).pl()
+    return frame(con.sql("SELECT row_number, column_name, reason, raw FROM quarantine_row WHERE batch_id = ? "
+                   "ORDER BY row_number NULLS LAST", params=[batch_id]))
 
 
 def rollback_batch(con: duckdb.DuckDBPyConnection, batch_id: str, user: str, reason: str = "") -> str:

@@ -11,6 +11,7 @@ from engine.access.scope import cost_center_filter
 from engine.access.users import User
 from engine.errors import InputError
 from engine.insights.attribution import attributed_cte
+from engine.store.sql import frame
 
 LEVELS = ("business_unit", "cost_center", "application", "service_name", "resource_id")
 LEVEL_TITLES = {
@@ -82,7 +83,7 @@ def breakdown(con: duckdb.DuckDBPyConnection, user: User, period: str, level: st
         ORDER BY cost DESC, name
         """
     )
-    return con.sql(sql, params=[*params, period, period, *wparams]).pl().with_columns(
+    return frame(con.sql(sql, params=[*params, period, period, *wparams])).with_columns(
         delta=pl.col("cost") - pl.col("previous")
     )
 
@@ -94,11 +95,11 @@ def monthly(con: duckdb.DuckDBPyConnection, user: User, by: str = "application",
         raise InputError(f"unknown drill level {by!r}")
     base, params = attributed_cte(user)
     where, wparams = (filters or Filters()).sql()
-    return con.sql(
+    return frame(con.sql(
         base + f"SELECT period, coalesce({by}, '(none)') AS grp, sum(effective_cost)::DOUBLE AS cost "
         f"FROM scoped WHERE {where} GROUP BY ALL ORDER BY ALL",
         params=[*params, *wparams],
-    ).pl()
+    ))
 
 
 def providers(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -125,7 +126,7 @@ def explain(con: duckdb.DuckDBPyConnection, user: User, period: str, cost_center
     if cost_center:  # the drill path carries names; ids are looked up here
         where.append("r.cost_center_id IN (SELECT unit_id FROM org_unit WHERE name = ? OR unit_id = ?)")
         params.extend([cost_center, cost_center])
-    return con.sql(
+    return frame(con.sql(
         f"""
         WITH latest AS (
             SELECT run_key FROM allocation_run WHERE period = ? AND status = 'posted'
@@ -137,4 +138,4 @@ def explain(con: duckdb.DuckDBPyConnection, user: User, period: str, cost_center
         GROUP BY ALL ORDER BY posted_amount DESC LIMIT ?
         """,
         params=[period, *params, limit],
-    ).pl()
+    ))

@@ -17,6 +17,7 @@ from engine.allocation.runs import latest_run
 from engine.costmodels.scenarios import Scenario, apply_scenario, load_allocated
 from engine.errors import InputError
 from engine.insights.attribution import attributed_cte
+from engine.store.sql import frame
 
 
 def _base(user: User) -> tuple[str, list[object]]:
@@ -82,10 +83,10 @@ def spend_by_month(con: duckdb.DuckDBPyConnection, user: User, by: str = "busine
     if by not in ("business_unit", "provider", "service_category", "cost_center"):
         raise InputError(f"cannot group spend by {by!r}")
     base, params = _base(user)
-    return con.sql(
+    return frame(con.sql(
         base + f"SELECT period, {by} AS grp, sum(effective_cost)::DOUBLE AS cost FROM scoped GROUP BY ALL ORDER BY ALL",
         params=params,
-    ).pl()
+    ))
 
 
 def top_movers(con: duckdb.DuckDBPyConnection, user: User, period: str, by: str = "business_unit",
@@ -94,7 +95,7 @@ def top_movers(con: duckdb.DuckDBPyConnection, user: User, period: str, by: str 
     if by not in ("business_unit", "service_name", "cost_center"):
         raise InputError(f"cannot rank movers by {by!r}")
     base, params = _base(user)
-    return con.sql(
+    return frame(con.sql(
         base
         + f"""
         , prev AS (SELECT max(period) AS p FROM scoped WHERE period < ?)
@@ -106,12 +107,12 @@ def top_movers(con: duckdb.DuckDBPyConnection, user: User, period: str, by: str 
         ORDER BY abs(cost - previous) DESC, grp LIMIT ?
         """,
         params=[*params, period, period, limit],
-    ).pl().with_columns(delta=pl.col("cost") - pl.col("previous"))
+    )).with_columns(delta=pl.col("cost") - pl.col("previous"))
 
 
 def untagged_share_by_month(con: duckdb.DuckDBPyConnection, user: User) -> pl.DataFrame:
     base, params = _base(user)
-    return con.sql(
+    return frame(con.sql(
         base
         + """
         SELECT period,
@@ -122,7 +123,7 @@ def untagged_share_by_month(con: duckdb.DuckDBPyConnection, user: User) -> pl.Da
         FROM scoped GROUP BY period ORDER BY period
         """,
         params=params,
-    ).pl()
+    ))
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import duckdb
 import polars as pl
+from pydantic import ValidationError
 
 from engine.allocation import whatif
 from engine.allocation.cascade import UNALLOCATED_KIND
@@ -26,7 +27,7 @@ from engine.costmodels.scenarios import (
     apply_scenario,
     with_business_units,
 )
-from engine.errors import InputError
+from engine.errors import InputError, invalid
 
 UNUSED_COMMITMENT_POOLS = ("unused_commitments",)
 MONEY = pl.Decimal(18, 2)
@@ -136,9 +137,13 @@ def save_draft(con: duckdb.DuckDBPyConnection, prepared: whatif.Prepared, params
 
     if not reason.strip():
         raise InputError("a draft rule version needs a reason: approvers and auditors read it")
-    new_rs = overrides.apply(prepared.rule_set, params.weights or None)
+    try:  # both are validated before anything is written
+        new_rs = overrides.apply(prepared.rule_set, params.weights or None)
+        draft_scenario = params.scenario(scenario_name)
+    except ValidationError as exc:
+        raise invalid("The workshop's draft", exc) from exc
     v = versions.create_draft(con, new_rs, author, reason.strip(), effective_from,
                               parent_version=prepared.rule_version or None)
     versions.submit(con, new_rs.name, v, author)
-    scenario = save_scenario(con, params.scenario(scenario_name), author)
+    scenario = save_scenario(con, draft_scenario, author)
     return new_rs.name, v, scenario

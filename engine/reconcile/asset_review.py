@@ -14,12 +14,15 @@ from decimal import Decimal
 
 import duckdb
 import polars as pl
+from pydantic import ValidationError
 
+from engine.errors import invalid
 from engine.ingest import registry
 from engine.ingest.contract.keys import resource_key, serial_key, tag_key
 from engine.reconcile import dq_rules
 from engine.reconcile import matching as reconcile
 from engine.reconcile.dq_rules import AttributeRule, DqConfig, Scope
+from engine.store.sql import frame
 
 ASSET_COLUMNS = ("asset_id", "source", "asset_tag", "serial", "class", "model", "owner", "cost_center_id", "app_id",
                  "location", "environment", "lifecycle_status")
@@ -74,7 +77,7 @@ def as_of_default(con: duckdb.DuckDBPyConnection) -> date:
 
 
 def _assets(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    return con.sql(f"SELECT {', '.join(ASSET_COLUMNS)} FROM asset ORDER BY source, asset_id").pl()
+    return frame(con.sql(f"SELECT {', '.join(ASSET_COLUMNS)} FROM asset ORDER BY source, asset_id"))
 
 
 def duplicate_serials(assets: pl.DataFrame) -> pl.DataFrame:
@@ -142,8 +145,11 @@ def dq_config() -> DqConfig:
 
 
 def parse_dq_config(text: str) -> DqConfig:
-    """Raises pydantic.ValidationError with the offending field when the edited rules are not valid."""
-    return DqConfig.model_validate_json(text)
+    """Raises InputError naming each offending field when the edited rules are not valid."""
+    try:
+        return DqConfig.model_validate_json(text)
+    except ValidationError as exc:
+        raise invalid("Data-quality rules", exc) from exc
 
 
 def dq_violations(con: duckdb.DuckDBPyConnection, config: DqConfig, as_of: date) -> pl.DataFrame:

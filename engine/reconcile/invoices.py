@@ -18,6 +18,7 @@ import polars as pl
 from engine.costmodels.pricing import to_cents
 from engine.errors import InputError, NotFound
 from engine.store import audit, transaction
+from engine.store.sql import query
 
 MONEY = pl.Decimal(18, 2)
 UPLOAD_COLUMNS = ["invoice_id", "vendor", "billing_period", "total", "currency"]
@@ -115,7 +116,8 @@ def validate(con: duckdb.DuckDBPyConnection, billing_period: str, tolerance: Tol
     ok, variance (beyond tolerance), no_invoice (billing with no invoice entered), no_billing (invoice with no
     billing lines)."""
     tol = tolerance or Tolerance()
-    frame = con.sql(
+    frame = query(
+        con,
         """
         WITH billed AS (
             SELECT coalesce(invoice_id, ?) AS invoice_id, provider AS vendor, billing_period,
@@ -131,8 +133,8 @@ def validate(con: duckdb.DuckDBPyConnection, billing_period: str, tolerance: Tol
         FROM billed b FULL JOIN inv i ON b.invoice_id = i.invoice_id AND b.vendor = i.vendor
         ORDER BY vendor, invoice_id
         """,
-        params=[NO_INVOICE_ID, billing_period, billing_period],
-    ).pl()
+        [NO_INVOICE_ID, billing_period, billing_period],
+    )
     statuses: list[str] = []
     variances: list[Decimal | None] = []
     for billed, total in frame.select("billed", "invoice_total").iter_rows():

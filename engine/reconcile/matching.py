@@ -25,6 +25,7 @@ import polars as pl
 
 from engine.ingest import registry
 from engine.ingest.contract.keys import resource_key, serial_key, tag_key
+from engine.store.sql import frame
 
 EXPECTED_INVISIBLE = ("retired", "disposed", "in_stock")
 
@@ -150,8 +151,8 @@ def _differences(r: dict[str, Any], d: dict[str, Any]) -> list[dict[str, Any]]:
 
 def assets_by_source(con: duckdb.DuckDBPyConnection, sources: tuple[str, ...]) -> pl.DataFrame:
     marks = ", ".join("?" for _ in sources)
-    return con.sql(f"SELECT * FROM asset WHERE source IN ({marks}) ORDER BY source, asset_id",
-                   params=list(sources)).pl()
+    return frame(con.sql(f"SELECT * FROM asset WHERE source IN ({marks}) ORDER BY source, asset_id",
+                   params=list(sources)))
 
 
 def reconcile_store(con: duckdb.DuckDBPyConnection, *, discovered_sources: tuple[str, ...] | None = None,

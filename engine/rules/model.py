@@ -214,7 +214,7 @@ class RuleSet(_Strict):
         return hashlib.sha256(self.body_json().encode()).hexdigest()
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.model_dump(mode="json", exclude_defaults=True), sort_keys=False)
+        return str(yaml.safe_dump(self.model_dump(mode="json", exclude_defaults=True), sort_keys=False))
 
 
 def from_data(data: Any) -> RuleSet:

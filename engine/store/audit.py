@@ -10,6 +10,8 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from engine.store.sql import frame
+
 GENESIS = "0" * 64
 
 
@@ -62,8 +64,8 @@ def verify(con: duckdb.DuckDBPyConnection) -> VerifyResult:
 
 def recent(con: duckdb.DuckDBPyConnection, limit: int = 500) -> pl.DataFrame:
     """Newest events first, for the audit trail page."""
-    return con.sql(
+    return frame(con.sql(
         "SELECT seq, event_at, actor, action, entity, entity_id, detail::VARCHAR AS detail, row_hash"
         " FROM audit_event ORDER BY seq DESC LIMIT ?",
         params=[limit],
-    ).pl()
+    ))

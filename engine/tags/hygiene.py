@@ -16,6 +16,7 @@ from typing import Literal
 import duckdb
 import polars as pl
 
+from engine.store.sql import frame, lit
 from engine.tags import standard as tag_standard
 from engine.tags.normalise import TagStandard
 
@@ -28,9 +29,6 @@ GROUP_COLUMNS: dict[str, tuple[str, ...]] = {
     "account_service": ("provider", "sub_account_id", "sub_account_name", "service_name"),
 }
 
-
-def _lit(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
 
 
 def standard_for(con: duckdb.DuckDBPyConnection, base: TagStandard | None = None) -> TagStandard:
@@ -56,12 +54,12 @@ def describe(std: TagStandard) -> str:
 
 
 def _has(key: str) -> str:
-    return f"coalesce(trim(tags[{_lit(key)}]), '') <> ''"
+    return f"coalesce(trim(tags[{lit(key)}]), '') <> ''"
 
 
 def _allowed(key: str, values: tuple[str, ...]) -> str:
-    listed = ", ".join(_lit(v.lower()) for v in values)
-    return f"(coalesce(trim(tags[{_lit(key)}]), '') = '' OR lower(trim(tags[{_lit(key)}])) IN ({listed}))"
+    listed = ", ".join(lit(v.lower()) for v in values)
+    return f"(coalesce(trim(tags[{lit(key)}]), '') = '' OR lower(trim(tags[{lit(key)}])) IN ({listed}))"
 
 
 def status_sql(std: TagStandard) -> str:
@@ -89,7 +87,7 @@ def _pct_columns(frame: pl.DataFrame) -> pl.DataFrame:
 
 def by_period_provider(con: duckdb.DuckDBPyConnection, std: TagStandard) -> pl.DataFrame:
     """One row per billing period and provider: effective cost in total and per status, and each as % of total."""
-    sums = ", ".join(f"coalesce(sum(effective_cost) FILTER (WHERE status = {_lit(s)}), 0)::DOUBLE "
+    sums = ", ".join(f"coalesce(sum(effective_cost) FILTER (WHERE status = {lit(s)}), 0)::DOUBLE "
                      f"AS {s.replace('-', '_')}" for s in STATUSES)
     frame = con.sql(f"""
         WITH l AS (SELECT billing_period AS period, provider, effective_cost, {status_sql(std)} AS status
@@ -121,12 +119,12 @@ def offenders(con: duckdb.DuckDBPyConnection, std: TagStandard, period: str, by:
     group = ", ".join(GROUP_COLUMNS[by])
     marks = ", ".join("?" for _ in statuses)
     limit_sql = f"LIMIT {int(limit)}" if limit else ""
-    return con.sql(f"""
+    return frame(con.sql(f"""
         WITH l AS (SELECT *, {status_sql(std)} AS status FROM cost_line WHERE billing_period = ?)
         SELECT {group}, status, sum(effective_cost)::DOUBLE AS effective_cost, count(*) AS lines,
                count(DISTINCT resource_id) AS resources,
-               string_agg(DISTINCT tags[{_lit(PRIMARY)}], ', ' ORDER BY tags[{_lit(PRIMARY)}])
+               string_agg(DISTINCT tags[{lit(PRIMARY)}], ', ' ORDER BY tags[{lit(PRIMARY)}])
                    FILTER (WHERE status = 'mis-tagged') AS tag_values
         FROM l WHERE status IN ({marks})
         GROUP BY ALL ORDER BY effective_cost DESC, {group}, status {limit_sql}""",
-                   params=[period, *statuses]).pl()
+                   params=[period, *statuses]))

@@ -14,6 +14,8 @@ from typing import Any
 
 import duckdb
 
+from engine.store.sql import lit
+
 # squashed spelling (lower case, letters and digits only) -> canonical key
 DEFAULT_ALIASES: dict[str, str] = {
     "costcenter": "cost_center",
@@ -72,14 +74,11 @@ def normalise_tags(tags: dict[str, Any] | None, aliases: dict[str, str] | None =
     return out
 
 
-def _sql_str(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
-
 
 def canonical_key_sql(key_expr: str, aliases: dict[str, str] | None = None) -> str:
     """The SQL twin of `canonical_key`."""
     table = DEFAULT_ALIASES if aliases is None else aliases
-    alias_map = "MAP {" + ", ".join(f"{_sql_str(k)}: {_sql_str(v)}" for k, v in sorted(table.items())) + "}"
+    alias_map = "MAP {" + ", ".join(f"{lit(k)}: {lit(v)}" for k, v in sorted(table.items())) + "}"
     squashed = f"regexp_replace(lower(trim({key_expr})), '[^a-z0-9]', '', 'g')"
     snake = f"trim(regexp_replace(lower(trim({key_expr})), '[^a-z0-9]+', '_', 'g'), '_')"
     return f"coalesce({alias_map}[{squashed}], {snake})"
@@ -167,12 +166,12 @@ def coverage(con: duckdb.DuckDBPyConnection, standard: TagStandard | None = None
     if billing_period:
         where = "WHERE billing_period = ?"
         params.append(billing_period)
-    has = {k: f"coalesce(trim(tags[{_sql_str(k)}]), '') <> ''" for k in std.required}
+    has = {k: f"coalesce(trim(tags[{lit(k)}]), '') <> ''" for k in std.required}
     ok_parts = list(has.values())
     for k, values in std.allowed.items():
         if values:
-            allowed = ", ".join(_sql_str(v.lower()) for v in values)
-            ok_parts.append(f"(tags[{_sql_str(k)}] IS NULL OR lower(trim(tags[{_sql_str(k)}])) IN ({allowed}))")
+            allowed = ", ".join(lit(v.lower()) for v in values)
+            ok_parts.append(f"(tags[{lit(k)}] IS NULL OR lower(trim(tags[{lit(k)}])) IN ({allowed}))")
     ok = " AND ".join(ok_parts) or "TRUE"
     key_sums = ", ".join(f"sum(CASE WHEN {cond} THEN effective_cost ELSE 0 END)::DOUBLE" for cond in has.values())
     sql = (f"SELECT coalesce(sum(effective_cost), 0)::DOUBLE, "

@@ -18,6 +18,7 @@ from engine.access.scope import AccessDenied
 from engine.access.users import User
 from engine.errors import InputError
 from engine.store import audit
+from engine.store.sql import frame
 from engine.tags.normalise import TagStandard, canonical_key
 
 EDITORS = ("finops", "admin")   # who may change the standard; everyone who can see coverage may read it
@@ -107,4 +108,4 @@ def save(con: duckdb.DuckDBPyConnection, std: TagStandard, user: User, note: str
 
 
 def history(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    return con.sql("SELECT version, saved_at, saved_by, note, body FROM tag_standard ORDER BY version DESC").pl()
+    return frame(con.sql("SELECT version, saved_at, saved_by, note, body FROM tag_standard ORDER BY version DESC"))

@@ -77,11 +77,20 @@ class Connector(Protocol):
       register); None for everything else.
     """
 
-    name: str
-    target_table: str
-    priority: int
-    loads_directly: bool
-    inventory_role: InventoryRole | None
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def target_table(self) -> str: ...
+
+    @property
+    def priority(self) -> int: ...
+
+    @property
+    def loads_directly(self) -> bool: ...
+
+    @property
+    def inventory_role(self) -> InventoryRole | None: ...
 
     def detect(self, sniff: Sniff) -> bool: ...
 

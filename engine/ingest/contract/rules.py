@@ -12,16 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from engine.ingest.contract.currencies import ISO_4217
-
-
-def q(name: str) -> str:
-    """Quote an identifier for DuckDB (source headers can hold any character)."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def lit(text: str) -> str:
-    """A SQL string literal; only ever used for text this code chose, never for cell values."""
-    return "'" + text.replace("'", "''") + "'"
+from engine.store.sql import lit as lit  # re-exported: the contract is all a connector imports
+from engine.store.sql import q as q
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ from pydantic import ValidationError
 from connectors.inventory.generic import CONNECTOR
 from engine.ingest import registry
 from engine.ingest.contract.connector import FileRefused
-from engine.ingest.mapping_profiles import MappingProfile, ingest_options, list_profiles, load_profile, save_profile
+from engine.ingest.contract.mapping import MappingProfile
+from engine.ingest.mapping_profiles import ingest_options, list_profiles, load_profile, save_profile
 from engine.ingest.pipeline import ingest_file
 from tests.unit.inventory_helpers import FIXTURES, count, reasons
 

@@ -7,6 +7,7 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
+from engine.access import policy
 from engine.errors import ApportionError
 from engine.reconcile import asset_review
 from engine.tags import hygiene as tag_hygiene
@@ -167,7 +168,7 @@ def standard_editor() -> None:
     version = int(history["version"][0]) if not history.is_empty() else 0
     label = f"Tag standard — version {version}" if version else "Tag standard — built-in default"
     with st.expander(label):
-        if user.role not in tag_standard.EDITORS:
+        if not policy.can(user, "edit_tag_standard"):
             st.markdown(f"**Required:** {', '.join(saved.required)}")
             st.text(tag_standard.allowed_text(saved) or "No restricted values.")
         else:

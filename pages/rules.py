@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
+from engine.access import policy
 from engine.errors import ApportionError
 from engine.rules import versions
 from ui.auth import require_role
@@ -28,7 +29,7 @@ table = pl.DataFrame([{
 } for v in all_versions])
 st.dataframe(table, hide_index=True, width="stretch")
 
-can_act = user.role in ("finops", "admin")
+can_act = policy.can(user, "edit_rules")
 choice = st.selectbox("Version", [(v.name, v.version) for v in all_versions],
                       format_func=lambda nv: f"{nv[0]} v{nv[1]}", key="rv_choice")
 chosen = versions.get(con, *choice)

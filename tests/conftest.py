@@ -27,12 +27,14 @@ def sample_text(name: str) -> str:
     return path.read_text() if path.is_file() else ""
 
 
-def _reads_samples(func: object) -> bool:
-    """Does this test or fixture function name SAMPLES, or a module-level Path inside it?"""
+def _reads_samples(func: object, seen: set[int] | None = None) -> bool:
+    """Does this test or fixture function (or a module-level helper it calls) name SAMPLES or a Path inside it?"""
+    seen = set() if seen is None else seen
     code = getattr(func, "__code__", None)
-    module_globals = getattr(func, "__globals__", {})
-    if code is None:
+    if code is None or id(code) in seen:
         return False
+    seen.add(id(code))
+    module_globals = getattr(func, "__globals__", {})
     names: set[str] = set()
     stack = [code]
     while stack:
@@ -42,6 +44,9 @@ def _reads_samples(func: object) -> bool:
     for name in names:
         value = module_globals.get(name)
         if name == "SAMPLES" or (isinstance(value, Path) and SAMPLES in (value, *value.parents)):
+            return True
+        if callable(value) and getattr(value, "__module__", None) == module_globals.get("__name__") \
+                and _reads_samples(value, seen):
             return True
     return False
 

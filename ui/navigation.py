@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.access import policy
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -26,13 +28,14 @@ PAGES: tuple[PageSpec, ...] = (
              ("admin", "finops", "executive", "auditor")),
     PageSpec("explorer", "Cost explorer", ":material/account_tree:", "Dashboards",
              ("app_owner", "admin", "finops", "executive", "auditor")),
-    PageSpec("workshop", "Allocation workshop", ":material/tune:", "Allocation", ("finops", "admin")),
+    PageSpec("workshop", "Allocation workshop", ":material/tune:", "Allocation", policy.roles_for("run_workshop")),
     PageSpec("scenarios", "Scenario comparison", ":material/compare_arrows:", "Allocation",
              ("finops", "admin", "executive")),
-    PageSpec("month_close", "Month close", ":material/event_available:", "Allocation", ("finops", "admin")),
+    PageSpec("month_close", "Month close", ":material/event_available:", "Allocation",
+             policy.roles_for("close_month")),
     PageSpec("statements", "Statements", ":material/receipt_long:", "Allocation",
              ("app_owner", "finops", "admin", "auditor")),
-    PageSpec("ingest", "Ingest", ":material/upload_file:", "Data", ("finops", "admin")),
+    PageSpec("ingest", "Ingest", ":material/upload_file:", "Data", policy.roles_for("ingest")),
     PageSpec("reconciliation", "Reconciliation", ":material/rule_settings:", "Data", ("finops", "admin", "auditor")),
     PageSpec("rules", "Rule versions", ":material/rule:", "Governance", ("finops", "admin", "auditor")),
     PageSpec("audit_trail", "Audit trail", ":material/policy:", "Governance", ("admin", "finops", "auditor")),

@@ -14,14 +14,13 @@ import duckdb
 import polars as pl
 
 from engine import store
-from engine.access.scope import AccessDenied
+from engine.access import policy
 from engine.access.users import User
 from engine.errors import InputError
 from engine.store import audit
 from engine.store.sql import frame
 from engine.tags.normalise import TagStandard, canonical_key
 
-EDITORS = ("finops", "admin")   # who may change the standard; everyone who can see coverage may read it
 MAX_KEYS = 20
 MAX_VALUES = 500
 MAX_KEY_LENGTH = 63
@@ -90,8 +89,7 @@ def allowed_text(std: TagStandard) -> str:
 def save(con: duckdb.DuckDBPyConnection, std: TagStandard, user: User, note: str = "") -> int:
     """Append a version (unless it equals the one in force) with an audit event; returns the version in force.
     Only FinOps and admins may: checked here, whatever the page showed."""
-    if user.role not in EDITORS:
-        raise AccessDenied(f"{user.username} ({user.role}) cannot change the tag standard")
+    policy.require(user, "edit_tag_standard", "change the tag standard")
     if not std.required:
         raise StandardError("at least one required tag (coverage would otherwise be 100% by definition)")
     before, in_force = current(con), current_version(con)

@@ -1,0 +1,39 @@
+"""Who may do what: the one role → action table the engine enforces and the pages read to decide what to offer.
+
+A page hiding a button is a courtesy; the engine function behind it calls `require` itself, so a forced click, a
+crafted request or a script gets the same answer. Pages that exist for one action take their roles from here too
+(ui/navigation.py), so the page list and the engine cannot disagree.
+"""
+
+from __future__ import annotations
+
+from engine.access.users import ROLES, User
+from engine.errors import AccessDenied, NotFound
+
+ACTIONS: dict[str, tuple[str, ...]] = {
+    "ingest": ("finops", "admin"),                  # load, re-deliver or roll back a file
+    "close_month": ("finops", "admin"),             # run and post an allocation
+    "run_workshop": ("finops", "admin"),            # move drivers live and save the room's draft
+    "edit_rules": ("finops", "admin"),              # draft, submit, approve (never one's own), reject, roll back
+    "edit_tag_standard": ("finops", "admin"),       # everyone who can see coverage may read it
+}
+assert all(set(roles) <= set(ROLES) for roles in ACTIONS.values())
+
+
+def roles_for(action: str) -> tuple[str, ...]:
+    try:
+        return ACTIONS[action]
+    except KeyError:
+        raise NotFound(f"no action '{action}' in the access policy (known: {', '.join(sorted(ACTIONS))})") from None
+
+
+def can(user: User | None, action: str) -> bool:
+    return user is not None and user.role in roles_for(action)
+
+
+def require(user: User | None, action: str, what: str) -> None:
+    """Raise AccessDenied naming the user, role and what was refused unless the user's role may do `action`."""
+    if user is None:
+        raise AccessDenied(f"not signed in: cannot {what}")
+    if not can(user, action):
+        raise AccessDenied(f"{user.username} ({user.role}) cannot {what}")

@@ -25,7 +25,9 @@ COOKIE_KEY_FILE = ROOT / ".streamlit" / "cookie_key"
 
 
 class Settings(BaseSettings):
-    """Every setting with a help string; tests/unit/test_settings.py fails when one lacks documentation."""
+    """Every setting with a help string, and read somewhere: tests/unit/test_settings.py fails otherwise.
+
+    docs/settings.md is generated from this model (`python -m engine.settings_doc`) and checked by the same tests."""
 
     model_config = SettingsConfigDict(env_prefix="APPORTION_", extra="ignore")
 
@@ -39,9 +41,12 @@ class Settings(BaseSettings):
         0.5, gt=0, le=7, description="Login cookie lifetime in days; short because logout cannot revoke it."
     )
     currency: str = Field("USD", pattern=r"^[A-Z]{3}$", description="Reporting currency (ISO 4217).")
-    fiscal_year_start_month: int = Field(1, ge=1, le=12, description="Month (1-12) the fiscal year starts.")
+    fiscal_year_start_month: int = Field(
+        1, ge=1, le=12,
+        description="Month (1-12) the fiscal year starts; moves the half-year and mid-quarter depreciation "
+        "conventions in month close and what-if.",
+    )
     demo_mode: bool = Field(True, description="Show demo logins on the login screen while demo data is loaded.")
-    ticket_url: str | None = Field(None, description="Base URL of the ticketing server for anomaly tickets.")
 
     @field_validator("cookie_key")
     @classmethod

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from engine.errors import InputError
 from engine.rules.filters import ASSET_FIELDS, LICENCE_FIELDS, compile_all, compile_one
 from engine.rules.model import RuleSet, TargetKind
+from engine.settings import get_settings
 
 Basis = Literal["effective", "billed"]
 UNMATCHED = "unmatched"
@@ -109,6 +110,7 @@ class PoolData:
     cost_batches: tuple[str, ...]
     driver_batches: tuple[str, ...]
     input_lines: int
+    fiscal_year_start_month: int = 1  # what the assets' depreciation was computed with (settings, resolved once)
 
 
 def load_org(con: duckdb.DuckDBPyConnection) -> Org:
@@ -263,16 +265,18 @@ def _step_case(steps: list[Any], alias: str, fields: frozenset[str]) -> tuple[st
     return "CASE " + " ".join(parts) + " END", params
 
 
-def asset_pools(con: duckdb.DuckDBPyConnection, rs: RuleSet, period: str) -> tuple[dict[str, Decimal], DirectRows]:
+def asset_pools(con: duckdb.DuckDBPyConnection, rs: RuleSet, period: str, *, fiscal_year_start_month: int
+                ) -> tuple[dict[str, Decimal], DirectRows]:
     """The month's depreciation of capitalised assets (costmodels/depreciation.py), claimed by `assets` steps in order.
     Direct steps charge each asset to its CMDB owner (cost centre or application). Assets no step claims are
-    outside this rule set's scope."""
+    outside this rule set's scope. The fiscal year start moves the half-year and mid-quarter conventions."""
     steps = [s for s in rs.steps if s.source.kind == "assets"]
     if not steps:
         return {}, {}
     from engine.costmodels.depreciation import depreciation_for_period
 
-    dep = depreciation_for_period(con, period).group_by("asset_id").agg(pl.col("depreciation").sum())
+    dep = (depreciation_for_period(con, period, fiscal_year_start_month=fiscal_year_start_month)
+           .group_by("asset_id").agg(pl.col("depreciation").sum()))
     case_sql, params = _step_case(steps, "a", ASSET_FIELDS)
     con.register("_apportion_dep", dep)
     try:
@@ -340,7 +344,12 @@ def licence_pools(con: duckdb.DuckDBPyConnection, rs: RuleSet, period: str) -> t
     return dict(totals), dict(direct)
 
 
-def load_pools(con: duckdb.DuckDBPyConnection, rs: RuleSet, period: str, basis: Basis = "effective") -> PoolData:
+def load_pools(con: duckdb.DuckDBPyConnection, rs: RuleSet, period: str, basis: Basis = "effective", *,
+               fiscal_year_start_month: int | None = None) -> PoolData:
+    """One period's pools. `fiscal_year_start_month` defaults to the `fiscal_year_start_month` setting, read here
+    once, so that month close and what-if (both load pools through here) depreciate on the same fiscal year."""
+    if fiscal_year_start_month is None:
+        fiscal_year_start_month = get_settings().fiscal_year_start_month
     exceptions = load_exceptions(con, period)
     sql, params = pool_query(rs, exceptions, period, basis)
     totals: dict[str, Decimal] = {}
@@ -353,7 +362,8 @@ def load_pools(con: duckdb.DuckDBPyConnection, rs: RuleSet, period: str, basis: 
         lines += int(n)
         if pool in direct_ids:
             direct[pool].append((link, target, amt))
-    for extra_totals, extra_direct in (asset_pools(con, rs, period), licence_pools(con, rs, period)):
+    for extra_totals, extra_direct in (asset_pools(con, rs, period, fiscal_year_start_month=fiscal_year_start_month),
+                                       licence_pools(con, rs, period)):
         totals.update(extra_totals)
         for pool, rows in extra_direct.items():
             merged: dict[tuple[str | None, str | None], Decimal] = defaultdict(Decimal)
@@ -371,5 +381,5 @@ def load_pools(con: duckdb.DuckDBPyConnection, rs: RuleSet, period: str, basis: 
     return PoolData(
         period=period, basis=basis, pool_totals=dict(sorted(totals.items())), direct=dict(direct), drivers=drivers,
         exceptions=exceptions, org=load_org(con), cost_batches=batches, driver_batches=driver_batches,
-        input_lines=lines,
+        input_lines=lines, fiscal_year_start_month=fiscal_year_start_month,
     )

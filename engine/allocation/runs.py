@@ -68,6 +68,8 @@ def run_key(data: PoolData, rs: RuleSet, version: int, params: dict[str, Any] | 
         "exceptions": [[e.exception_id, e.match_field, e.match_value, e.treatment.model_dump(mode="json")]
                        for e in data.exceptions],
     }
+    if any(s.source.kind == "assets" for s in rs.steps):  # depreciation depends on it; other rule sets keep their keys
+        payload["fiscal_year_start_month"] = data.fiscal_year_start_month
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -125,8 +127,10 @@ def _record_failure(con: duckdb.DuckDBPyConnection, key: str, period: str, rs: R
 
 def run_allocation(con: duckdb.DuckDBPyConnection, period: str, rule_set: str | Path | RuleSet,
                    version: int | None = None, basis: Basis = "effective", params: dict[str, Any] | None = None,
-                   actor: str = "cli") -> RunSummary:
-    """Allocate one period and post it. Raises AllocationError (ConservationError is one) when nothing posted."""
+                   actor: str = "cli", fiscal_year_start_month: int | None = None) -> RunSummary:
+    """Allocate one period and post it. Raises AllocationError (ConservationError is one) when nothing posted.
+
+    Assets' depreciation uses `fiscal_year_start_month`, by default the setting of that name (see load_pools)."""
     if not versions.PERIOD.match(period):
         raise InputError(f"period must be YYYY-MM, not {period!r}")
     if basis not in ("effective", "billed"):
@@ -134,7 +138,7 @@ def run_allocation(con: duckdb.DuckDBPyConnection, period: str, rule_set: str | 
     started = time.perf_counter()
     base_rs, ver = resolve_rule_set(con, rule_set, period, version)
     rs = overrides.from_params(base_rs, params)
-    data = load_pools(con, rs, period, basis)
+    data = load_pools(con, rs, period, basis, fiscal_year_start_month=fiscal_year_start_month)
     key = run_key(data, base_rs, ver, params)
     total_in = sum(data.pool_totals.values(), Decimal(0))
     try:

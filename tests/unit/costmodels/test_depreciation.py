@@ -186,3 +186,92 @@ def test_every_schedule_sums_to_cost_less_residual(cost_cents: int, residual_sha
     assert min(sched["book_value"].to_list()) == residual
     assert sched["period"][0] == f"{in_service.year:04d}-{in_service.month:02d}"
     assert sum(fiscal_year_totals(sched, fy_start).values()) == cost - residual
+
+
+# The fiscal year start (setting fiscal_year_start_month) -------------------------------------------------------
+# Expected figures come from the conventions' definitions, not from the module: a half-year asset starts depreciating
+# at the middle of the fiscal year it entered service in (the 1st of the fiscal year's 7th month), and what falls
+# before the in-service month is caught up in it. Straight line, 120,000 over 60 months = 2,000 a month.
+
+HY_COST, HY_LIFE, HY_MONTHLY = D(120_000), 60, D(2_000)
+
+
+def _months(year: int, month: int) -> int:
+    return year * 12 + month - 1
+
+
+def _half_year_straight_line(in_service: date, fy_start: int, period: str) -> D:
+    """The month's charge of the 120k / 60-month half-year asset, from the rule's definition."""
+    fy_year = in_service.year if in_service.month >= fy_start else in_service.year - 1
+    middle = _months(fy_year, fy_start) + 6  # depreciation runs from the 1st of this month
+
+    def cumulative(p: int) -> D:  # depreciation accrued by the end of month p
+        return HY_MONTHLY * min(max(p - middle + 1, 0), HY_LIFE)
+
+    p, first = _months(int(period[:4]), int(period[5:7])), _months(in_service.year, in_service.month)
+    if p < first:
+        return D(0)
+    return cumulative(p) - (cumulative(p - 1) if p > first else D(0))
+
+
+def _by_period(sched: pl.DataFrame) -> dict[str, D]:
+    return dict(zip(sched["period"], sched["depreciation"], strict=True))
+
+
+def test_half_year_october_asset_january_vs_april_fiscal_year() -> None:
+    a = Asset("HY-OCT", date(2026, 10, 3), HY_COST, HY_LIFE, D(0), "straight_line", "half_year", "CC1")
+    jan, apr = _by_period(schedule(a)), _by_period(schedule(a, fiscal_year_start_month=4))
+    # January year: the middle of FY2026 is 1 July 2026, so October catches up July–October = 4 × 2,000.
+    # April year: FY2027 = Apr 2026 – Mar 2027, its middle is 1 October 2026, so October is an ordinary month.
+    assert (jan["2026-10"], jan["2026-11"], jan["2026-12"]) == (D("8000.00"), D("2000.00"), D("2000.00"))
+    assert (apr["2026-10"], apr["2026-11"], apr["2026-12"]) == (D("2000.00"), D("2000.00"), D("2000.00"))
+    # The last charge moves from June 2031 (57 months booked) to September 2031 (60 months).
+    assert (max(jan), len(jan), jan["2031-06"]) == ("2031-06", 57, D("2000.00"))
+    assert (max(apr), len(apr), apr["2031-09"]) == ("2031-09", 60, D("2000.00"))
+    for fy_start, months in ((1, jan), (4, apr)):
+        assert months == {p: _half_year_straight_line(a.in_service, fy_start, p) for p in months}
+        assert sum(months.values()) == HY_COST
+    # Either way the first fiscal year carries half a year (12,000), named by the calendar year it ends in.
+    assert fiscal_year_totals(schedule(a)) == {2026: D(12_000), 2027: D(24_000), 2028: D(24_000), 2029: D(24_000),
+                                               2030: D(24_000), 2031: D(12_000)}
+    assert fiscal_year_totals(schedule(a, fiscal_year_start_month=4), 4) == {
+        2027: D(12_000), 2028: D(24_000), 2029: D(24_000), 2030: D(24_000), 2031: D(24_000), 2032: D(12_000)}
+
+
+def test_half_year_february_asset_january_vs_april_fiscal_year() -> None:
+    a = Asset("HY-FEB", date(2027, 2, 10), HY_COST, HY_LIFE, D(0), "straight_line", "half_year", "CC1")
+    jan, apr = _by_period(schedule(a)), _by_period(schedule(a, fiscal_year_start_month=4))
+    # January year: FY2027's middle is 1 July 2027 → nothing in February–June 2027, 2,000 from July.
+    assert [jan[p] for p in ("2027-02", "2027-03", "2027-06", "2027-07")] == [D(0), D(0), D(0), D("2000.00")]
+    # April year: February 2027 is in FY2027 (Apr 2026 – Mar 2027), whose middle is 1 October 2026 → February
+    # catches up October–February = 5 × 2,000, and March 2027 closes the fiscal year with 2,000 more.
+    assert [apr[p] for p in ("2027-02", "2027-03", "2027-06", "2027-07")] == [D("10000.00"), D("2000.00"),
+                                                                               D("2000.00"), D("2000.00")]
+    for fy_start, months in ((1, jan), (4, apr)):
+        assert months == {p: _half_year_straight_line(a.in_service, fy_start, p) for p in months}
+    assert fiscal_year_totals(schedule(a, fiscal_year_start_month=4), 4)[2027] == D(12_000)
+    assert fiscal_year_totals(schedule(a))[2027] == D(12_000)
+
+
+def test_fiscal_year_start_leaves_other_conventions_and_aligned_quarters_alone() -> None:
+    # Full month and mid-month ignore the fiscal year; April quarters (Apr, Jul, Oct, Jan) coincide with calendar
+    # quarters, so mid-quarter is the same too: November is mid-Q → half a month (1,000) in November.
+    for conv in ("full_month", "mid_month", "mid_quarter"):
+        a = Asset("X", date(2026, 11, 15), HY_COST, HY_LIFE, D(0), "straight_line", conv)  # type: ignore[arg-type]
+        assert schedule(a).equals(schedule(a, fiscal_year_start_month=4))
+    mq = Asset("MQ", date(2026, 11, 15), HY_COST, HY_LIFE, D(0), "straight_line", "mid_quarter")
+    assert _by_period(schedule(mq, fiscal_year_start_month=4))["2026-11"] == D("1000.00")
+    # A February year's quarters are Nov–Jan: the middle is 15 December → nothing in November, 1,000 in December.
+    feb = _by_period(schedule(mq, fiscal_year_start_month=2))
+    assert (feb["2026-11"], feb["2026-12"], feb["2027-01"]) == (D(0), D("1000.00"), D("2000.00"))
+
+
+def test_depreciation_for_period_follows_the_fiscal_year(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        "INSERT INTO asset (asset_id, class, cost_center_id, purchase_date, cost, residual, useful_life_months,"
+        " depreciation_method, depreciation_convention) VALUES"
+        " ('HY-OCT', 'server', 'CC1', DATE '2026-10-03', 120000, 0, 60, 'straight_line', 'half_year')"
+    )
+    assert depreciation_for_period(con, "2026-10")["depreciation"].to_list() == [D("8000.00")]
+    assert depreciation_for_period(con, "2026-10", fiscal_year_start_month=4)["depreciation"].to_list() == [
+        D("2000.00")]

@@ -18,6 +18,8 @@ import duckdb
 import polars as pl
 from pydantic import BaseModel, ConfigDict
 
+from engine.allocation.backends.base import PoolSource
+from engine.allocation.backends.duckdb_sql import DuckDBPoolSource
 from engine.errors import InputError
 from engine.rules.filters import ASSET_FIELDS, LICENCE_FIELDS, compile_all, compile_one
 from engine.rules.model import RuleSet, TargetKind
@@ -345,9 +347,11 @@ def licence_pools(con: duckdb.DuckDBPyConnection, rs: RuleSet, period: str) -> t
 
 
 def load_pools(con: duckdb.DuckDBPyConnection, rs: RuleSet, period: str, basis: Basis = "effective", *,
-               fiscal_year_start_month: int | None = None) -> PoolData:
+               fiscal_year_start_month: int | None = None, source: PoolSource | None = None) -> PoolData:
     """One period's pools. `fiscal_year_start_month` defaults to the `fiscal_year_start_month` setting, read here
-    once, so that month close and what-if (both load pools through here) depreciate on the same fiscal year."""
+    once, so that month close and what-if (both load pools through here) depreciate on the same fiscal year.
+    `source` runs the cost-line aggregation (backends/: the store itself by default); assets, licences, drivers,
+    exceptions and the org are small master data and always come from the store."""
     if fiscal_year_start_month is None:
         fiscal_year_start_month = get_settings().fiscal_year_start_month
     exceptions = load_exceptions(con, period)
@@ -356,12 +360,12 @@ def load_pools(con: duckdb.DuckDBPyConnection, rs: RuleSet, period: str, basis: 
     direct: dict[str, list[tuple[str | None, str | None, Decimal]]] = defaultdict(list)
     direct_ids = {s.id for s in rs.steps if s.method.kind == "direct"}
     lines = 0
-    for pool, link, target, amount, n, pool_total in con.sql(sql, params=params).fetchall():
-        amt = Decimal(amount)
-        totals[pool] = Decimal(pool_total)
-        lines += int(n)
-        if pool in direct_ids:
-            direct[pool].append((link, target, amt))
+    source = source or DuckDBPoolSource(con)
+    for row in source.pool_rows(sql, params):
+        totals[row.pool] = row.pool_total
+        lines += row.lines
+        if row.pool in direct_ids:
+            direct[row.pool].append((row.link, row.target, row.amount))
     for extra_totals, extra_direct in (asset_pools(con, rs, period, fiscal_year_start_month=fiscal_year_start_month),
                                        licence_pools(con, rs, period)):
         totals.update(extra_totals)
@@ -373,11 +377,7 @@ def load_pools(con: duckdb.DuckDBPyConnection, rs: RuleSet, period: str, basis: 
     for rows in direct.values():
         rows.sort(key=lambda r: (r[0] or "~", r[1] or "~"))
     drivers, driver_batches = load_drivers(con, period)
-    batches = tuple(
-        r[0] for r in con.sql(
-            "SELECT DISTINCT batch_id FROM cost_line WHERE billing_period = ? ORDER BY 1", params=[period]
-        ).fetchall()
-    )
+    batches = source.cost_batches(period)
     return PoolData(
         period=period, basis=basis, pool_totals=dict(sorted(totals.items())), direct=dict(direct), drivers=drivers,
         exceptions=exceptions, org=load_org(con), cost_batches=batches, driver_batches=driver_batches,

@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from engine.allocation import conservation, overrides
+from engine.allocation.backends.base import PoolSource
 from engine.allocation.cascade import UNALLOCATED_KIND, CascadeError, run_cascade
 from engine.allocation.pools import Basis, Org, PoolData, load_pools
 from engine.allocation.posting import AMOUNT_QUANTUM, Posted, post
@@ -127,10 +128,12 @@ def _record_failure(con: duckdb.DuckDBPyConnection, key: str, period: str, rs: R
 
 def run_allocation(con: duckdb.DuckDBPyConnection, period: str, rule_set: str | Path | RuleSet,
                    version: int | None = None, basis: Basis = "effective", params: dict[str, Any] | None = None,
-                   actor: str = "cli", fiscal_year_start_month: int | None = None) -> RunSummary:
+                   actor: str = "cli", fiscal_year_start_month: int | None = None,
+                   source: PoolSource | None = None) -> RunSummary:
     """Allocate one period and post it. Raises AllocationError (ConservationError is one) when nothing posted.
 
-    Assets' depreciation uses `fiscal_year_start_month`, by default the setting of that name (see load_pools)."""
+    Assets' depreciation uses `fiscal_year_start_month`, by default the setting of that name (see load_pools).
+    `source` is where the cost-line aggregation runs (allocation/backends/; the store itself by default)."""
     if not versions.PERIOD.match(period):
         raise InputError(f"period must be YYYY-MM, not {period!r}")
     if basis not in ("effective", "billed"):
@@ -138,7 +141,7 @@ def run_allocation(con: duckdb.DuckDBPyConnection, period: str, rule_set: str | 
     started = time.perf_counter()
     base_rs, ver = resolve_rule_set(con, rule_set, period, version)
     rs = overrides.from_params(base_rs, params)
-    data = load_pools(con, rs, period, basis, fiscal_year_start_month=fiscal_year_start_month)
+    data = load_pools(con, rs, period, basis, fiscal_year_start_month=fiscal_year_start_month, source=source)
     key = run_key(data, base_rs, ver, params)
     total_in = sum(data.pool_totals.values(), Decimal(0))
     try:

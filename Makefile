@@ -27,7 +27,7 @@ demo-data: setup
 	APPORTION_DB_PATH=$(DB) $(BIN)/python -m data.demo_close
 
 run: setup demo-data
-	$(BIN)/python -c "from engine.settings import ensure_cookie_key_file; ensure_cookie_key_file()"
+	$(BIN)/python -c "from engine.settings import ensure_audit_key_file, ensure_cookie_key_file; ensure_cookie_key_file(); ensure_audit_key_file()"
 	APPORTION_DB_PATH=$(DB) $(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true
 
 chromium:

@@ -13,6 +13,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "ingest": ("engine.cli.ingest", "load exports and inventories into the store"),
     "allocate": ("engine.cli.allocate", "run a month-close allocation"),
+    "audit": ("engine.cli.audit", "verify the audit trail, or export it with a verification summary"),
 }
 
 

@@ -1,7 +1,8 @@
 """Typed settings: environment (APPORTION_*) first, then .streamlit/secrets.toml, then defaults.
 
 The cookie key has no default on purpose: `make run` writes a random one to the git-ignored
-`.streamlit/cookie_key` file, and the app refuses to start without one.
+`.streamlit/cookie_key` file, and the app refuses to start without one. The audit key (which seals the audit
+trail, engine/store/audit.py) works the same way with `.streamlit/audit_key`; it never lives in the store.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from engine.errors import ConfigError, InputError
 ROOT = Path(__file__).resolve().parents[1]
 SECRETS_FILE = ROOT / ".streamlit" / "secrets.toml"
 COOKIE_KEY_FILE = ROOT / ".streamlit" / "cookie_key"
+AUDIT_KEY_FILE = ROOT / ".streamlit" / "audit_key"
 
 
 class Settings(BaseSettings):
@@ -47,6 +49,22 @@ class Settings(BaseSettings):
         "conventions in month close and what-if.",
     )
     demo_mode: bool = Field(True, description="Show demo logins on the login screen while demo data is loaded.")
+    audit_key: str | None = Field(
+        None, min_length=32,
+        description="Secret that seals the audit trail (HMAC-SHA256, 32+ chars, never a default; kept out of the "
+        "store). To rotate: the new key, a space, then every retired key (docs/security.md).",
+    )
+
+    @field_validator("audit_key")
+    @classmethod
+    def _audit_keys_are_long(cls, v: str | None) -> str | None:
+        if v is not None:
+            parts = v.split()
+            if not parts or any(len(k) < 32 for k in parts):
+                raise InputError("audit_key: every key (space-separated) must be at least 32 characters")
+            if any("replace-with" in k for k in parts):
+                raise InputError("audit_key is still the example value; generate a random one")
+        return v
 
     @field_validator("cookie_key")
     @classmethod
@@ -81,6 +99,26 @@ class Settings(BaseSettings):
         )
 
 
+    def resolved_audit_keys(self, *, create: bool = False) -> tuple[str, ...]:
+        """The audit keys, signing key first: the configured ones, else the generated key file.
+
+        With `create`, a missing key file is generated (the first recorded event of a fresh install); without it a
+        missing key raises, because verifying with a new key would only report every event as forged."""
+        if self.audit_key:
+            return tuple(self.audit_key.split())
+        if not AUDIT_KEY_FILE.exists() and create:
+            ensure_audit_key_file()
+        if AUDIT_KEY_FILE.exists():
+            keys = tuple(AUDIT_KEY_FILE.read_text().split())
+            if keys and all(len(k) >= 32 for k in keys):
+                return keys
+        raise ConfigError(
+            "No audit key configured: set APPORTION_AUDIT_KEY, add audit_key to .streamlit/secrets.toml, or run "
+            "`make run`, which generates one into .streamlit/audit_key. Without the key that sealed the trail it "
+            "cannot be verified: restore that key rather than making a new one."
+        )
+
+
 def ensure_cookie_key_file() -> Path:
     """Write a random cookie key to the git-ignored key file when none exists (used by `make run`)."""
     if not COOKIE_KEY_FILE.exists():
@@ -88,6 +126,16 @@ def ensure_cookie_key_file() -> Path:
         COOKIE_KEY_FILE.write_text(secrets.token_urlsafe(48))
         COOKIE_KEY_FILE.chmod(0o600)
     return COOKIE_KEY_FILE
+
+
+def ensure_audit_key_file() -> Path:
+    """Write a random audit key to the git-ignored key file when none exists (used by `make run`)."""
+    if not AUDIT_KEY_FILE.exists():
+        AUDIT_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
+        AUDIT_KEY_FILE.touch(mode=0o600)
+        AUDIT_KEY_FILE.chmod(0o600)
+        AUDIT_KEY_FILE.write_text(secrets.token_urlsafe(48))
+    return AUDIT_KEY_FILE
 
 
 def get_settings() -> Settings:

@@ -1,9 +1,11 @@
-"""Audit trail: every recorded action, and a check that nobody changed or removed an event."""
+"""Audit trail: every recorded action, the proof that none was changed, removed or slipped in, and the export."""
 
 from __future__ import annotations
 
+import polars as pl
 import streamlit as st
 
+from engine.errors import ApportionError
 from engine.store import audit
 from ui.auth import require_role
 from ui.db import db
@@ -13,14 +15,49 @@ user = require_role(*roles_for("audit_trail"))
 
 con = db()
 st.title("Audit trail")
-result = audit.verify(con)
-if result.ok:
-    st.success(f"Chain intact: {result.checked} events verified, none changed or removed.")
-else:
-    st.error(f"Audit chain broken — {result.problem}")
+try:
+    result = audit.verify(con)
+except ApportionError as exc:
+    st.error(str(exc))
+    st.stop()
 
-events = audit.recent(con, limit=500)
-if events.is_empty():
-    st.info("No events recorded yet. Rule submissions, approvals, ingests and posted runs appear here.")
+if result.ok:
+    st.success(result.verdict())
 else:
-    st.dataframe(events, hide_index=True, width="stretch")
+    st.error(result.verdict())
+    st.dataframe(pl.DataFrame({"event": [p.seq for p in result.problems], "kind": [p.kind for p in result.problems],
+                               "what was found": [p.message for p in result.problems]},
+                              schema={"event": pl.Int64, "kind": pl.String, "what was found": pl.String}),
+                 hide_index=True, width="stretch")
+for note in result.notes:
+    st.caption(":material/info: Note")
+    st.text(note)
+with st.expander("The verdict as text (what `python -m engine audit verify` prints)"):
+    st.code("\n".join(result.lines()), language=None)
+
+facets = audit.facets(con)
+if facets.first is None:
+    st.info("No events recorded yet. Rule submissions, approvals, ingests and posted runs appear here.")
+    st.stop()
+
+c1, c2, c3, c4 = st.columns([1, 1, 1, 1.3])
+actors = c1.multiselect("Actor", facets.actors, key="audit_actor")
+actions = c2.multiselect("Action", facets.actions, key="audit_action")
+entities = c3.multiselect("Entity", facets.entities, key="audit_entity")
+period = c4.date_input("Period", value=(facets.first, facets.last), min_value=facets.first,
+                       max_value=facets.last, key="audit_period")
+days = list(period) if isinstance(period, tuple | list) else [period]
+start = days[0] if days else None
+end = days[1] if len(days) > 1 else start
+
+shown = audit.events(con, actors=actors, actions=actions, entities=entities, start=start, end=end)
+st.caption(f"{shown.height:,} events, newest first (at most 5,000 shown; the export holds every event).")
+st.dataframe(shown, hide_index=True, width="stretch")
+
+trail = audit.export_csv(con)
+d1, d2 = st.columns(2)
+d1.download_button("Download the trail (CSV)", trail, "audit_trail.csv", "text/csv", icon=":material/download:",
+                   help="Every event, oldest first; text cells are formula-safe.")
+d2.download_button("Download the verification summary", audit.summary_text(result, trail, audit.store_label(con)),
+                   "audit_trail.summary.txt", "text/plain", icon=":material/verified:",
+                   help="The verdict, every break, and the head's anchor and the CSV's SHA-256 to keep elsewhere.")

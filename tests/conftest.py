@@ -64,9 +64,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 # Tests never depend on a developer's cookie key file or secrets.
 os.environ.setdefault("APPORTION_COOKIE_KEY", secrets.token_urlsafe(48))
+os.environ.setdefault("APPORTION_AUDIT_KEY", secrets.token_urlsafe(48))
 
 DEMO_TEST_LINES = 40_000
 DEMO_CLOSED_MONTHS = 3  # the last three demo months have posted runs, as after a few month-ends
+
+
+def add_users(con: duckdb.DuckDBPyConnection, role: str, *usernames: str) -> None:
+    """Users the engine's maker-checker can resolve (approvers must be known users with an approving role)."""
+    for name in usernames:
+        con.execute("INSERT INTO app_user (username, display_name, role, password_hash) VALUES (?, ?, ?, 'x')",
+                    [name, name.title(), role])
 
 
 @pytest.fixture

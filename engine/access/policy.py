@@ -16,6 +16,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "run_workshop": ("finops", "admin"),            # move drivers live and save the room's draft
     "edit_rules": ("finops", "admin"),              # draft, submit, approve (never one's own), reject, roll back
     "edit_tag_standard": ("finops", "admin"),       # everyone who can see coverage may read it
+    "approve_rules": ("finops", "admin"),           # approve or reject a pending rule version nobody else made
     "triage_anomalies": ("finops", "admin", "app_owner"),  # acknowledge, ticket, resolve (app owners: own scope)
     "configure_tickets": ("finops", "admin"),       # ticket targets and their tokens' variable names
 }

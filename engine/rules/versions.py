@@ -1,22 +1,31 @@
 """Rule set versions: draft → pending (submitted, immutable from then on) → approved or rejected.
 
 Every change is a new version with a parent, an author, a reason and an effective month, and every transition
-writes an audit event in the same transaction. The approver must not be the author. A rollback never rewrites
-history: it submits a new version carrying an earlier body. `as_of` finds the version in force for a month, so
-any closed month can be recomputed with the rules of its time.
+writes an audit event in the same transaction. A rollback never rewrites history: it submits a new version
+carrying an earlier body. `as_of` finds the version in force for a month, so any closed month can be recomputed
+with the rules of its time.
+
+Maker-checker is enforced here, whatever a page offers: the approver (or rejecter) is named by an identity that is
+normalised (NFKC, format characters such as zero-width spaces removed, trimmed, case-folded) and must resolve to
+exactly one user in app_user whose role holds "approve_rules" (engine/access/policy.py); that identity must differ
+from the author and from everyone who edited the body (the `editors` column, and the audit trail for versions
+written before it existed). "Fiona", "fiona ", "FIONA", "ｆｉｏｎａ" and "fi\u200bona" are all Fiona.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import duckdb
 
-from engine.errors import InputError
+from engine.access.policy import require
+from engine.access.users import User, get_user
+from engine.errors import AccessDenied, InputError
 from engine.rules.model import RuleSet, from_data
 from engine.store import audit, transaction
 
@@ -40,16 +49,76 @@ class RuleVersion:
     body_hash: str
     created_at: datetime
     rule_set: RuleSet
+    editors: tuple[str, ...] = ()  # everyone but the author who changed the body while it was a draft
 
 
-_COLS = "name, version, status, author, approver, reason, effective_from, parent_version, body_hash, created_at, body"
+_COLS = ("name, version, status, author, approver, reason, effective_from, parent_version, body_hash, created_at,"
+         " body, editors")
 
 
 def _row(r: tuple[Any, ...]) -> RuleVersion:
     body = json.loads(r[10]) if isinstance(r[10], str) else r[10]
     return RuleVersion(name=r[0], version=r[1], status=r[2], author=r[3], approver=r[4], reason=r[5],
                        effective_from=r[6], parent_version=r[7], body_hash=r[8], created_at=r[9],
-                       rule_set=from_data(body))
+                       rule_set=from_data(body), editors=tuple(r[11] or ()))
+
+
+# Default-ignorable code points that are not format characters (Cf): combining grapheme joiner, Hangul fillers,
+# Khmer inherent vowels, Mongolian and other variation selectors.
+_IGNORABLE = frozenset([0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x3164, 0xFFA0, *range(0x180B, 0x1810),
+                        *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)])
+
+
+def identity(name: str | None) -> str:
+    """The comparable form of a username: NFKC, invisible characters removed, trimmed, case-folded."""
+    text = unicodedata.normalize("NFKC", name or "")
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cf", "Cc") and ord(ch) not in _IGNORABLE)
+    return unicodedata.normalize("NFKC", text.strip().casefold())
+
+
+def _known_user(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
+    """The app_user username `name` denotes, if any; two usernames with one identity are refused."""
+    key = identity(name)
+    matches = [u for (u,) in con.execute("SELECT username FROM app_user").fetchall() if identity(u) == key]
+    if len(matches) > 1:
+        raise InputError(f"{name!r} matches several users ({', '.join(sorted(matches))}) once case and invisible "
+                         "characters are ignored: rename all but one")
+    return matches[0] if matches else None
+
+
+def _maker(con: duckdb.DuckDBPyConnection, name: str, what: str) -> str:
+    """How an author or editor is recorded: the app_user username when known, else the normalised name."""
+    key = identity(name)
+    if not key:
+        raise VersionError(f"{what} needs the name of who makes the change")
+    return _known_user(con, name) or key
+
+
+def _checker(con: duckdb.DuckDBPyConnection, name: str, verb: str, what: str) -> User:
+    """The user approving or rejecting: known, and holding the approving right."""
+    if not identity(name):
+        raise InputError(f"no approver given: name the user who is to {verb} {what}")
+    username = _known_user(con, name)
+    user = get_user(con, username) if username else None
+    if user is None:
+        raise AccessDenied(f"{name!r} is not a user of this store: only a known user with the right to approve "
+                           f"rule changes can {verb} {what}")
+    require(user, "approve_rules", f"{verb} {what} (approving rule changes is for finops and admin)")
+    return user
+
+
+def makers(con: duckdb.DuckDBPyConnection, rv: RuleVersion) -> dict[str, str]:
+    """identity → how each person who wrote `rv`'s body appears: the author, its editors, and for versions from
+    before the editors column the actors of its draft, edit and rollback events in the audit trail."""
+    people = [rv.author, *rv.editors]
+    people += [a for (a,) in con.execute(
+        "SELECT DISTINCT actor FROM audit_event WHERE entity = 'rule_set' AND entity_id = ?"
+        " AND action IN ('rule.draft', 'rule.edit', 'rule.rollback') ORDER BY 1",
+        [f"{rv.name}@{rv.version}"]).fetchall()]
+    out: dict[str, str] = {}
+    for p in people:
+        out.setdefault(identity(p), p)
+    return out
 
 
 def _check_period(p: str | None) -> None:
@@ -95,6 +164,7 @@ def create_draft(con: duckdb.DuckDBPyConnection, rule_set: RuleSet, author: str,
     """A new editable version; its parent defaults to the latest existing version of the same name."""
     _check_period(effective_from)
     with transaction(con):
+        author = _maker(con, author, f"a draft of {rule_set.name}")
         version = _next_version(con, rule_set.name)
         if parent_version is None and version > 1:
             parent_version = version - 1
@@ -116,26 +186,41 @@ def update_draft(con: duckdb.DuckDBPyConnection, name: str, version: int, rule_s
         current = get(con, name, version)
         if current.status != "draft":
             raise VersionError(f"{name} v{version} is {current.status}: submitted versions are immutable")
-        con.execute("UPDATE rule_set SET body = ?, body_hash = ? WHERE name = ? AND version = ?",
-                    [rule_set.body_json(), rule_set.body_hash(), name, version])
-        audit.record(con, actor, "rule.edit", "rule_set", f"{name}@{version}", {"body_hash": rule_set.body_hash()})
+        actor = _maker(con, actor, f"editing {name} v{version}")
+        editors = list(current.editors)
+        if identity(actor) not in makers(con, current):
+            editors.append(actor)  # a second pair of hands on the body: no longer a possible checker
+        con.execute("UPDATE rule_set SET body = ?, body_hash = ?, editors = ? WHERE name = ? AND version = ?",
+                    [rule_set.body_json(), rule_set.body_hash(), editors or None, name, version])
+        audit.record(con, actor, "rule.edit", "rule_set", f"{name}@{version}",
+                     {"body_hash": rule_set.body_hash(), "editors": editors})
 
 
 def _transition(con: duckdb.DuckDBPyConnection, name: str, version: int, actor: str, frm: str, to: str,
                 action: str, reason: str | None = None) -> None:
+    verb = action.split(".")[1]
+    what = f"{name} v{version}"
+    if to in ("approved", "rejected") and not identity(actor):
+        raise InputError(f"no approver given: name the user who is to {verb} {what}")
     with transaction(con):
         current = get(con, name, version)
         if current.status != frm:
-            raise VersionError(f"{name} v{version} is {current.status}, not {frm}")
-        if to in ("approved", "rejected") and actor == current.author:
-            raise VersionError(f"{actor} wrote {name} v{version} and cannot also {action.split('.')[1]} it")
+            raise VersionError(f"{what} is {current.status}, not {frm}")
+        detail: dict[str, Any] = {"from": frm, "to": to, "reason": reason, "body_hash": current.body_hash}
         if to in ("approved", "rejected"):
+            wrote = makers(con, current)
+            if identity(actor) in wrote:
+                did = "wrote" if identity(actor) == identity(current.author) else "edited"
+                raise VersionError(f"{wrote[identity(actor)]} {did} {what} and cannot also {verb} it: a second "
+                                   "person must")
+            actor = _checker(con, actor, verb, what).username
             con.execute("UPDATE rule_set SET status = ?, approver = ? WHERE name = ? AND version = ?",
                         [to, actor, name, version])
+            detail["makers"] = sorted(wrote.values())
         else:
+            actor = _maker(con, actor, f"submitting {what}")
             con.execute("UPDATE rule_set SET status = ? WHERE name = ? AND version = ?", [to, name, version])
-        audit.record(con, actor, action, "rule_set", f"{name}@{version}",
-                     {"from": frm, "to": to, "reason": reason, "body_hash": current.body_hash})
+        audit.record(con, actor, action, "rule_set", f"{name}@{version}", detail)
 
 
 def submit(con: duckdb.DuckDBPyConnection, name: str, version: int, actor: str) -> None:
@@ -143,11 +228,15 @@ def submit(con: duckdb.DuckDBPyConnection, name: str, version: int, actor: str) 
     _transition(con, name, version, actor, "draft", "pending", "rule.submit")
 
 
-def approve(con: duckdb.DuckDBPyConnection, name: str, version: int, approver: str) -> None:
-    _transition(con, name, version, approver, "pending", "approved", "rule.approve")
+def approve(con: duckdb.DuckDBPyConnection, name: str, version: int, approver: str,
+            reason: str | None = None) -> None:
+    """Approve a pending version: `approver` must be a known user with "approve_rules" who did not write it."""
+    _transition(con, name, version, approver, "pending", "approved", "rule.approve",
+                reason.strip() or None if reason is not None else None)
 
 
 def reject(con: duckdb.DuckDBPyConnection, name: str, version: int, approver: str, reason: str) -> None:
+    """Reject a pending version; the same people may do it as may approve it."""
     _transition(con, name, version, approver, "pending", "rejected", "rule.reject", reason)
 
 
@@ -156,6 +245,7 @@ def rollback(con: duckdb.DuckDBPyConnection, name: str, to_version: int, author:
     """Submit a new version whose body is `to_version`'s; it still needs an approver like any other change."""
     _check_period(effective_from)
     with transaction(con):
+        author = _maker(con, author, f"rolling back {name}")
         old = get(con, name, to_version)
         version = _next_version(con, name)
         con.execute(

@@ -13,6 +13,7 @@ from engine.allocation.runs import latest_run, run_allocation
 from engine.errors import AllocationError
 from engine.rules import model, versions
 from engine.store import audit
+from tests.conftest import add_users
 from tests.unit.allocation_data import PERIOD, add_driver, add_lines, add_org, posted_by_target, textbook
 
 D = Decimal
@@ -90,6 +91,7 @@ def test_singular_reciprocal_group_is_refused(con: duckdb.DuckDBPyConnection) ->
 
 def test_closed_month_recomputes_with_the_version_in_force(con: duckdb.DuckDBPyConnection) -> None:
     _setup(con)
+    add_users(con, "finops", "fiona", "bob")
     versions.publish(con, _weighted(1, 0).model_copy(update={"name": "desk"}), "fiona", "bob", "headcount", "2025-01")
     versions.publish(con, _weighted(0, 1).model_copy(update={"name": "desk"}), "fiona", "bob", "revenue", "2026-02")
     as_of = run_allocation(con, PERIOD, "desk")  # January: v1 (headcount) is in force

@@ -8,6 +8,7 @@ import pytest
 from engine.rules import model, versions
 from engine.rules.versions import VersionError
 from engine.store import audit
+from tests.conftest import add_users
 
 
 def _rs(pct: int) -> model.RuleSet:
@@ -16,6 +17,7 @@ def _rs(pct: int) -> model.RuleSet:
 
 
 def test_lifecycle_four_eyes_and_immutability(con: duckdb.DuckDBPyConnection) -> None:
+    add_users(con, "finops", "alice", "bob")
     v1 = versions.create_draft(con, _rs(50), "alice", "first cut", "2026-01")
     versions.update_draft(con, "it", v1, _rs(60), "alice")
     versions.submit(con, "it", v1, "alice")
@@ -33,6 +35,7 @@ def test_lifecycle_four_eyes_and_immutability(con: duckdb.DuckDBPyConnection) ->
 
 
 def test_as_of_and_rollback(con: duckdb.DuckDBPyConnection) -> None:
+    add_users(con, "finops", "alice", "bob", "carol", "dave")
     v1 = versions.publish(con, _rs(50), "alice", "bob", "initial", "2026-01")
     v2 = versions.publish(con, _rs(80), "alice", "bob", "new split from March", "2026-03")
     assert versions.as_of(con, "it", "2026-02").version == v1

@@ -50,6 +50,7 @@ def test_audit_chain_detects_changed_and_deleted_rows(con: duckdb.DuckDBPyConnec
     assert not bad.ok and bad.first_bad_seq == 3
     con.execute("DELETE FROM audit_event WHERE seq >= 3")
     audit.record(con, "eve", "rule.approve")
-    assert audit.verify(con).ok  # appending after a tail deletion re-chains; a middle deletion cannot hide
+    # appending after a tail deletion no longer re-chains silently: the head kept beside the store remembers #5
+    assert [p.kind for p in audit.verify(con).problems] == ["truncated"]
     con.execute("DELETE FROM audit_event WHERE seq = 2")
     assert audit.verify(con).first_bad_seq is not None

@@ -16,6 +16,7 @@ import duckdb
 
 from engine import store
 from engine.allocation.runs import run_allocation
+from engine.insights.anomalies.jobs import detect_periods
 from engine.rules import versions
 from engine.rules.model import load
 
@@ -37,9 +38,8 @@ def ensure_rule_set(con: duckdb.DuckDBPyConnection) -> tuple[str, int]:
 def close_months(con: duckdb.DuckDBPyConnection, months: int | None = None, actor: str = AUTHOR) -> list[str]:
     """Post the last `months` periods (all when None) that have no posted run yet; returns the periods closed."""
     name, _ = ensure_rule_set(con)
-    periods = [r[0] for r in con.execute("SELECT DISTINCT billing_period FROM cost_line ORDER BY 1").fetchall()]
-    if months is not None:
-        periods = periods[-months:]
+    every = [r[0] for r in con.execute("SELECT DISTINCT billing_period FROM cost_line ORDER BY 1").fetchall()]
+    periods = every[-months:] if months is not None else every
     posted = {r[0] for r in con.execute(
         "SELECT DISTINCT period FROM allocation_run WHERE status = 'posted' AND rule_set = ?", [name]).fetchall()}
     closed = []
@@ -48,6 +48,7 @@ def close_months(con: duckdb.DuckDBPyConnection, months: int | None = None, acto
             continue
         run_allocation(con, period, name, actor=actor)
         closed.append(period)
+    detect_periods(con, every, actor)  # every demo month's anomalies persisted, so the demo shows them
     return closed
 
 

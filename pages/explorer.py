@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import polars as pl
 import streamlit as st
 
 from engine.insights import explorer, overview
+from engine.insights.anomalies import workflow
 from engine.insights.explorer import LEVEL_TITLES, Filters
 from ui import charts
 from ui.auth import require_role
@@ -54,7 +56,29 @@ for i, (crumb_level, value) in enumerate(list(path.items())):
 
 level = filters.next_level()
 if level is None:
-    st.info("This is a single resource: nothing further to drill into.")
+    resource = path["resource_id"]
+    st.subheader("Resource day by day")
+    st.text(resource)   # an id from the bill: shown as text
+    daily = explorer.resource_daily(con, user, period, resource, filters)
+    if daily.is_empty():
+        st.info("This resource has no cost in this month.")
+        st.stop()
+    units = daily["unit"].unique().to_list()
+    quantity = float(daily["quantity"].sum() or 0)
+    cost = Decimal(daily["cost"].sum() or 0)
+    r1, r2, r3 = st.columns(3)
+    r1.metric("Cost this month", money(cost))
+    r2.metric("Quantity", f"{quantity:,.2f}" if len(units) == 1 else "several units",
+              help="Consumed quantity, in the unit of the table below.")
+    r3.metric("Average unit price", f"{float(cost) / quantity:,.6f}" if len(units) == 1 and quantity else "–",
+              help="Effective cost ÷ consumed quantity.")
+    st.bar_chart(daily.with_columns(pl.col("cost").cast(pl.Float64)), x="day", y="cost", x_label="Day",
+                 y_label="Effective cost", height=260)
+    st.dataframe(daily, hide_index=True, width="stretch", column_config={
+        "day": "Day", "unit": "Unit", "cost": st.column_config.NumberColumn("Cost", format="dollar"),
+        "quantity": st.column_config.NumberColumn("Quantity", format="%.2f"),
+        "unit_price": st.column_config.NumberColumn("Unit price", format="%.6f")})
+    download_row(daily, f"resource_daily_{period}", "explorer_resource_dl")
     st.stop()
 
 rows = explorer.breakdown(con, user, period, level, filters)
@@ -65,10 +89,16 @@ m2.metric(LEVEL_TITLES[level] + "s", len(rows))
 m3.metric("Biggest mover", rows.sort("delta", descending=True)["name"][0] if not rows.is_empty() else "–")
 
 st.subheader(f"By {LEVEL_TITLES[level].lower()}")
-st.dataframe(rows, hide_index=True, width="stretch",
+markers = workflow.open_markers(con, user, period, level)
+shown = rows.with_columns(anomalies=pl.col("name").replace_strict(
+    {n: f"⚠ {c} open" for n, c in markers.items()}, default="", return_dtype=pl.Utf8))
+st.dataframe(shown, hide_index=True, width="stretch",
              column_config={"cost": st.column_config.NumberColumn("Cost", format="dollar"),
                             "previous": st.column_config.NumberColumn("Previous month", format="dollar"),
-                            "delta": st.column_config.NumberColumn("Change", format="dollar")})
+                            "delta": st.column_config.NumberColumn("Change", format="dollar"),
+                            "anomalies": st.column_config.TextColumn(
+                                "Anomalies", help="Open anomalies of this row's name overlapping the month "
+                                                  "(details on the Anomalies page).")})
 download_row(rows, f"costs_{level}_{period}", "explorer_dl")
 if not rows.is_empty():
     choice = st.selectbox(f"Drill into {LEVEL_TITLES[level].lower()}", rows["name"].to_list(), index=None,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from engine.insights import comparison, overview
+from engine.insights.anomalies import workflow
+from engine.insights.anomalies.workflow import KIND_TITLES, RULE_TITLES, span_text
 from ui import cache, charts
 from ui.auth import require_role
 from ui.db import data_version, db
@@ -44,6 +46,35 @@ if rec is not None:
     r[3].metric("Charged", money(rec.charged, compact=True))
 else:
     st.caption("This month has not been closed yet: allocation and recovery appear after month close.")
+
+POLL_SECONDS = 3
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def anomaly_panel() -> None:
+    """Open anomalies, live: every few seconds one cheap query (the flags' version) decides whether anything
+    changed; only this panel reruns, and it recomputes only when the version moved (an ingest, a triage)."""
+    s = cache.flag_summary(cache.db_path(), workflow.flags_version(db(), user), user.username)
+    st.subheader("Open anomalies")
+    a = st.columns(4)
+    a[0].metric("Open anomalies", f"{s['active']:,}", help="Detected, not yet resolved or dismissed (all months).")
+    a[1].metric("Amount at risk", money(s["at_risk"], compact=True),
+                help="Summed excess over expected of the open anomalies.")
+    if s["top"].is_empty():
+        st.caption("No open anomalies. Bills are checked as they are loaded, and each month again when it is closed.")
+        return
+    for row in s["top"].iter_rows(named=True):
+        days = span_text(row["rule"], row["first_date"], row["last_date"])
+        c = st.columns([4, 2, 3, 2, 2])
+        c[0].text(row["scope_name"])   # a name from the data: shown as text, never as Markdown
+        c[1].text(KIND_TITLES.get(row["scope_kind"], row["scope_kind"]))
+        c[2].text(f"{days} · {RULE_TITLES.get(row['rule'], row['rule'])}")
+        c[3].text(f"+{money(row['excess'])}")
+        c[4].text(f"{row['anomaly_id']} · {row['status'].replace('_', ' ')}")
+    st.caption("Largest five by excess; triage and the lines behind each on the Anomalies page.")
+
+
+anomaly_panel()
 
 st.subheader("Spend by business unit")
 charts.render(charts.stacked_spend(f["spend"]), f["spend"])

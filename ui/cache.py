@@ -46,3 +46,16 @@ def overview_figures(db_path: str, data_version: str, username: str, period: str
         "movers_service": overview.top_movers(con, user, period, "service_name"),
         "untagged": overview.untagged_share_by_month(con, user),
     }
+
+
+@st.cache_data(show_spinner=False, max_entries=64, ttl=600)
+def flag_summary(db_path: str, flags_version: str, username: str, limit: int = 5) -> dict:
+    """The overview's anomaly panel: active incidents the user may see, keyed by `flags_version` so a poll that
+    finds nothing new costs one cheap query and no recomputation."""
+    from engine.access import users
+    from engine.insights.anomalies import workflow
+
+    con = db()
+    user = users.get_user(con, username)
+    s = workflow.summary(con, user, limit)
+    return {"active": s.active, "at_risk": s.at_risk, "top": s.top}

@@ -28,6 +28,8 @@ PAGES: tuple[PageSpec, ...] = (
              ("admin", "finops", "executive", "auditor")),
     PageSpec("explorer", "Cost explorer", ":material/account_tree:", "Dashboards",
              ("app_owner", "admin", "finops", "executive", "auditor")),
+    PageSpec("anomalies", "Anomalies", ":material/crisis_alert:", "Dashboards",
+             (*policy.roles_for("triage_anomalies"), "executive", "auditor")),  # the last two read only
     PageSpec("workshop", "Allocation workshop", ":material/tune:", "Allocation", policy.roles_for("run_workshop")),
     PageSpec("scenarios", "Scenario comparison", ":material/compare_arrows:", "Allocation",
              ("finops", "admin", "executive")),

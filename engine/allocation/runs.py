@@ -24,6 +24,7 @@ from engine.allocation.cascade import UNALLOCATED_KIND, CascadeError, run_cascad
 from engine.allocation.pools import Basis, Org, PoolData, load_pools
 from engine.allocation.posting import AMOUNT_QUANTUM, Posted, post
 from engine.errors import AllocationError, InputError
+from engine.insights.anomalies.jobs import detect_after_close
 from engine.rules import versions
 from engine.rules.model import RuleSet, load
 from engine.store import audit, transaction
@@ -177,6 +178,7 @@ def run_allocation(con: duckdb.DuckDBPyConnection, period: str, rule_set: str | 
         if isinstance(exc, conservation.ConservationError):
             raise
         raise AllocationError(f"allocation of {period} with {rs.name} v{ver} failed: {exc}") from exc
+    detect_after_close(con, period, actor)   # the month is complete now; never fails the posted run
     return RunSummary(key, period, rs.name, ver, basis, "posted", total_in, total_out, unallocated, len(posted),
                       data.input_lines, replaced, time.perf_counter() - started)
 

@@ -42,6 +42,7 @@ from engine.ingest.staging import (
     stage,
     uses_row_numbers,
 )
+from engine.insights.anomalies.jobs import detect_after_ingest
 from engine.store import audit
 from engine.store.sql import frame
 
@@ -194,6 +195,7 @@ def ingest_file(
             result.rows_read, result.warnings, result.problems = meta.rows_read, meta.warnings, meta.first_problems
             _check_rows(meta, name)
             write(meta)
+        detect_after_ingest(con, result, user)   # flags to messages; never fails the load (docs/anomalies.md)
         report(1.0, "Done")
         return result
     except FileRefused as exc:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 import duckdb
 import polars as pl
@@ -10,7 +12,7 @@ import polars as pl
 from engine.access.scope import cost_center_filter
 from engine.access.users import User
 from engine.errors import InputError
-from engine.insights.attribution import attributed_cte
+from engine.insights.attribution import UNATTRIBUTED, attributed_cte
 from engine.store.sql import frame
 
 LEVELS = ("business_unit", "cost_center", "application", "service_name", "resource_id")
@@ -139,3 +141,64 @@ def explain(con: duckdb.DuckDBPyConnection, user: User, period: str, cost_center
         """,
         params=[period, *params, limit],
     ))
+
+
+_RESOURCE_LINES = """
+WITH cc AS (
+    SELECT c.unit_id AS cost_center_id, c.name AS cost_center, b.name AS business_unit
+    FROM org_unit c LEFT JOIN org_unit b ON b.unit_id = c.parent_id
+    WHERE c.kind = 'cost_center'
+),
+attributed AS (
+    SELECT l.charge_period_start AS s, l.charge_period_end AS e, l.provider, l.service_name, l.resource_id,
+           l.tag_environment AS environment, l.tags, l.effective_cost, l.consumed_quantity, l.consumed_unit,
+           coalesce(tcc.cost_center_id, ao.cost_center_id) AS cost_center_id,
+           coalesce(app.app_id, ao.app_id) AS app_id
+    FROM cost_line l
+    LEFT JOIN cc tcc ON tcc.cost_center_id = l.tag_cost_center
+    LEFT JOIN account_owner ao ON ao.provider = l.provider AND ao.sub_account_id = l.sub_account_id
+    LEFT JOIN application app ON app.app_id = l.tag_application
+    WHERE l.resource_id = ? AND l.charge_period_start < ? AND l.charge_period_end > ?
+),
+scoped AS (
+    SELECT a.*, coalesce(cc.business_unit, ?) AS business_unit, coalesce(cc.cost_center, ?) AS cost_center,
+           coalesce(ap.name, a.app_id, ?) AS application
+    FROM attributed a LEFT JOIN cc USING (cost_center_id) LEFT JOIN application ap ON ap.app_id = a.app_id
+    WHERE {scope}
+),
+days AS (SELECT CAST(d AS TIMESTAMP) AS d FROM generate_series(CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP),
+                                                                INTERVAL 1 DAY) t(d)),
+spread AS (
+    SELECT CAST(days.d AS DATE) AS day, coalesce(consumed_unit, '') AS unit,
+           (epoch(least(e, days.d + INTERVAL 1 DAY)) - epoch(greatest(s, days.d))) / nullif(epoch(e) - epoch(s), 0)
+               AS f,
+           effective_cost, consumed_quantity
+    FROM scoped JOIN days ON scoped.s < days.d + INTERVAL 1 DAY AND scoped.e > days.d
+    WHERE {where}
+)
+SELECT day, unit, CAST(round(sum(effective_cost * f), 2) AS DECIMAL(18, 2)) AS cost,
+       sum(consumed_quantity * f) AS quantity
+FROM spread GROUP BY ALL ORDER BY day, unit
+"""
+
+
+def resource_daily(con: duckdb.DuckDBPyConnection, user: User, period: str, resource_id: str,
+                   filters: Filters | None = None) -> pl.DataFrame:
+    """One resource's month, day by day: effective cost, consumed quantity and unit price (cost ÷ quantity), per
+    consumed unit. A line spanning several days is spread over them by its overlap. The attribution, the user's
+    scope and the drill path's filters apply as in `breakdown` (the same lines, shown by day)."""
+    try:
+        first = date(int(period[:4]), int(period[5:7]), 1)
+    except ValueError:
+        raise InputError(f"period must be YYYY-MM, not {period!r}") from None
+    last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+    pred, sparams = cost_center_filter(user, "a.cost_center_id")
+    path = {k: v for k, v in (filters or Filters()).path.items() if k != "resource_id"}
+    f = filters or Filters()
+    where, wparams = Filters(path, f.provider, f.environment, f.tag_key, f.tag_value).sql()
+    sql = _RESOURCE_LINES.format(scope=pred, where=where)
+    params: list[object] = [resource_id, last + timedelta(days=1), first, UNATTRIBUTED, UNATTRIBUTED, UNATTRIBUTED,
+                            *sparams, first, last, *wparams]
+    out = frame(con.sql(sql, params=params))
+    return out.with_columns(
+        unit_price=pl.when(pl.col("quantity") > 0).then(pl.col("cost").cast(pl.Float64) / pl.col("quantity")))

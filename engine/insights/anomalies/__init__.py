@@ -6,10 +6,16 @@
 - `scan`: the detectors over the store — daily amortised cost per cost centre, application, service, account and
   resource, aggregated in DuckDB (one GROUPING SETS query), scoped to the user's cost centres, returned as a frame
   of flags.
+- `monthly`: the month-over-month rule (median of the previous three months) for bills whose lines land on a few
+  days of the month, run at month close.
+- `workflow`: flags persisted as incidents in the `anomaly` table (idempotent, consecutive days merged), triage
+  (open → acknowledged → resolved / false positive, checked and audited in the engine), expected patterns, tickets
+  through engine/outputs/tickets, and the cheap `flags_version` pages poll.
+- `jobs`: the calls the ingest pipeline and month close make, which never fail the job they follow.
 
 The definition, its parameters and the benchmark against the peers' published methods are in docs/anomalies.md
-(figures: bench/results/anomalies.md). The anomaly workflow (persisting flags to the `anomaly` table,
-acknowledge/dismiss), tickets, cost decomposition of a flag and the forecast arrive as separate modules.
+(figures: bench/results/anomalies.md). The decomposition of a month-over-month change and the forecast are still
+to come.
 
 Import from the submodules (`from engine.insights.anomalies.scan import scan`); this package re-exports nothing,
 so the module `scan` and its function `scan` never shadow each other.

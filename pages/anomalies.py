@@ -1,0 +1,200 @@
+"""Anomalies: what cost more than expected, the lines that carry it, who is on it, and its ticket."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import polars as pl
+import streamlit as st
+
+from engine.access import policy
+from engine.errors import ApportionError
+from engine.insights import explorer, overview
+from engine.insights.anomalies import workflow
+from engine.insights.anomalies.scan import LEVELS
+from engine.insights.anomalies.workflow import KIND_TITLES, NEXT, PATTERNS, RULE_TITLES, STATUSES, span_text
+from engine.outputs.tickets import targets_for
+from ui.auth import require_role
+from ui.db import db
+from ui.empty import empty_state
+from ui.formats import money
+from ui.navigation import roles_for
+
+user = require_role(*roles_for("anomalies"))
+
+STATUS_TITLES = {"active": "Active (open, acknowledged, ticketed)", "all": "All", "open": "Open",
+                 "acknowledged": "Acknowledged", "ticketed": "Ticketed", "resolved": "Resolved",
+                 "false_positive": "False positive"}
+ACTION_TITLES = {"acknowledged": "Acknowledge (take ownership)", "resolved": "Resolve",
+                 "false_positive": "False positive"}
+PATTERN_TITLES = {"none": "No: just this one", "any_day": "Yes: this scope and rule, any day",
+                  "weekday": "Yes: this scope and rule, on the same weekday",
+                  "day_of_month": "Yes: this scope and rule, on the same day of the month"}
+MONEY = st.column_config.NumberColumn(format="dollar")
+
+con = db()
+st.title("Anomalies")
+periods = overview.periods(con)
+if not periods:
+    empty_state()
+    st.stop()
+can_triage = policy.can(user, "triage_anomalies")
+if user.scoped:
+    st.caption(f"Scoped to your cost centres: {', '.join(sorted(user.cost_centers or []))}")
+if not can_triage:
+    st.caption("Read only: FinOps, admins and the owning app owners triage anomalies.")
+
+notice = st.session_state.pop("anomaly_notice", None)
+if notice:
+    st.success(notice)
+
+f1, f2, f3 = st.columns(3)
+status = f1.selectbox("Status", ["active", "all", *STATUSES], format_func=STATUS_TITLES.__getitem__,
+                      key="anomaly_status")
+period = f2.selectbox("Billing period", ["All", *reversed(periods)], key="anomaly_period")
+kind = f3.selectbox("Scope", ["All", *LEVELS], key="anomaly_kind",
+                    format_func=lambda k: "All" if k == "All" else KIND_TITLES[k])
+rows = workflow.list_anomalies(con, user, None if status == "all" else status, None if period == "All" else period,
+                               scope_kind=None if kind == "All" else kind)
+if rows.is_empty():
+    st.info("No anomalies match these filters. New bills are checked as they are loaded, and each month again when "
+            "it is closed.")
+    st.stop()
+
+shown = rows.with_columns(
+    pl.col("scope_kind").replace_strict(KIND_TITLES, default=pl.col("scope_kind")).alias("scope"),
+    pl.Series("when", [span_text(r, f, t) for r, f, t in rows.select("rule", "first_date", "last_date").rows()]),
+    pl.col("rule").replace_strict(RULE_TITLES, default=pl.col("rule")),
+    pl.col("status").replace_strict(STATUS_TITLES, default=pl.col("status")),
+).select("anomaly_id", "scope", "scope_name", "when", "excess", "actual", "expected", "rule", "status", "owner",
+         "cost_center", "ticket_ref")
+st.dataframe(shown, hide_index=True, width="stretch", column_config={
+    "anomaly_id": "Anomaly", "scope": "Scope", "scope_name": "Name", "when": "When",
+    "excess": st.column_config.NumberColumn("Excess", format="dollar"),
+    "actual": st.column_config.NumberColumn("Actual", format="dollar"),
+    "expected": st.column_config.NumberColumn("Expected", format="dollar"), "rule": "Rule", "status": "Status",
+    "owner": "Owner", "cost_center": "Cost centre", "ticket_ref": "Ticket"})
+
+labels = {r["anomaly_id"]: f"{r['anomaly_id']} · {r['period']} · {KIND_TITLES[r['scope_kind']]} {r['scope_name']}"
+          for r in rows.iter_rows(named=True)}
+pick = st.selectbox("Anomaly", list(labels), format_func=labels.__getitem__, key="anomaly", bind="query-params")
+try:
+    a = workflow.get_anomaly(con, user, pick)
+except ApportionError as exc:
+    st.error(str(exc))
+    st.stop()
+
+kind_title = KIND_TITLES[a.scope_kind]
+days = span_text(a.rule, a.first_date, a.last_date)
+st.subheader(f"{a.anomaly_id}: {kind_title.lower()}, {a.period}")
+st.text(f"{kind_title}: {a.scope_name}" + ("" if a.scope_name == a.scope_id else f" ({a.scope_id})"))
+st.text(f"Cost centre: {a.cost_center or a.cost_center_id or 'several or none'} · Rule: "
+        f"{RULE_TITLES.get(a.rule, a.rule)} · {days} ({a.flagged_days} flagged)")
+st.text(f"Status: {STATUS_TITLES[a.status]}" + (f" · owner {a.owner}" if a.owner else "")
+        + (f" · ticket {a.ticket_ref}" if a.ticket_ref else "") + (f" · {a.comment}" if a.comment else ""))
+m = st.columns(4)
+m[0].metric("Actual", money(a.actual))
+m[1].metric("Expected", money(a.expected))
+m[2].metric("Excess", money(a.excess))
+m[3].metric("Flagged", f"{a.flagged_days} {'month' if a.rule == 'month_over_month' else 'day'}"
+            f"{'' if a.flagged_days == 1 else 's'}")
+
+st.subheader("What carries it")
+st.caption("Lines of this scope, largest excess first: the incident's days against the days before (the 4 weeks "
+           "before a daily anomaly, the 3 months before a monthly one), scaled to the same length.")
+lines = workflow.drivers(con, user, a.anomaly_id)
+if lines.is_empty():
+    st.info("No cost lines of this scope in these days any more (a re-delivered bill may have replaced them).")
+else:
+    st.dataframe(lines, hide_index=True, width="stretch", column_order=[
+        "resource_id", "excess", "cost_before", "cost_after", "quantity_before", "quantity_after", "unit_price_before",
+        "unit_price_after", "unit", "service", "sku"], column_config={
+        "resource_id": "Resource", "service": "Service", "sku": "SKU", "unit": "Unit",
+        "cost_before": st.column_config.NumberColumn("Cost before", format="dollar"),
+        "cost_after": st.column_config.NumberColumn("Cost in the anomaly", format="dollar"),
+        "excess": st.column_config.NumberColumn("Excess", format="dollar"),
+        "quantity_before": st.column_config.NumberColumn("Quantity before", format="%.2f"),
+        "quantity_after": st.column_config.NumberColumn("Quantity in the anomaly", format="%.2f"),
+        "unit_price_before": st.column_config.NumberColumn("Unit price before", format="%.6f"),
+        "unit_price_after": st.column_config.NumberColumn("Unit price in the anomaly", format="%.6f")})
+    resources = [r for r in lines["resource_id"].to_list() if r != "(none)"]
+    if resources:
+        st.subheader("Resource day by day")
+        res = st.selectbox("Resource", resources, key=f"anomaly_resource_{a.anomaly_id}")
+        daily = explorer.resource_daily(con, user, a.period, res)
+        st.caption(f"Daily effective cost, consumed quantity and unit price in {a.period}.")
+        if daily.is_empty():
+            st.info("No cost for this resource in that month.")
+        else:
+            one_unit = daily["unit"].n_unique() == 1
+            cost, quantity = float(daily["cost"].cast(pl.Float64).sum()), float(daily["quantity"].sum() or 0)
+            r = st.columns(3)
+            r[0].metric("Resource cost in the month", money(cost))
+            r[1].metric("Quantity", f"{quantity:,.2f}" if one_unit else "several units",
+                        help="Consumed quantity, in the unit of the table below.")
+            r[2].metric("Average unit price", f"{cost / quantity:,.6f}" if one_unit and quantity else "–",
+                        help="Effective cost ÷ consumed quantity.")
+            st.bar_chart(daily.with_columns(pl.col("cost").cast(pl.Float64)), x="day", y="cost", x_label="Day",
+                         y_label="Effective cost", height=220)
+            st.dataframe(daily, hide_index=True, width="stretch", column_config={
+                "day": "Day", "unit": "Unit", "cost": st.column_config.NumberColumn("Cost", format="dollar"),
+                "quantity": st.column_config.NumberColumn("Quantity", format="%.2f"),
+                "unit_price": st.column_config.NumberColumn("Unit price", format="%.6f")})
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Flagged " + ("months" if a.rule == "month_over_month" else "days"))
+    st.dataframe(workflow.flags_of(con, user, a.anomaly_id), hide_index=True, width="stretch", column_config={
+        "actual": MONEY, "expected": MONEY, "excess": MONEY})
+with right:
+    st.subheader("Transitions")
+    trail = workflow.history(con, user, a.anomaly_id)
+    if trail.is_empty():
+        st.caption("Detected; nobody has triaged it yet.")
+    else:
+        st.dataframe(trail, hide_index=True, width="stretch")
+
+if can_triage and a.active:
+    st.subheader("Triage")
+    choices = list(NEXT[a.status])
+    with st.form(f"triage_{a.anomaly_id}"):
+        action = st.radio("Move to", choices, format_func=ACTION_TITLES.__getitem__, key="triage_action",
+                          horizontal=True)
+        owner = st.text_input("Owner", value=a.owner or user.username, key="triage_owner")
+        comment = st.text_area("Comment (recorded in the audit trail)", key="triage_comment")
+        pattern = st.radio("For a false positive: stop flagging this pattern?", ["none", *PATTERNS],
+                           format_func=PATTERN_TITLES.__getitem__, key="triage_pattern")
+        if st.form_submit_button("Apply", type="primary"):
+            wanted = pattern if action == "false_positive" and pattern != "none" else None
+            try:
+                done = workflow.transition(con, user, a.anomaly_id, action, comment=comment, owner=owner,
+                                           pattern=wanted)
+            except ApportionError as exc:
+                st.error(str(exc))
+            else:
+                st.session_state["anomaly_notice"] = f"{done.anomaly_id} is now {STATUS_TITLES[done.status].lower()}."
+                st.rerun()
+
+    targets = [t.name for t in targets_for(con, a.cost_center_id)]
+    if a.ticket_ref:
+        st.text(f"Ticket {a.ticket_ref}" + (f": {a.ticket_url}" if a.ticket_url else ""))
+    elif targets:
+        t1, t2 = st.columns([2, 1])
+        target = t1.selectbox("Ticket system", targets, key="anomaly_ticket_target")
+        if t2.button("Open ticket", key="anomaly_open_ticket", icon=":material/confirmation_number:"):
+            url = st.context.url or ""
+            parts = urlsplit(url)
+            link = f"{parts.scheme}://{parts.netloc}/anomalies?anomaly={a.anomaly_id}" if parts.netloc else None
+            try:
+                ticket = workflow.open_ticket_for(con, a.anomaly_id, target, user, link=link)
+            except ApportionError as exc:
+                st.error(str(exc))
+            else:
+                if ticket.is_open:
+                    st.session_state["anomaly_notice"] = f"{a.anomaly_id} is ticketed."
+                    st.rerun()
+                st.warning("The ticket system did not answer in time: the ticket is queued and will be sent again.")
+    else:
+        st.caption("No ticket system takes this cost centre's tickets (FinOps configures ticket targets).")
+elif not a.active:
+    st.caption("This anomaly is closed.")

@@ -8,7 +8,17 @@ from pathlib import Path
 import duckdb
 
 from engine.ingest.contract.connector import FileRefused, Sniff
-from engine.ingest.contract.rules import Check, parse_check, parse_decimal, parse_double, parse_timestamp, q, text
+from engine.ingest.contract.rules import (
+    TIMESTAMP_FORMATS,
+    Check,
+    lit,
+    parse_check,
+    parse_decimal,
+    parse_double,
+    parse_timestamp,
+    q,
+    text,
+)
 from engine.ingest.contract.safe_read import jsonl_source, open_csv, parquet_source
 
 NUMERIC_TYPES = ("DECIMAL", "DOUBLE", "FLOAT", "INTEGER", "BIGINT", "HUGEINT", "SMALLINT", "TINYINT", "UBIGINT",
@@ -16,11 +26,20 @@ NUMERIC_TYPES = ("DECIMAL", "DOUBLE", "FLOAT", "INTEGER", "BIGINT", "HUGEINT", "
 
 
 class Source:
-    """An opened file: SQL over it (alias `s`, with `__row`) and its columns with their DuckDB types."""
+    """An opened file: SQL over it (alias `s`, with `__row`) and its columns with their DuckDB types.
+    `absent`: header columns that no data row carries (read as NULL); `warnings` about how the file was read, for
+    the connector to pass on in its plan."""
 
-    def __init__(self, sql: str, types: dict[str, str], rejects_sql: str | None = None) -> None:
+    def __init__(self, sql: str, types: dict[str, str], rejects_sql: str | None = None,
+                 absent: tuple[str, ...] = (), warnings: tuple[str, ...] = ()) -> None:
         self.sql, self.types, self.rejects_sql = sql, types, rejects_sql
+        self.absent, self.warnings = absent, list(warnings)
         self._lower = {c.lower(): c for c in types}
+
+    def alias(self, name: str, column: str) -> None:
+        """Let `name` find the file's `column` too (a localised or decorated header spelling of a known column);
+        the file's own spellings win."""
+        self._lower.setdefault(name.lower(), column)
 
     def has(self, name: str) -> bool:
         return self.col(name) is not None
@@ -51,7 +70,7 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, encoding: str | None
     else:
         src = open_csv(con, path, encoding=encoding)
         types = {c: "VARCHAR" for c in src.columns}
-        return Source(src.source_sql, types, src.rejects_sql)
+        return Source(src.source_sql, types, src.rejects_sql, src.absent, src.warnings)
     rows = con.sql(f"DESCRIBE SELECT * FROM ({sql})").fetchall()
     return Source(sql, {str(r[0]): str(r[1]) for r in rows if r[0] != "__row"})
 
@@ -60,11 +79,16 @@ def require(src: Source, path: Path, *names: str | tuple[str, ...]) -> None:
     """Refuse the whole file when a required column is missing (any one of a tuple of alternatives will do)."""
     for n in names:
         alts = n if isinstance(n, tuple) else (n,)
-        if not any(src.has(a) for a in alts):
+        found = [c for a in alts if (c := src.col(a)) is not None]
+        if not found:
             have = ", ".join(sorted(src.types)[:12])
             raise FileRefused(path.name, f"a column named {' or '.join(repr(a) for a in alts)} "
                               f"(the header has: {have}{', …' if len(src.types) > 12 else ''})",
                               row=1, column=alts[0])
+        if all(c in src.absent for c in found):
+            raise FileRefused(path.name, f"a value in the required column '{found[0]}' on every row, but the header "
+                              f"names {len(src.types)} columns and the data rows have {len(src.types) - 1}: "
+                              "that last header column is missing from every row", row=1, column=found[0])
 
 
 def is_text(src: Source, name: str) -> bool:
@@ -94,7 +118,11 @@ def number(src: Source, name: str, checks: list[Check]) -> str:
     return expr
 
 
-def timestamp(src: Source, name: str, checks: list[Check]) -> str:
+def timestamp(src: Source, name: str, checks: list[Check], formats: tuple[str, ...] = TIMESTAMP_FORMATS,
+              expected: str = "a date/time such as 2024-09-01 00:00:00") -> str:
+    """TIMESTAMP from a typed column, or from text read by the connector's own `formats` (a slash date is read by
+    them alone, never by DuckDB's cast, and only with a four-digit year — engine.ingest.contract.rules; a year
+    outside 2000–2100 is then quarantined by the table's `dated` rule)."""
     ref = src.ref(name)
     if ref == "NULL":
         return "NULL"
@@ -103,8 +131,8 @@ def timestamp(src: Source, name: str, checks: list[Check]) -> str:
         return f"CAST(timezone('UTC', {ref}) AS TIMESTAMP)"
     if t.startswith(("TIMESTAMP", "DATE")):
         return f"CAST({ref} AS TIMESTAMP)"
-    expr = parse_timestamp(text(ref))
-    checks.append(parse_check(name, ref, expr, "a date/time such as 2024-09-01 00:00:00"))
+    expr = parse_timestamp(text(ref), formats)
+    checks.append(parse_check(name, ref, expr, expected))
     return expr
 
 
@@ -175,3 +203,32 @@ def columns_of(sniff: Sniff) -> tuple[str, ...]:
     if sniff.head.lstrip().startswith(b"{"):
         return jsonl_keys(sniff.head.lstrip())
     return sniff.columns
+
+
+# ---- Python-repr lists (a BigQuery export flattened to CSV by pandas writes `[{'key': 'a', 'value': None}]`) ----
+
+# a single-quoted string holding no quote or backslash, a double-quoted one (Python's repr of text with an
+# apostrophe) holding no double quote or backslash: both are valid JSON once the single quotes are swapped
+_PY_STR = r"""'[^'"\\]*'|"[^"\\]*\""""
+_PY_NUM = r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?"
+_PY_ATOM = rf"({_PY_STR}|{_PY_NUM}|None|True|False)"
+_PY_PAIR = rf"({_PY_STR})\s*:\s*{_PY_ATOM}"
+_PY_DICT = rf"\{{\s*({_PY_PAIR}(\s*,\s*{_PY_PAIR})*)?\s*\}}"
+PY_REPR_LIST = rf"\s*\[\s*({_PY_DICT}(\s*,\s*{_PY_DICT})*)?\s*\]\s*"
+_PY_TOKEN = rf"{_PY_STR}|{_PY_NUM}|None|True|False|[\[\]{{}}:,]"
+_DQ = '"'
+
+
+def json_or_pyrepr(text_expr: str) -> str:
+    """JSON text from a cell holding JSON, or a Python-repr list of flat dicts (strings, numbers, None, True,
+    False); NULL for anything else. The repr is converted only when the whole cell matches that grammar with
+    strings that hold no quote or backslash, so the conversion is exact: the cell is split into its tokens (a
+    string is always taken whole at its opening quote), single-quoted strings are re-quoted, None/True/False
+    become null/true/false, and nothing inside a string is ever touched."""
+    tokens = f"regexp_extract_all({text_expr}, {lit(_PY_TOKEN)})"
+    requote = f"{lit(_DQ)} || t[2:length(t) - 1] || {lit(_DQ)}"
+    convert = (f"array_to_string(list_transform({tokens}, lambda t: CASE WHEN left(t, 1) = {lit(chr(39))} "
+               f"THEN {requote} WHEN t = 'None' THEN 'null' WHEN t = 'True' THEN 'true' "
+               f"WHEN t = 'False' THEN 'false' ELSE t END), '')")
+    return (f"coalesce(TRY_CAST({text_expr} AS JSON), CASE WHEN regexp_full_match({text_expr}, "
+            f"{lit(PY_REPR_LIST)}) THEN TRY_CAST({convert} AS JSON) END)")

@@ -30,7 +30,7 @@ from connectors._kit.billing_sql import (
 )
 from engine.ingest.contract.connector import Connector, InventoryRole, ParseResult, Sniff
 from engine.ingest.contract.frames import run_plan_to_frame
-from engine.ingest.contract.rules import Check, StagePlan, lit, q
+from engine.ingest.contract.rules import ISO_FORMATS, Check, StagePlan, lit, q
 
 # canonical field -> (legacy CUR name, CUR 2.0 name)
 FIELDS: dict[str, tuple[str, str]] = {
@@ -157,11 +157,12 @@ class AwsCurConnector:
         def s_(field: str) -> str:
             return string(src, names[field]) if src.has(names[field]) else "NULL"
 
-        period_start = timestamp(src, names["period_start"], checks)
+        # CUR writes ISO 8601 only (2023-06-01T00:00:00Z, 2023-06-01 00:00:00): nothing else is read
+        period_start = timestamp(src, names["period_start"], checks, ISO_FORMATS)
         cols: dict[str, str] = {
             "billing_period": f"strftime({period_start}, '%Y-%m')",
-            "charge_period_start": timestamp(src, names["start"], checks),
-            "charge_period_end": timestamp(src, names["end"], checks),
+            "charge_period_start": timestamp(src, names["start"], checks, ISO_FORMATS),
+            "charge_period_end": timestamp(src, names["end"], checks, ISO_FORMATS),
             "provider": "'AWS'",
             "billing_account_id": s_("payer"),
             "sub_account_id": s_("usage_account"),
@@ -201,8 +202,8 @@ class AwsCurConnector:
         key = (names["line_item_id"], names["time_interval"])
         tags_key, tags_entries, tags_column = self._tags(src, legacy)
         plan = StagePlan(kind=self.name, target_table=self.target_table, source_sql=source_sql, columns=cols,
-                         checks=checks, natural_key=(), rejects_sql=src.rejects_sql, tags_key=tags_key,
-                         tags_entries=tags_entries, tags_column=tags_column)
+                         checks=checks, natural_key=(), warnings=list(src.warnings), rejects_sql=src.rejects_sql,
+                         tags_key=tags_key, tags_entries=tags_entries, tags_column=tags_column)
         if all(src.has(k) for k in key):
             plan.source_sql = self._dedupe_source(plan.source_sql, src, key)
             plan.checks.insert(0, Check(

@@ -1,8 +1,19 @@
 """Azure cost details exports: EA (PascalCase, `BillingCurrencyCode`) and MCA (camelCase, `billingCurrency`),
 actual-cost or amortised-cost files, CSV or Parquet. Columns are matched by name, case-insensitively.
 
+Column spellings read (docs/ingestion.md): EA PascalCase, MCA/partner camelCase, the legacy pay-as-you-go usage
+details (`SubscriptionGuid`, `UsageDateTime`, `PreTaxCost`, `UsageQuantity`, `Currency`), OpenCost's reduced
+lower-case billing-export template, and localised headers that carry the English name in parentheses
+(`Abonnement-GUID (SubscriptionGuid)`). An export without any currency column (the template) is refused unless the
+user names its currency (option `currency=USD`).
+
 Mapping decisions (docs/ingestion.md):
-- Dates are `M/D/YYYY` (EA) or ISO (MCA); a daily row covers [Date, Date + 1 day).
+- Dates are `MM/DD/YYYY` (Microsoft's documented format for EA/MCA cost details) or ISO 8601; nothing else is read,
+  and a two-digit year (`4/1/25`) is quarantined, never placed in the year 25. A daily row covers
+  [Date, Date + 1 day). The billing period is `BillingPeriodStartDate`, else (blank in koku's MCA and the partner
+  samples, absent in legacy usage details) the month of the row's date.
+- `BillingCurrencyCode`/`BillingCurrency` must be an ISO 4217 code: another value (koku's `MC`) is quarantined
+  naming that column and the value.
 - `Tags` is JSON, in EA often without its outer braces (`"a": "b","c": "d"`): braces are added before parsing.
   The EA `CostCenter` column becomes the `cost_center` tag when the tags carry none.
 - Amortised file: effective = cost; commitment-covered usage was paid by the purchase, so billed = 0 there;
@@ -14,6 +25,7 @@ Mapping decisions (docs/ingestion.md):
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +33,7 @@ import duckdb
 
 from connectors._kit.azure_maps import REGIONS, SERVICES_BY_CONSUMED, SERVICES_BY_TYPE
 from connectors._kit.billing_sql import (
+    Source,
     columns_of,
     money,
     number,
@@ -31,11 +44,12 @@ from connectors._kit.billing_sql import (
     timestamp,
 )
 from engine.ingest.contract.connector import Connector, FileRefused, InventoryRole, ParseResult, Sniff
+from engine.ingest.contract.currencies import ISO_4217
 from engine.ingest.contract.frames import run_plan_to_frame
-from engine.ingest.contract.rules import Check, StagePlan, lit, normalise_enum
+from engine.ingest.contract.rules import ISO_FORMATS, US_FORMATS, Check, StagePlan, lit, normalise_enum
 
 ALTERNATIVES: dict[str, tuple[str, ...]] = {
-    "date": ("Date", "UsageDate"),
+    "date": ("Date", "UsageDate", "UsageDateTime"),
     "period_start": ("BillingPeriodStartDate", "billingPeriodStartDate"),
     "account": ("BillingAccountId",),
     "subscription": ("SubscriptionId", "SubscriptionGuid"),
@@ -51,7 +65,7 @@ ALTERNATIVES: dict[str, tuple[str, ...]] = {
     "meter_id": ("MeterId",),
     "meter_category": ("MeterCategory",),
     "consumed_service": ("ConsumedService",),
-    "quantity": ("Quantity",),
+    "quantity": ("Quantity", "UsageQuantity"),
     "unit": ("UnitOfMeasure",),
     "payg_cost": ("PaygCostInBillingCurrency",),
     "payg_price": ("PayGPrice",),
@@ -69,6 +83,16 @@ PRICING_CATEGORY = {"ondemand": "Standard", "reservation": "Committed", "savings
                     "spot": "Dynamic"}
 COMMITTED = "('reservation', 'savingsplan')"
 UNUSED = "('unusedreservation', 'unusedsavingsplan')"
+AZURE_FORMATS = (*ISO_FORMATS, *US_FORMATS)
+AZURE_DATE = "a date/time such as 09/21/2023 (MM/DD/YYYY, four-digit year) or 2023-09-21"
+_LOCALISED = re.compile(r"^.*\S\s*\(([A-Za-z][A-Za-z0-9]*)\)$")
+
+
+def english_name(column: str) -> str | None:
+    """`Abonnement-GUID (SubscriptionGuid)` → `SubscriptionGuid`: localised Azure exports keep the English column
+    name in parentheses after the translated one."""
+    m = _LOCALISED.match(column.strip())
+    return m.group(1) if m else None
 
 
 def _values(rows: list[tuple[str | None, ...]]) -> str:
@@ -93,17 +117,23 @@ class AzureCostConnector:
     inventory_role: InventoryRole | None = None
 
     def detect(self, sniff: Sniff) -> bool:
-        cols = {c.lower() for c in columns_of(sniff)}
+        names = columns_of(sniff)
+        cols = {c.lower() for c in names} | {e.lower() for c in names if (e := english_name(c))}
         return bool(cols & {"costinbillingcurrency", "pretaxcost", "cost"}
                     and cols & {"subscriptionid", "subscriptionguid"}
                     and cols & {"metercategory", "consumedservice"})
 
     def plan(self, con: duckdb.DuckDBPyConnection, path: Path, encoding: str | None = None,
-             cost_type: str | None = None, **_: Any) -> StagePlan:
+             cost_type: str | None = None, currency: str | None = None, **_: Any) -> StagePlan:
         src = open_source(con, path, encoding)
+        for column in list(src.types):
+            english = english_name(column)
+            if english:
+                src.alias(english, column)
         n = {k: next((a for a in alts if src.has(a)), None) for k, alts in ALTERNATIVES.items()}
-        require(src, path, ALTERNATIVES["date"], ALTERNATIVES["cost"], ALTERNATIVES["currency"],
-                ALTERNATIVES["subscription"])
+        warnings = list(src.warnings)
+        chosen = self._chosen_currency(path, currency, n["currency"], src, warnings)
+        require(src, path, ALTERNATIVES["date"], ALTERNATIVES["cost"], ALTERNATIVES["subscription"])
         checks: list[Check] = []
 
         def s_(k: str) -> str:
@@ -121,8 +151,15 @@ class AzureCostConnector:
         else:
             billed = cost
             effective = f"CASE WHEN {charge} = 'purchase' AND {model} IN {COMMITTED} THEN 0 ELSE {cost} END"
-        day = timestamp(src, n["date"] or "", checks)
-        period = timestamp(src, n["period_start"], checks) if n["period_start"] else day
+        day = timestamp(src, n["date"] or "", checks, AZURE_FORMATS, AZURE_DATE)
+        period = (f"coalesce({timestamp(src, n['period_start'], checks, AZURE_FORMATS, AZURE_DATE)}, {day})"
+                  if n["period_start"] else day)
+        if chosen is None:   # the file's own currency column: an ISO 4217 code, else quarantined naming it
+            raw_currency = s_("currency")
+            codes = ", ".join(lit(x) for x in sorted(ISO_4217))
+            checks.append(Check(n["currency"] or "", f"(upper({raw_currency}) NOT IN ({codes}))",
+                                f"'expected an ISO 4217 currency code, got ' || left({raw_currency}, 20)"))
+        currency_sql = lit(chosen) if chosen else f"upper({s_('currency')})"
         quantity = number(src, n["quantity"], checks) if n["quantity"] else "NULL"
         if n["payg_cost"]:
             list_cost = money(src, n["payg_cost"], checks)
@@ -165,7 +202,7 @@ class AzureCostConnector:
             "consumed_unit": s_("unit"),
             "pricing_quantity": quantity,
             "pricing_unit": s_("unit"),
-            "billing_currency": f"upper({s_('currency')})",
+            "billing_currency": currency_sql,
             "invoice_id": s_("invoice"),
             "charge_description": s_("product"),
         }
@@ -188,8 +225,8 @@ class AzureCostConnector:
             f"FROM ({src.sql}) s LEFT JOIN __az_region r ON r.k = lower(trim({location})) "
             f"LEFT JOIN __az_type t ON t.k = {rtype} LEFT JOIN __az_consumed c ON c.k = lower({consumed})"
         )
-        warnings = [f"read as the {'amortised' if amortised else 'actual'}-cost export"
-                    + ("" if amortised else "; load the amortised export for chargeback on effective cost")]
+        warnings.append(f"read as the {'amortised' if amortised else 'actual'}-cost export"
+                        + ("" if amortised else "; load the amortised export for chargeback on effective cost"))
         return StagePlan(kind=self.name, target_table=self.target_table, source_sql=enriched, columns=cols,
                          checks=checks, warnings=warnings, rejects_sql=src.rejects_sql, setup_sql=list(LOOKUP_SQL),
                          tags_key=tags_key, tags_entries=tags_entries, tags_column=n["tags"] or "Tags")
@@ -200,6 +237,27 @@ class AzureCostConnector:
         return f"CASE {expr} {whens} ELSE NULL END"
 
     @staticmethod
+    def _chosen_currency(path: Path, currency: str | None, column: str | None, src: Source,
+                         warnings: list[str]) -> str | None:
+        """The currency the user named for an export that carries none; None when the file's column is read."""
+        if column is not None:
+            if currency:
+                warnings.append(f"option currency={currency} not used: the column '{src.col(column)}' gives each "
+                                "row's currency")
+            return None
+        if not currency:
+            have = ", ".join(sorted(src.types)[:12])
+            raise FileRefused(path.name, "a column named 'BillingCurrencyCode' or 'BillingCurrency' or 'Currency' "
+                              f"(the header has: {have}{', …' if len(src.types) > 12 else ''}); this export does "
+                              "not say its currency — name it (option currency, e.g. USD) to load it",
+                              row=1, column="BillingCurrency")
+        code = currency.strip().upper()
+        if code not in ISO_4217:
+            raise FileRefused(path.name, f"option currency: an ISO 4217 currency code (got '{currency[:20]}')")
+        warnings.append(f"currency {code} as chosen by the user (the export has no currency column)")
+        return code
+
+    @staticmethod
     def _is_amortised(con: duckdb.DuckDBPyConnection, source_sql: str, charge: str, model: str, cost: str,
                       cost_type: str | None, path: Path) -> bool:
         """Unused-commitment rows, or committed usage carrying cost, exist only in the amortised export."""
@@ -207,10 +265,18 @@ class AzureCostConnector:
             if cost_type.lower() not in ("actual", "amortized", "amortised"):
                 raise FileRefused(path.name, f"cost_type 'actual' or 'amortised' (got '{cost_type}')")
             return cost_type.lower() != "actual"
-        row = con.sql(
-            f"SELECT coalesce(bool_or({charge} IN {UNUSED} OR ({charge} = 'usage' AND {model} IN {COMMITTED} "
-            f"AND coalesce({cost}, 0) <> 0)), false) FROM ({source_sql}) s"
-        ).fetchall()
+        try:
+            row = con.sql(
+                f"SELECT coalesce(bool_or({charge} IN {UNUSED} OR ({charge} = 'usage' AND {model} IN {COMMITTED} "
+                f"AND coalesce({cost}, 0) <> 0)), false) FROM ({source_sql}) s"
+            ).fetchall()
+        except duckdb.OutOfMemoryException:
+            raise
+        except duckdb.Error:
+            # A line the reader cannot split with these options: the staging pass that follows reads the file with
+            # the very same options, fails the same way and is retried with rejects on (or refuses the file in
+            # its own words), so this provisional answer never decides a load.
+            return False
         return bool(row[0][0])
 
     def parse(self, path: Path) -> ParseResult:

@@ -1,9 +1,12 @@
 """FOCUS 1.0–1.4 cost and usage exports, CSV or Parquet, matched by column name (order is not guaranteed).
 
-Mapping decisions (docs/ingestion.md): `ServiceProviderName`, else the deprecated `ProviderName`; literal `NULL` is
-null; enum casing is normalised (`Usage-based` → `Usage-Based`); tag keys are normalised (engine/tags/). For 1.3+
-`Allocated*` split rows, the allocated resource and tags become the line's resource and tags; an unsplit origin row
-whose cost the split rows carry is quarantined with that reason, so its cost is never counted twice.
+Mapping decisions (docs/ingestion.md): `ServiceProviderName`, else `ProviderName` (the provider column of FOCUS
+1.0–1.2, deprecated from 1.3: a file carrying a column introduced in 1.3 gets the deprecation warning, an older one
+does not); literal `NULL` is null; enum casing is normalised (`Usage-based` → `Usage-Based`); tag keys are normalised
+(engine/tags/). Dates are ISO 8601, as FOCUS requires: a slash date (`4/1/25`, `04/01/2025`) is quarantined with its
+column and text, never read in a guessed day/month order or century. For 1.3+ `Allocated*` split rows, the
+allocated resource and tags become the line's resource and tags; an unsplit origin row whose cost the split rows
+carry is quarantined with that reason, so its cost is never counted twice.
 """
 
 from __future__ import annotations
@@ -27,9 +30,14 @@ from connectors._kit.billing_sql import (
 )
 from engine.ingest.contract.connector import Connector, InventoryRole, ParseResult, Sniff
 from engine.ingest.contract.frames import run_plan_to_frame
-from engine.ingest.contract.rules import RULES, Check, StagePlan, normalise_enum
+from engine.ingest.contract.rules import ISO_FORMATS, RULES, Check, StagePlan, normalise_enum
 
 ENUMS = RULES["cost_line"].enums
+# Columns FOCUS 1.3 introduced: a file with any of them is 1.3 or later, where ProviderName is deprecated.
+FOCUS_13_COLUMNS = ("ServiceProviderName", "HostProviderName", "AllocatedMethodId", "AllocatedMethodDetails",
+                    "AllocatedResourceId", "AllocatedResourceName", "AllocatedTags", "ContractApplied")
+ISO_DATE = ("a date/time in ISO 8601 such as 2024-09-01T00:00:00Z (FOCUS requires it; a slash date's day/month "
+            "order and century would be a guess)")
 
 # canonical column -> FOCUS column(s), first present wins
 TEXT_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -73,7 +81,10 @@ class FocusConnector:
 
     def detect(self, sniff: Sniff) -> bool:
         cols = {c.lower() for c in columns_of(sniff)}
-        return {"billedcost", "effectivecost", "chargeperiodstart", "billingcurrency"} <= cols
+        # the cost pair and the charge period make a file FOCUS-shaped even when a required column is missing,
+        # so the refusal names that column instead of "not a recognised format"
+        return {"billedcost", "effectivecost", "chargeperiodstart"} <= cols and bool(
+            cols & {"billingcurrency", "chargeperiodend"})
 
     def plan(self, con: duckdb.DuckDBPyConnection, path: Path, encoding: str | None = None,
              **_: Any) -> StagePlan:
@@ -82,9 +93,15 @@ class FocusConnector:
                 "BillingPeriodStart", ("ServiceProviderName", "ProviderName"))
         checks: list[Check] = []
         provider = _first(src, ("ServiceProviderName", "ProviderName"))
-        warnings = []
-        if provider == "ProviderName" or (provider and provider.lower() == "providername"):
-            warnings.append("ProviderName is deprecated since FOCUS 1.3; read as ServiceProviderName")
+        warnings = list(src.warnings)
+        if provider and provider.lower() == "providername":
+            newer = [c for c in FOCUS_13_COLUMNS if src.has(c)]
+            if newer:
+                warnings.append(f"ProviderName is deprecated since FOCUS 1.3 (this file has the 1.3 column "
+                                f"{newer[0]}); read as ServiceProviderName")
+            else:
+                warnings.append("read as FOCUS 1.0–1.2 (ProviderName, no column introduced in 1.3): the provider "
+                                "is ProviderName")
         split = src.has("AllocatedMethodId")
         alloc = src.col("AllocatedTags")
         own = tags_text(src, "Tags") if src.has("Tags") else "CAST(NULL AS VARCHAR)"
@@ -106,11 +123,11 @@ class FocusConnector:
             source_sql = (f"SELECT s.*, bool_or({src.ref('AllocatedMethodId')} IS NOT NULL AND "
                           f"trim(CAST({src.ref('AllocatedMethodId')} AS VARCHAR)) NOT IN ('', 'NULL')) "
                           f"OVER (PARTITION BY {keys}) AS __has_split FROM ({source_sql}) s")
-        period_start = timestamp(src, "BillingPeriodStart", checks)
+        period_start = timestamp(src, "BillingPeriodStart", checks, ISO_FORMATS, ISO_DATE)
         cols: dict[str, str] = {
             "billing_period": f"strftime({period_start}, '%Y-%m')",
-            "charge_period_start": timestamp(src, "ChargePeriodStart", checks),
-            "charge_period_end": timestamp(src, "ChargePeriodEnd", checks),
+            "charge_period_start": timestamp(src, "ChargePeriodStart", checks, ISO_FORMATS, ISO_DATE),
+            "charge_period_end": timestamp(src, "ChargePeriodEnd", checks, ISO_FORMATS, ISO_DATE),
             "provider": string(src, provider or "ServiceProviderName"),
             "billed_cost": money(src, "BilledCost", checks),
             "effective_cost": money(src, "EffectiveCost", checks),

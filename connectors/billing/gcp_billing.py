@@ -4,7 +4,10 @@ records kept; a flattened CSV (`service.description` columns) also works.
 Mapping decisions (docs/ingestion.md): effective cost = `cost + Σ credits.amount` (credits are negative) and billed
 cost = `cost`; the billing period is `invoice.month` (YYYYMM); tags are resource `labels`, then `tags`, then
 `project.labels` (first spelling of a key wins); a committed-use-discount credit marks the line Committed/Used.
-Nested values are read through JSON paths so STRUCT, MAP and JSON-text encodings of the same export all load.
+Nested values are read through JSON paths so STRUCT, MAP and JSON-text encodings of the same export all load; a CSV
+flattened by pandas writes `credits`/`labels` as Python-repr lists (`[{'amount': -5e-06, 'full_name': None}]`),
+which are converted exactly (connectors/_kit/billing_sql.json_or_pyrepr) — a cell that is neither is quarantined,
+never read as "no credits". Timestamps are ISO 8601 (BigQuery's `… UTC` spelling included); nothing else is read.
 """
 
 from __future__ import annotations
@@ -14,13 +17,17 @@ from typing import Any
 
 import duckdb
 
-from connectors._kit.billing_sql import Source, columns_of, open_source, require
+from connectors._kit.billing_sql import Source, columns_of, json_or_pyrepr, open_source, require
 from engine.ingest.contract.connector import Connector, InventoryRole, ParseResult, Sniff
 from engine.ingest.contract.frames import run_plan_to_frame
-from engine.ingest.contract.rules import TIMESTAMP_FORMATS, Check, StagePlan, lit, parse_check, parse_decimal, text
+from engine.ingest.contract.rules import ISO_FORMATS, Check, StagePlan, lit, parse_check, parse_decimal, text
 from engine.ingest.contract.rules import parse_timestamp as _parse_ts
 
-GCP_FORMATS = (*TIMESTAMP_FORMATS, "%Y-%m-%d %H:%M:%S UTC", "%Y-%m-%d %H:%M:%S.%f UTC")
+GCP_FORMATS = (*ISO_FORMATS, "%Y-%m-%d %H:%M:%S UTC", "%Y-%m-%d %H:%M:%S.%f UTC")
+LISTS = {"credits": "credits as a JSON list (or a Python-repr list of plain values)",
+         "labels": "labels as a JSON list of {key, value} (or its Python repr)",
+         "tags": "tags as a JSON list of {key, value} (or its Python repr)",
+         "project.labels": "project labels as a JSON list of {key, value} (or its Python repr)"}
 CHARGE_CATEGORY = {"regular": "Usage", "tax": "Tax", "adjustment": "Adjustment", "rounding error": "Adjustment",
                    "rounding_error": "Adjustment"}
 
@@ -30,7 +37,7 @@ def _json(src: Source, col: str) -> str:
     t = src.type_of(col)
     ref = src.ref(col)
     if t.startswith("VARCHAR"):
-        return f"TRY_CAST({ref} AS JSON)"
+        return json_or_pyrepr(text(ref))
     if t.startswith("JSON"):
         return ref
     return f"to_json({ref})"
@@ -91,9 +98,18 @@ class GcpBillingConnector:
             return parsed
 
         cost = dec("cost")
+        for col, what in LISTS.items():   # a list cell that is neither JSON nor a plain repr: never "no credits"
+            if src.has(col) and src.type_of(col).startswith("VARCHAR"):
+                raw = text(src.ref(col))
+                checks.append(Check(col, f"({raw} IS NOT NULL AND ({_json(src, col)}) IS NULL)",
+                                    f"{lit(f'expected {what}, got ')} || left({raw}, 60)"))
         credits = "[]"
         if src.has("credits"):
             credits = f"coalesce(json_extract_string({_json(src, 'credits')}, '$[*].amount'), [])"
+            checks.append(Check(
+                "credits", f"(len(list_filter({credits}, lambda x: {parse_decimal('x')} IS NULL)) > 0)",
+                f"'expected every credits[].amount as a decimal number, got ' || "
+                f"left(CAST(list_filter({credits}, lambda x: {parse_decimal('x')} IS NULL) AS VARCHAR), 60)"))
         credit_sum = f"coalesce(list_sum(list_transform({credits}, lambda x: {parse_decimal('x')})), 0)"
         credit_types = "[]"
         if src.has("credits"):
@@ -136,14 +152,17 @@ class GcpBillingConnector:
         }
         # resource labels, then tags, then project labels: the first spelling of a key wins
         parts = [_json(src, c) if src.has(c) else "NULL" for c in ("labels", "tags")]
-        parts.append(f"json_extract({_json(src, 'project')}, '$.labels')" if src.has("project") else "NULL")
+        if src.has("project.labels"):   # flattened CSV
+            parts.append(_json(src, "project.labels"))
+        else:
+            parts.append(f"json_extract({_json(src, 'project')}, '$.labels')" if src.has("project") else "NULL")
         tags_key = f"nullif(CAST(json_array({', '.join(parts)}) AS VARCHAR), '[null,null,null]')"
         lists = [f"coalesce(TRY_CAST(json_extract(k, '$[{i}]') AS STRUCT(key VARCHAR, value VARCHAR)[]), [])"
                  for i in range(3)]
         tags_entries = f"list_concat({', '.join(lists)})"
         return StagePlan(kind=self.name, target_table=self.target_table, source_sql=src.sql, columns=cols,
-                         checks=checks, rejects_sql=src.rejects_sql, tags_key=tags_key, tags_entries=tags_entries,
-                         tags_column="labels")
+                         checks=checks, warnings=list(src.warnings), rejects_sql=src.rejects_sql, tags_key=tags_key,
+                         tags_entries=tags_entries, tags_column="labels")
 
     def parse(self, path: Path) -> ParseResult:
         return run_plan_to_frame(self, path)

@@ -8,11 +8,17 @@
 - Advanced Search → Export CSV: display-name headers (`Serial Number`, `Asset Tag`, `Username`, `Department`,
   `Building`, `PO Number`, `PO Date`, `Purchase Price`, `Warranty Expiration`, `Life Expectancy`, ...).
 
+- Jamf Pro Classic API `GET /JSSResource/computers/id/{id}` (Accept: application/json) saved as JSON:
+  `{"computer": {"general": {...}, "location": {...}, "purchasing": {...}, "hardware": {...}}}`, or several of them
+  as a list. It carries department and building as names (`location.department`), serial and asset tag under
+  `general`. The Classic list endpoint (`{"computers": [{"id", "name"}]}`) holds no inventory and is refused.
+
 Life expectancy is in years in Jamf; the asset model counts months. Purchase price arrives as text ("1,299.00").
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,8 +79,14 @@ class JamfConnector(FramePlan):
             return count_columns(sniff.columns, ("Serial Number",)) == 1 and count_columns(
                 sniff.columns, _CSV_MARKERS) >= 3
         head = sniff.head.decode("utf-8-sig", errors="replace")
-        return head.lstrip().startswith(("{", "[")) and '"results"' in head and any(
-            k in head for k in ('"userAndLocation"', '"purchasing"', '"hardware"', '"udid"'))
+        if not head.lstrip().startswith(("{", "[")):
+            return False
+        classic = '"computer"' in head and '"general"' in head and any(
+            k in head for k in ('"serial_number"', '"udid"', '"jamf_version"'))
+        # the Classic list endpoint ({"computers": [{"id", "name"}]}): claimed so that parse can say what it lacks
+        listing = re.match(r'\s*\{\s*"computers"\s*:\s*\[', head) is not None and '"computer"' not in head
+        return classic or listing or ('"results"' in head and any(
+            k in head for k in ('"userAndLocation"', '"purchasing"', '"hardware"', '"udid"')))
 
     def parse(self, path: Path) -> ParseResult:
         with open(path, "rb") as f:
@@ -83,7 +95,14 @@ class JamfConnector(FramePlan):
 
     def _parse_json(self, path: Path) -> ParseResult:
         doc = read_json(path)
-        pages = doc if isinstance(doc, list) else [doc]
+        items = doc if isinstance(doc, list) else [doc]
+        if items and all(isinstance(i, dict) and isinstance(i.get("computer"), dict) for i in items):
+            return self._parse_classic(path, [i["computer"] for i in items])
+        if isinstance(doc, dict) and isinstance(doc.get("computers"), list):
+            raise FileRefused(path.name, "Jamf computer records with their inventory (GET /JSSResource/computers/id/"
+                              "{id}, or the Jamf Pro API computers-inventory); this is the Classic list endpoint, "
+                              "which holds only ids and names", row=1)
+        pages = items
         computers: list[Any] = []
         for page in pages:
             if isinstance(page, dict) and isinstance(page.get("results"), list):
@@ -120,6 +139,28 @@ class JamfConnector(FramePlan):
         if dept_ids:
             out.warnings.append(f"{dept_ids} computers name their department only by id (Jamf API); cost centre left "
                                 "empty — export Advanced Search CSV or map ids via /v1/departments")
+        return out.result(self.name, self.target_table)
+
+    def _parse_classic(self, path: Path, computers: list[dict[str, Any]]) -> ParseResult:
+        """Jamf Pro Classic API computer records (`{"computer": {...}}`): names, not ids, for department/building."""
+        out = Collector(path.name, ASSET_SCHEMA)
+        for n, c in enumerate(computers, start=1):
+            out.rows_read += 1
+            general, hardware = c.get("general") or {}, c.get("hardware") or {}
+            location, purchasing = c.get("location") or {}, c.get("purchasing") or {}
+            fields = {
+                "serial": general.get("serial_number"), "asset_tag": general.get("asset_tag"),
+                "model": hardware.get("model"), "vendor": hardware.get("make") or "Apple",
+                "owner": location.get("username"), "department": location.get("department"),
+                "building": location.get("building"), "room": location.get("room"),
+                "po": purchasing.get("po_number"), "po_date": purchasing.get("po_date"),
+                "price": purchasing.get("purchase_price"), "warranty": purchasing.get("warranty_expires"),
+                "life": purchasing.get("life_expectancy"), "leased": purchasing.get("is_leased"),
+            }
+            self._add(out, n, fields, {"computer": c}, cols={
+                "serial": "general.serial_number", "po_date": "purchasing.po_date",
+                "price": "purchasing.purchase_price", "warranty": "purchasing.warranty_expires",
+                "life": "purchasing.life_expectancy"})
         return out.result(self.name, self.target_table)
 
     def _parse_csv(self, path: Path) -> ParseResult:

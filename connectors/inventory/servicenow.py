@@ -8,8 +8,11 @@ Accepted shapes, as a ServiceNow admin produces them:
   a display string, or `{"display_value", "value", "link"}`. Display values win when both are there.
 
 `install_status` is a choice: numbers in raw exports, labels in display exports; both map to the lifecycle enum.
-When references arrive only as sys_ids the rows still load (sys_ids are stable keys) but a warning says owners and
-cost centres will not match other sources until the export includes display values.
+When references arrive only as sys_ids (a Table API response without `sysparm_display_value`: `{"link", "value"}`)
+the rows still load (sys_ids are stable keys) but a warning says owners and cost centres will not match other
+sources until the export includes display values. Model, vendor and location take a name wherever the record carries
+one (a display value, or a dot-walked `model_id.name`, `manufacturer.name`, `location.name` field); a reference
+known only by its sys_id keeps the id, and a second warning names those fields and how many rows carry them.
 """
 
 from __future__ import annotations
@@ -56,6 +59,27 @@ def _value(v: Any) -> str | None:
     if isinstance(v, dict):
         return clean(v.get("display_value")) or clean(v.get("value"))
     return clean(v)
+
+
+def _named(row: dict[str, Any], *names: str) -> tuple[str | None, str | None]:
+    """The first name among `names` (a display value, or plain text that is not a sys_id); else the first reference
+    known only by its id. The second item names the field when that id came from a Table API reference without a
+    display value (`{"link", "value"}`), so the caller can say the id was kept."""
+    fallback: tuple[str | None, str | None] = (None, None)
+    for n in names:
+        v = row.get(n)
+        if isinstance(v, dict):
+            shown = clean(v.get("display_value"))
+            if shown is not None:
+                return shown, None
+            raw, field = clean(v.get("value")), n
+        else:
+            raw, field = clean(v), None
+            if raw is not None and not _SYS_ID.match(raw):
+                return raw, None
+        if raw is not None and fallback[0] is None:
+            fallback = (raw, field)
+    return fallback
 
 
 def _raw_value(v: Any) -> str | None:
@@ -134,6 +158,7 @@ class ServiceNowConnector(FramePlan):
             rows = list(it)
         out = Collector(path.name, ASSET_SCHEMA)
         sys_id_refs = 0
+        id_only: dict[str, int] = {}
         for n, row in rows:
             out.rows_read += 1
             if not isinstance(row, dict):
@@ -157,19 +182,25 @@ class ServiceNowConnector(FramePlan):
                 sys_id_refs += 1
             key = sys_id if sys_id else (tag or serial)
             assert key is not None
+            model, m_ref = _named(row, "model", "model_id.display_name", "model_id.name", "model_id")
+            vendor, v_ref = _named(row, "vendor.name", "manufacturer.name", "vendor", "manufacturer")
+            location, l_ref = _named(row, "location.name", "location.full_name", "location")
+            for ref in (m_ref, v_ref, l_ref):
+                if ref is not None:
+                    id_only[ref] = id_only.get(ref, 0) + 1
             try:
                 rec = asset_record(
                     self.name, key,
                     serial=serial,
                     asset_tag=tag,
                     **{"class": asset_class(sys_class, _get(row, "model_category"), _get(row, "form_factor"),
-                                           _get(row, "model", "model_id"), cloud_id)},
-                    model=_get(row, "model", "model_id"),
-                    vendor=_get(row, "vendor", "manufacturer"),
+                                           None if m_ref else model, cloud_id)},
+                    model=model,
+                    vendor=vendor,
                     owner=username(owner.split("@")[0] if owner and "@" in owner else owner),
                     cost_center_id=cc,
                     app_id=_get(row, "u_application", "application"),
-                    location=_get(row, "location"),
+                    location=location,
                     environment=environment(_get(row, "environment", "used_for")),
                     lifecycle_status=lifecycle(_get(row, "install_status"), _get(row, "substatus")),
                     purchase_date=parse_date(_get(row, "purchase_date"), "purchase_date"),
@@ -186,6 +217,10 @@ class ServiceNowConnector(FramePlan):
         if sys_id_refs:
             out.warnings.append(f"{sys_id_refs} rows carry owner/cost centre as sys_ids; export with display values "
                                 "(sysparm_display_value=true) so they match the other inventories")
+        if id_only:
+            fields = ", ".join(f"{f} on {n} rows" for f, n in sorted(id_only.items()))
+            out.warnings.append(f"references without display values kept as sys_ids in model/vendor/location "
+                                f"({fields}); export with sysparm_display_value=all to carry their names")
         return out.result(self.name, self.target_table)
 
 

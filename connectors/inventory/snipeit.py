@@ -5,6 +5,12 @@ Headers are Snipe-IT's English labels (`Asset Tag`, `Asset Name`, `Serial`, `Mod
 `Supplier`, `EOL`, `Warranty`, `Warranty Expires`, `Company`). Asset Tag is Snipe-IT's unique key, so it is the
 natural key here and a row without one is quarantined. Useful life comes from `EOL` − `Purchase Date` when both are
 dates (Snipe-IT derives EOL from the model's EOL months), else from an `EOL` given in months.
+
+The REST API's `GET /api/v1/hardware` response saved as JSON (`{"total": n, "rows": [...]}`) loads too: references
+are objects (`model.name`, `category.name`, `manufacturer.name`, `location.name`, `company.name`), dates are
+`{"date": ..., "formatted": ...}`, `assigned_to` names a user (its `username` becomes the owner), another asset or a
+location (then the asset is in use but has no owner). A response holding fewer rows than its `total` (one page of a
+paginated listing) loads what it has and says so.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from connectors._kit.source_rows import (
     ASSET_SCHEMA,
@@ -24,10 +31,11 @@ from connectors._kit.source_rows import (
     lookup,
     parse_date,
     parse_money,
+    read_json,
     read_table,
     username,
 )
-from engine.ingest.contract.connector import Connector, InventoryRole, ParseResult, Sniff
+from engine.ingest.contract.connector import Connector, FileRefused, InventoryRole, ParseResult, Sniff
 from engine.ingest.contract.keys import clean, serial_key, tag_key
 
 _MARKERS = ("Asset Tag", "Asset Name", "Serial", "Model No.", "Checked Out To", "Purchase Cost", "Order Number",
@@ -63,10 +71,18 @@ class SnipeItConnector(FramePlan):
 
     def detect(self, sniff: Sniff) -> bool:
         cols = sniff.columns
-        return count_columns(cols, ("Asset Tag",)) == 1 and count_columns(cols, ("Serial",)) == 1 and count_columns(
-            cols, _MARKERS) >= 5
+        if cols:
+            return count_columns(cols, ("Asset Tag",)) == 1 and count_columns(cols, ("Serial",)) == 1 and \
+                count_columns(cols, _MARKERS) >= 5
+        head = sniff.head.decode("utf-8-sig", errors="replace").lstrip()
+        return head.startswith("{") and '"rows"' in head and '"total"' in head and all(
+            f'"{k}"' in head for k in ("asset_tag", "serial", "status_label"))
 
     def parse(self, path: Path) -> ParseResult:
+        with open(path, "rb") as f:
+            first = f.read(4096).decode("utf-8-sig", errors="replace").lstrip()[:1]
+        if first in ("{", "["):
+            return self._parse_api(path)
         _, rows = read_table(path)
         out = Collector(path.name, ASSET_SCHEMA)
         for n, row in rows:
@@ -105,6 +121,65 @@ class SnipeItConnector(FramePlan):
             out.accept(n, rec, row, key=tag, key_column="Asset Tag")
         return out.result(self.name, self.target_table)
 
+    def _parse_api(self, path: Path) -> ParseResult:
+        """`GET /api/v1/hardware` as saved: {"total": n, "rows": [asset, ...]} (a bare list of assets too)."""
+        doc = read_json(path)
+        if isinstance(doc, dict) and isinstance(doc.get("rows"), list):
+            rows: list[Any] = doc["rows"]
+            total = doc.get("total")
+        elif isinstance(doc, list):
+            rows, total = doc, None
+        else:
+            raise FileRefused(path.name, 'a Snipe-IT hardware listing ({"total": n, "rows": [...]}, the response of '
+                              "GET /api/v1/hardware)", row=1)
+        out = Collector(path.name, ASSET_SCHEMA)
+        for n, row in enumerate(rows, start=1):
+            out.rows_read += 1
+            if not isinstance(row, dict):
+                out.refuse(n, None, "asset record is not a JSON object", row)
+                continue
+            tag = tag_key(row.get("asset_tag"))
+            if tag is None:
+                out.refuse(n, "asset_tag", "missing asset tag", row)
+                continue
+            assigned = row.get("assigned_to")
+            owner = None
+            if isinstance(assigned, dict) and assigned.get("type") == "user":
+                owner = username(assigned.get("username") or assigned.get("name"))
+            label = row.get("status_label")
+            status: dict[str, Any] = label if isinstance(label, dict) else {}
+            state = _STATUS_META.get(str(status.get("status_meta") or "").lower()) or _STATUS.get(
+                str(status.get("name") or "").strip().lower())
+            try:
+                purchased = parse_date(_date(row.get("purchase_date")), "purchase_date")
+                life = self._life(_date(row.get("asset_eol_date")) or row.get("eol"), purchased)
+                rec = asset_record(
+                    self.name, tag,
+                    asset_tag=tag,
+                    serial=serial_key(row.get("serial")),
+                    **{"class": category_class(_name(row.get("category")))},
+                    model=_name(row.get("model")),
+                    vendor=_name(row.get("manufacturer")),
+                    owner=owner,
+                    cost_center_id=_name(row.get("company")),
+                    location=_name(row.get("location")) or _name(row.get("rtd_location")),
+                    lifecycle_status=state or ("in_use" if assigned else None),
+                    purchase_date=purchased,
+                    cost=parse_money(row.get("purchase_cost"), "purchase_cost"),
+                    useful_life_months=life,
+                    depreciation_method="straight_line" if life else None,
+                    purchase_order=clean(row.get("order_number")),
+                    warranty_expires=parse_date(_date(row.get("warranty_expires")), "warranty_expires"),
+                )
+            except RowError as exc:
+                out.refuse(n, exc.column, exc.reason, row)
+                continue
+            out.accept(n, rec, row, key=tag, key_column="asset_tag")
+        if isinstance(total, int) and total > len(rows):
+            out.warnings.append(f"the response holds {len(rows)} of {total} assets (one page of a paginated "
+                                "listing): fetch every page (limit/offset) for the whole register")
+        return out.result(self.name, self.target_table)
+
     @staticmethod
     def _life(eol: object, purchased: date | None) -> int | None:
         text = clean(eol)
@@ -120,6 +195,23 @@ class SnipeItConnector(FramePlan):
         if months <= 0:
             raise RowError("EOL", f"EOL {end} is not after purchase date {purchased}")
         return months
+
+
+# status_label.status_meta: "deployed" when checked out, else the status type
+_STATUS_META = {"deployed": "in_use", "deployable": "in_stock", "pending": "in_stock", "undeployable": "retired",
+                "archived": "retired"}
+
+
+def _name(ref: Any) -> str | None:
+    """A Snipe-IT reference object's name ({"id": 1, "name": "Laptops"}), or plain text."""
+    return clean(ref.get("name")) if isinstance(ref, dict) else clean(ref)
+
+
+def _date(value: Any) -> Any:
+    """Snipe-IT API dates are {"date": "2023-01-31", "formatted": "..."} (datetimes carry "datetime")."""
+    if isinstance(value, dict):
+        return value.get("date") or value.get("datetime")
+    return value
 
 
 CONNECTOR: Connector = SnipeItConnector()

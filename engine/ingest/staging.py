@@ -36,7 +36,9 @@ from engine.ingest.contract.safe_read import (
     check_size,
     check_text_encoding,
     check_xlsx,
+    describe_csv_error,
     transcode_to_utf8,
+    uniform_line_endings,
 )
 from engine.tags.normalise import normalise_tags_sql
 
@@ -398,19 +400,38 @@ def stage(path: Path, out: Path, *, kind: str | None = None, options: dict[str, 
         opts = dict(options or {})
         with open(path, "rb") as f:
             head = f.read(4)
+        text = head[:2] != b"PK" and head != b"PAR1" and not head.startswith(COMPRESSED_MAGIC)
         if head[:2] == b"PK":
             check_xlsx(path)   # zip-bomb checks before any connector opens the archive
-        elif head != b"PAR1" and not head.startswith(COMPRESSED_MAGIC):
+        elif text:
             chosen = opts.pop("encoding", None)
             if chosen and ENCODINGS.get(str(chosen).lower(), "utf-8") != "utf-8":
                 path = transcode_to_utf8(path, str(chosen), out.parent / (out.name + ".utf8"))
             else:
                 check_text_encoding(path, chosen)
-        if direct and precheck:
-            fast = _precheck(con, path, kind, opts, progress, t0)
-            if fast is not None:
-                return fast
-        plan, rejects, narrow = _plan_and_stage(con, path, kind, opts, progress, direct)
+        note: str | None = None
+        while True:
+            try:
+                if direct and precheck:
+                    fast = _precheck(con, path, kind, opts, progress, t0)
+                    if fast is not None:
+                        fast.warnings += [note] if note else []
+                        return fast
+                plan, rejects, narrow = _plan_and_stage(con, path, kind, opts, progress, direct)
+                break
+            except (_ReaderRefused, duckdb.Error) as exc:
+                # The strict CSV reader stops at the first line ending unlike the first line's (CRLF, then LF):
+                # only then is the whole file scanned; a file with mixed endings is read again from a copy with
+                # LF only, in the parent's private work directory (the parent accepts that source, as for a
+                # transcoding). Any other failure, or a second one, is the file's answer.
+                if isinstance(exc, duckdb.OutOfMemoryException) or note is not None or not text or not (
+                        isinstance(exc, _ReaderRefused) or _is_csv_error(exc)):
+                    raise _worded(exc, path) from None
+                fixed = uniform_line_endings(path, out.parent / (out.name + ".lf"))
+                if fixed is None:
+                    raise _worded(exc, path) from None
+                path, note = fixed
+                _drop(con, AGG, STAGED, "tag_dict", REJECTED)
         con.execute(f"CREATE TABLE {REJECTED} (row_number BIGINT, column_name VARCHAR, reason VARCHAR, raw VARCHAR)")
         if plan.rejects_sql:
             con.execute(f"INSERT INTO {REJECTED} {plan.rejects_sql}")
@@ -432,6 +453,7 @@ def stage(path: Path, out: Path, *, kind: str | None = None, options: dict[str, 
         _fix_row_numbers(con)
         meta = _summarise(con, plan, path, time.perf_counter() - t0, grouped=grouped)
         meta.direct = meta_direct
+        meta.warnings += [note] if note else []
         return meta
     finally:
         con.close()
@@ -468,7 +490,7 @@ def _plan_and_stage(con: duckdb.DuckDBPyConnection, path: Path, kind: str | None
             except duckdb.Error as exc:
                 if not rejects_mode and plan.rejects_sql is None and _is_csv_error(exc):
                     continue
-                raise FileRefused(path.name, f"a readable {plan.kind} file ({_short(exc)})") from None
+                raise _worded(exc, path, plan.kind) from None
             finally:
                 stop.set()
                 if watcher:
@@ -476,6 +498,22 @@ def _plan_and_stage(con: duckdb.DuckDBPyConnection, path: Path, kind: str | None
         finally:
             CSV_REJECTS.reset(token)
     raise AssertionError("unreachable")
+
+
+class _ReaderRefused(FileRefused):
+    """The CSV reader could not split the file (worded by `safe_read.describe_csv_error`)."""
+
+
+def _worded(exc: BaseException, path: Path, kind: str | None = None) -> BaseException:
+    """A reader error as a refusal in this project's words (the CSV reader's own message, with its option dump and
+    strict-mode hints, is never shown); a refusal, an out-of-memory error (the sandbox words it) and, outside a
+    staging pass (`kind` None), any other error stay what they are."""
+    if isinstance(exc, duckdb.Error) and not isinstance(exc, duckdb.OutOfMemoryException):
+        if _is_csv_error(exc):
+            return _ReaderRefused(path.name, describe_csv_error(str(exc)))
+        if kind is not None:
+            return FileRefused(path.name, f"a readable {kind} file ({_short(exc)})")
+    return exc
 
 
 def _is_csv_error(exc: BaseException) -> bool:

@@ -11,6 +11,7 @@ import codecs
 import contextvars
 import csv
 import io
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,11 +40,14 @@ XLSX_MAX_RATIO = 200
 
 @dataclass(frozen=True)
 class CsvSource:
-    """A CSV opened for reading: the SQL to scan it (with `__row`), its header columns, and where rejects go."""
+    """A CSV opened for reading: the SQL to scan it (with `__row`), its header columns, and where rejects go.
+    `absent`: header columns no data row carries (read as NULL, see `open_csv`); `warnings` say so."""
 
     source_sql: str
     columns: tuple[str, ...]
     rejects_sql: str | None
+    absent: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
 
 def check_size(path: Path, max_bytes: int = MAX_FILE_BYTES) -> int:
@@ -93,6 +97,18 @@ def open_csv(con: duckdb.DuckDBPyConnection, path: Path, *, encoding: str | None
     con.execute(f"DROP TABLE IF EXISTS {rejects}")
     con.execute(f"DROP TABLE IF EXISTS {rejects}_scan")
     delim, names = _header(path)
+    absent: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    if len(names) > 2 and _rows_short_by_one(path, delim, len(names)):
+        # Decided (docs/ingestion.md): a header with one more column than every data row (koku's test CUR, OpenCost's
+        # Azure template, a trailing delimiter on the header line) is read with the rows' own width; the last header
+        # column is absent (NULL) on every row — a connector that requires it refuses the file — and a row that does
+        # carry it is quarantined by the reader (TOO MANY COLUMNS), never shifted.
+        absent = (names[-1],)
+        warnings = (f"the header names {len(names)} columns but the data rows have {len(names) - 1}: the last "
+                    f"header column '{names[-1][:80]}' is read as empty on every row (a row with all "
+                    f"{len(names)} cells would be quarantined)",)
+        names = names[:-1]
     columns = "{" + ", ".join(f"{lit(n)}: 'VARCHAR'" for n in names) + "}"
     shown = "\\t" if delim == "\t" else delim
     opts = (f"header = true, auto_detect = false, delim = {lit(shown)}, quote = '\"', escape = '\"', "
@@ -106,13 +122,108 @@ def open_csv(con: duckdb.DuckDBPyConnection, path: Path, *, encoding: str | None
         raise FileRefused(path.name, "a delimited file with a header row of several columns "
                           f"(found {len(cols)} column: {cols[0][:60] if cols else ''!r})", row=1)
     numbering = "row_number() OVER ()" if CSV_ROW_NUMBERS.get() else "CAST(NULL AS BIGINT)"
-    source_sql = f"SELECT {numbering} AS __row, * FROM {reader}"
+    missing = "".join(f", CAST(NULL AS VARCHAR) AS {q(a)}" for a in absent)
+    source_sql = f"SELECT {numbering} AS __row, *{missing} FROM {reader}"
     rejects_sql = None
     if CSV_REJECTS.get():
         rejects_sql = (f"SELECT line - 1 AS row_number, column_name, "
                        f"error_type || ': ' || left(error_message, 300) AS reason, left(csv_line, 4000) AS raw "
                        f"FROM {rejects} QUALIFY row_number() OVER (PARTITION BY line ORDER BY column_idx) = 1")
-    return CsvSource(source_sql=source_sql, columns=cols, rejects_sql=rejects_sql)
+    return CsvSource(source_sql=source_sql, columns=cols + absent, rejects_sql=rejects_sql, absent=absent,
+                     warnings=warnings)
+
+
+SHORT_ROWS_SAMPLE = 256 * 1024
+
+
+def _rows_short_by_one(path: Path, delim: str, width: int) -> bool:
+    """True when every data row in the first 256 KB (at least one) splits into exactly `width - 1` cells. The read
+    that follows holds every later row to that width, so the sample decides the dialect, never a row's values."""
+    with open(path, "rb") as f:
+        head = f.read(SHORT_ROWS_SAMPLE)
+    truncated = len(head) == SHORT_ROWS_SAMPLE
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, quotechar='"', doublequote=True)
+    seen = 0
+    pending: list[str] | None = None   # the last record may be cut by the sample window: judged only if followed
+    try:
+        next(reader, None)   # the header
+        for record in reader:
+            if not record or not any(c.strip() for c in record):
+                continue
+            if pending is not None:
+                if len(pending) != width - 1:
+                    return False   # the usual case stops at the first data row
+                seen += 1
+            pending = record
+    except csv.Error:
+        return False
+    if pending is not None and not truncated:
+        if len(pending) != width - 1:
+            return False
+        seen += 1
+    return seen > 0
+
+
+def line_endings(path: Path, chunk: int = 8 * 1024 * 1024) -> tuple[int, int, int]:
+    """Counts of CRLF, lone LF and lone CR line breaks in the whole file (quoted cells included)."""
+    crlf = lf = cr = 0
+    carry = b""
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            block = carry + block
+            carry = b""
+            if block.endswith(b"\r"):
+                carry, block = b"\r", block[:-1]
+            n_crlf = block.count(b"\r\n")
+            crlf += n_crlf
+            lf += block.count(b"\n") - n_crlf
+            cr += block.count(b"\r") - n_crlf
+    if carry:
+        cr += 1
+    return crlf, lf, cr
+
+
+def uniform_line_endings(path: Path, out_dir: Path) -> tuple[Path, str] | None:
+    """A text file whose lines end in more than one way (koku's Azure MCA sample: CRLF, then a last line in LF; old
+    Mac CRs among CRLFs), rewritten with LF only under the same name in `out_dir`; None when its line endings are
+    already one kind. DuckDB's strict CSV reader fixes the line ending from the first line and stops at the first
+    other one; its lenient mode would read the file but also silently drop surplus cells, so the file is
+    normalised instead (CRLF and lone CR → LF, inside quoted cells too). Returns the copy and a note saying so."""
+    crlf, lf, cr = line_endings(path)
+    if sum(1 for n in (crlf, lf, cr) if n) < 2:
+        return None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / path.name
+    with open(path, "rb") as src, open(out, "wb") as dst:
+        carry = b""
+        while block := src.read(8 * 1024 * 1024):
+            block = carry + block
+            carry = b""
+            if block.endswith(b"\r"):
+                carry, block = b"\r", block[:-1]
+            dst.write(block.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
+        dst.write(carry.replace(b"\r", b"\n"))
+    kinds = ", ".join(f"{n} {k}" for n, k in ((crlf, "CRLF"), (lf, "LF"), (cr, "CR")) if n)
+    return out, f"line endings were mixed ({kinds}): read with every line ending as LF"
+
+
+def describe_csv_error(message: str) -> str:
+    """DuckDB's CSV reader errors in the words of this project: what was expected of the file, the line when the
+    reader names one. The reader's own message (its option dump, 'Possible fixes', strict_mode hints) is not shown."""
+    text = message.strip()
+    line = re.search(r"[Ll]ine:?\s*(\d+)", text)
+    where = f" (the reader stopped at line {line.group(1)})" if line else ""
+    if "state machine" in text or "not RFC 4180" in text or "strict_mode" in text:
+        return ("CSV text the reader can split: every line ending the same way, quotes closed and doubled inside "
+                f"quoted cells{where}")
+    if "Maximum line size" in text or "max_line_size" in text:
+        return f"CSV lines under {MAX_LINE_BYTES // 1024**2} MB{where}"
+    if "Invalid unicode" in text or "UTF8" in text or "utf-8" in text.lower():
+        return f"UTF-8 text{where}; choose its encoding (e.g. latin-1) to read it"
+    first = first_line(text)
+    first = re.sub(r"^[A-Za-z ]*Error:\s*", "", first)
+    return f"CSV text the reader can split{where} ({first[:200]})"
 
 
 def transcode_to_utf8(path: Path, encoding: str, out_dir: Path) -> Path:

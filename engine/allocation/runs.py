@@ -61,7 +61,13 @@ def resolve_rule_set(con: duckdb.DuckDBPyConnection, rule_set: str | Path | Rule
     return rv.rule_set, rv.version
 
 
+def _digest(obj: object) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def run_key(data: PoolData, rs: RuleSet, version: int, params: dict[str, Any] | None) -> str:
+    """Same key ⇔ same inputs: batches, pool totals, the resolved owners of direct lines, driver quantities, the org
+    tree, exceptions, the rule version and body, the parameters (and the fiscal year for asset steps)."""
     payload = {
         "period": data.period, "basis": data.basis, "rule_set": rs.name, "version": version,
         "body": rs.body_hash(), "params": params or {}, "cost_batches": list(data.cost_batches),
@@ -69,6 +75,11 @@ def run_key(data: PoolData, rs: RuleSet, version: int, params: dict[str, Any] | 
         "pool_totals": {p: str(v) for p, v in sorted(data.pool_totals.items())},  # assets/licences have no batch
         "exceptions": [[e.exception_id, e.match_field, e.match_value, e.treatment.model_dump(mode="json")]
                        for e in data.exceptions],
+        # the inputs as the cascade sees them, so an edit without a new batch still makes a new run: who owns each
+        # direct line (account owners, assets, tags), every driver quantity, the org tree and applications' cost centres
+        "direct": _digest({p: sorted([str(a), str(b), str(v)] for a, b, v in rows) for p, rows in data.direct.items()}),
+        "drivers": _digest({f"{d}|{k}": {t: str(q) for t, q in ts.items()} for (d, k), ts in data.drivers.items()}),
+        "org": _digest({"kind": data.org.kind, "parent": data.org.parent, "app_cc": data.org.app_cc}),
     }
     if any(s.source.kind == "assets" for s in rs.steps):  # depreciation depends on it; other rule sets keep their keys
         payload["fiscal_year_start_month"] = data.fiscal_year_start_month

@@ -28,7 +28,9 @@ def sample_text(name: str) -> str:
 
 
 def _reads_samples(func: object, seen: set[int] | None = None) -> bool:
-    """Does this test or fixture function (or a module-level helper it calls) name SAMPLES or a Path inside it?"""
+    """Does this test or fixture function name SAMPLES, or a module-level value that leads to it: a Path inside it,
+    a string holding its path (SQL that reads a sample), a helper function or a table of cases (dict, list, tuple)
+    whose functions or values do?"""
     seen = set() if seen is None else seen
     code = getattr(func, "__code__", None)
     if code is None or id(code) in seen:
@@ -41,13 +43,20 @@ def _reads_samples(func: object, seen: set[int] | None = None) -> bool:
         c = stack.pop()
         names |= set(c.co_names)
         stack += [k for k in c.co_consts if hasattr(k, "co_names")]
-    for name in names:
-        value = module_globals.get(name)
-        if name == "SAMPLES" or (isinstance(value, Path) and SAMPLES in (value, *value.parents)):
-            return True
-        if callable(value) and getattr(value, "__module__", None) == module_globals.get("__name__") \
-                and _reads_samples(value, seen):
-            return True
+    return "SAMPLES" in names or any(_leads_to_samples(module_globals.get(n), module_globals, seen) for n in names)
+
+
+def _leads_to_samples(value: object, module_globals: dict[str, object], seen: set[int], depth: int = 0) -> bool:
+    if isinstance(value, Path):
+        return SAMPLES in (value, *value.parents)
+    if isinstance(value, str):
+        return str(SAMPLES) in value
+    if depth < 3 and isinstance(value, dict):
+        return any(_leads_to_samples(v, module_globals, seen, depth + 1) for v in value.values())
+    if depth < 3 and isinstance(value, (list, tuple)):
+        return any(_leads_to_samples(v, module_globals, seen, depth + 1) for v in value)
+    if callable(value) and getattr(value, "__globals__", None) is module_globals:
+        return _reads_samples(value, seen)
     return False
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui.auth import current_user, handle_logout, logout_button, render_login
+from ui.formats import plain
 from ui.navigation import PAGES, pages_for
 
 st.set_page_config(page_title="Apportion", page_icon=":material/account_balance:", layout="wide")
@@ -21,6 +22,6 @@ else:
     for p in pages_for(user.role):
         sections.setdefault(p.section, []).append(st.Page(p.path, title=p.title, icon=p.icon, url_path=p.key))
     with st.sidebar:
-        st.caption(f"Signed in as **{user.display_name}** · {user.role.replace('_', ' ')}")
+        st.caption(f"Signed in as **{plain(user.display_name)}** · {user.role.replace('_', ' ')}")
         logout_button()
     st.navigation(sections).run()

@@ -17,7 +17,7 @@ from engine.outputs.tickets import targets_for
 from ui.auth import require_role
 from ui.db import db
 from ui.empty import empty_state
-from ui.formats import money
+from ui.formats import money, plain
 from ui.navigation import roles_for
 
 user = require_role(*roles_for("anomalies"))
@@ -40,13 +40,13 @@ if not periods:
     st.stop()
 can_triage = policy.can(user, "triage_anomalies")
 if user.scoped:
-    st.caption(f"Scoped to your cost centres: {', '.join(sorted(user.cost_centers or []))}")
+    st.caption(plain(f"Scoped to your cost centres: {', '.join(sorted(user.cost_centers or []))}"))
 if not can_triage:
     st.caption("Read only: FinOps, admins and the owning app owners triage anomalies.")
 
 notice = st.session_state.pop("anomaly_notice", None)
 if notice:
-    st.success(notice)
+    st.success(plain(notice))
 
 f1, f2, f3 = st.columns(3)
 status = f1.selectbox("Status", ["active", "all", *STATUSES], format_func=STATUS_TITLES.__getitem__,
@@ -81,12 +81,12 @@ pick = st.selectbox("Anomaly", list(labels), format_func=labels.__getitem__, key
 try:
     a = workflow.get_anomaly(con, user, pick)
 except ApportionError as exc:
-    st.error(str(exc))
+    st.error(plain(exc))
     st.stop()
 
 kind_title = KIND_TITLES[a.scope_kind]
 days = span_text(a.rule, a.first_date, a.last_date)
-st.subheader(f"{a.anomaly_id}: {kind_title.lower()}, {a.period}")
+st.subheader(plain(f"{a.anomaly_id}: {kind_title.lower()}, {a.period}"))
 st.text(f"{kind_title}: {a.scope_name}" + ("" if a.scope_name == a.scope_id else f" ({a.scope_id})"))
 st.text(f"Cost centre: {a.cost_center or a.cost_center_id or 'several or none'} · Rule: "
         f"{RULE_TITLES.get(a.rule, a.rule)} · {days} ({a.flagged_days} flagged)")
@@ -96,8 +96,8 @@ m = st.columns(4)
 m[0].metric("Actual", money(a.actual))
 m[1].metric("Expected", money(a.expected))
 m[2].metric("Excess", money(a.excess))
-m[3].metric("Flagged", f"{a.flagged_days} {'month' if a.rule == 'month_over_month' else 'day'}"
-            f"{'' if a.flagged_days == 1 else 's'}")
+m[3].metric("Flagged", plain(f"{a.flagged_days} {'month' if a.rule == 'month_over_month' else 'day'}"
+                             f"{'' if a.flagged_days == 1 else 's'}"))
 
 st.subheader("What carries it")
 st.caption("Lines of this scope, largest excess first: the incident's days against the days before (the 4 weeks "
@@ -122,7 +122,7 @@ else:
         st.subheader("Resource day by day")
         res = st.selectbox("Resource", resources, key=f"anomaly_resource_{a.anomaly_id}")
         daily = explorer.resource_daily(con, user, a.period, res)
-        st.caption(f"Daily effective cost, consumed quantity and unit price in {a.period}.")
+        st.caption(plain(f"Daily effective cost, consumed quantity and unit price in {a.period}."))
         if daily.is_empty():
             st.info("No cost for this resource in that month.")
         else:
@@ -170,7 +170,7 @@ if can_triage and a.active:
                 done = workflow.transition(con, user, a.anomaly_id, action, comment=comment, owner=owner,
                                            pattern=wanted)
             except ApportionError as exc:
-                st.error(str(exc))
+                st.error(plain(exc))
             else:
                 st.session_state["anomaly_notice"] = f"{done.anomaly_id} is now {STATUS_TITLES[done.status].lower()}."
                 st.rerun()
@@ -188,7 +188,7 @@ if can_triage and a.active:
             try:
                 ticket = workflow.open_ticket_for(con, a.anomaly_id, target, user, link=link)
             except ApportionError as exc:
-                st.error(str(exc))
+                st.error(plain(exc))
             else:
                 if ticket.is_open:
                     st.session_state["anomaly_notice"] = f"{a.anomaly_id} is ticketed."

@@ -9,6 +9,7 @@ from engine.errors import ApportionError
 from engine.store import audit
 from ui.auth import require_role
 from ui.db import db
+from ui.formats import plain
 from ui.navigation import roles_for
 
 user = require_role(*roles_for("audit_trail"))
@@ -18,13 +19,13 @@ st.title("Audit trail")
 try:
     result = audit.verify(con)
 except ApportionError as exc:
-    st.error(str(exc))
+    st.error(plain(exc))
     st.stop()
 
 if result.ok:
-    st.success(result.verdict())
+    st.success(plain(result.verdict()))
 else:
-    st.error(result.verdict())
+    st.error(plain(result.verdict()))
     st.dataframe(pl.DataFrame({"event": [p.seq for p in result.problems], "kind": [p.kind for p in result.problems],
                                "what was found": [p.message for p in result.problems]},
                               schema={"event": pl.Int64, "kind": pl.String, "what was found": pl.String}),

@@ -15,7 +15,7 @@ from ui.auth import require_role
 from ui.db import db
 from ui.downloads import download_row
 from ui.empty import empty_state
-from ui.formats import money
+from ui.formats import money, plain
 from ui.navigation import roles_for
 
 user = require_role(*roles_for("explorer"))
@@ -23,7 +23,7 @@ user = require_role(*roles_for("explorer"))
 con = db()
 st.title("Cost explorer")
 if user.scoped:
-    st.caption(f"Scoped to your cost centres: {', '.join(sorted(user.cost_centers or []))}")
+    st.caption(plain(f"Scoped to your cost centres: {', '.join(sorted(user.cost_centers or []))}"))
 st.caption("Amounts are each month's direct spend (cost-centre tag, else account owner). Shared services and "
            "untagged spend reach you through allocation: see *How the posted charge was built* below and Statements.")
 periods = overview.periods(con)
@@ -47,7 +47,8 @@ if crumbs[0].button("All", key="crumb_root", type="tertiary"):
     path.clear()
     st.rerun()
 for i, (crumb_level, value) in enumerate(list(path.items())):
-    if crumbs[i + 1].button(f"› {value}", key=f"crumb_{crumb_level}", type="tertiary", help=LEVEL_TITLES[crumb_level]):
+    if crumbs[i + 1].button(plain(f"› {value}"), key=f"crumb_{crumb_level}", type="tertiary",
+                          help=plain(LEVEL_TITLES[crumb_level])):
         keep = list(path)[: i + 1]
         for k in list(path):
             if k not in keep:
@@ -85,10 +86,10 @@ rows = explorer.breakdown(con, user, period, level, filters)
 total, previous = Decimal(rows["cost"].sum() or 0), Decimal(rows["previous"].sum() or 0)
 m1, m2, m3 = st.columns(3)
 m1.metric("Cost this month", money(total), delta=money(total - previous) + " vs prior month", delta_color="inverse")
-m2.metric(LEVEL_TITLES[level] + "s", len(rows))
-m3.metric("Biggest mover", rows.sort("delta", descending=True)["name"][0] if not rows.is_empty() else "–")
+m2.metric(plain(LEVEL_TITLES[level] + "s"), len(rows))
+m3.metric("Biggest mover", plain(rows.sort("delta", descending=True)["name"][0]) if not rows.is_empty() else "–")
 
-st.subheader(f"By {LEVEL_TITLES[level].lower()}")
+st.subheader(plain(f"By {LEVEL_TITLES[level].lower()}"))
 markers = workflow.open_markers(con, user, period, level)
 shown = rows.with_columns(anomalies=pl.col("name").replace_strict(
     {n: f"⚠ {c} open" for n, c in markers.items()}, default="", return_dtype=pl.Utf8))
@@ -101,7 +102,7 @@ st.dataframe(shown, hide_index=True, width="stretch",
                                                   "(details on the Anomalies page).")})
 download_row(rows, f"costs_{level}_{period}", "explorer_dl")
 if not rows.is_empty():
-    choice = st.selectbox(f"Drill into {LEVEL_TITLES[level].lower()}", rows["name"].to_list(), index=None,
+    choice = st.selectbox(plain(f"Drill into {LEVEL_TITLES[level].lower()}"), rows["name"].to_list(), index=None,
                           key=f"drill_{level}", placeholder="Choose…")
     if choice:
         path[level] = choice

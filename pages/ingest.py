@@ -19,6 +19,7 @@ from engine.settings import get_settings
 from ui.auth import require_role
 from ui.db import db
 from ui.downloads import download_row
+from ui.formats import plain
 from ui.navigation import roles_for
 
 user = require_role(*roles_for("ingest"))
@@ -33,24 +34,22 @@ max_mb = get_settings().upload_max_mb
 
 
 def show_result(res: IngestResult, key: str) -> None:
-    text = "\n\n".join(res.messages)
+    text = plain("\n\n".join(res.messages))   # file names and file content: shown as text
     if res.status == "loaded":
-        st.success(text)
-    elif res.status == "duplicate":
-        st.info(text)
-    elif res.status == "staged":
-        st.info(text)
+        st.success(text)  # plain-text: built with plain() above
+    elif res.status in ("duplicate", "staged"):
+        st.info(text)  # plain-text: built with plain() above
     else:
-        st.error(text)
+        st.error(text)  # plain-text: built with plain() above
     for w in res.warnings:
-        st.warning(w)
+        st.warning(plain(w))
     if res.status in ("loaded", "staged"):
         c1, c2, c3 = st.columns(3)
         c1.metric("Rows read", f"{res.rows_read:,}")
         c2.metric("Loaded" if res.status == "loaded" else "Would load", f"{res.rows_loaded:,}")
         c3.metric("Quarantined", f"{res.rows_quarantined:,}")
-        st.caption(f"Recognised as **{res.kind}** → `{res.target_table}`"
-                   + (f", batch `{res.batch_id}`" if res.batch_id else ""))
+        st.caption(f"Recognised as **{plain(res.kind)}** → {plain(res.target_table)}"
+                   + (f", batch {plain(res.batch_id)}" if res.batch_id else ""))
     if res.preview is not None and not res.preview.is_empty():
         st.markdown("**Preview** (first rows as they will be stored)")
         st.dataframe(res.preview, hide_index=True, width="stretch")
@@ -66,7 +65,7 @@ upload_tab, history_tab = st.tabs(["Upload", "Batch history"])
 
 with upload_tab:
     files = st.file_uploader("Files", accept_multiple_files=True, key="ingest_files",
-                             help=f"Up to {max_mb} MB per file: CSV, Parquet, JSON lines, XLSX.")
+                             help=f"Up to {max_mb:d} MB per file: CSV, Parquet, JSON lines, XLSX.")
     c1, c2, c3 = st.columns(3)
     kind = c1.selectbox("Source", [AUTO, *source_kinds()], key="ingest_kind",
                         help="Leave on automatic unless the format is not recognised.")
@@ -87,7 +86,7 @@ with upload_tab:
         results: list[IngestResult] = []
         for f in files:
             data = f.getvalue()
-            with st.status(f"{'Checking' if check else 'Loading'} {f.name}", expanded=True) as status:
+            with st.status(plain(f"{'Checking' if check else 'Loading'} {f.name}"), expanded=True) as status:
                 if len(data) > max_mb * 1024 * 1024:
                     res = IngestResult(file=f.name, status="refused",
                                        messages=[f"{f.name}: at most {max_mb} MB (this one has "
@@ -96,13 +95,13 @@ with upload_tab:
                     bar = st.progress(0.0, text="Starting")
                     res = ingest_bytes(con, data, f.name, kind=chosen, options=options, user=user.username,
                                        dry_run=bool(check), progress=lambda p, m, bar=bar: bar.progress(p, text=m))
-                status.update(label=f"{f.name}: {res.status}", expanded=False,
+                status.update(label=plain(f"{f.name}: {res.status}"), expanded=False,
                               state="error" if res.status == "refused" else "complete")
             results.append(res)
         st.session_state["ingest_results"] = results
     for i, res in enumerate(st.session_state.get("ingest_results", [])):
         with st.container(border=True):
-            st.markdown(f"**{res.file}**")
+            st.markdown(f"**{plain(res.file)}**")
             show_result(res, f"ingest_res_{i}")
 
 with history_tab:
@@ -114,7 +113,7 @@ with history_tab:
         pick = st.selectbox("Batch", batches["batch_id"].to_list(), key="ingest_batch_pick",
                             format_func=lambda b: f"{b} — {batches.filter(pl.col('batch_id') == b)['file_name'][0]}")
         q = quarantine_rows(con, pick)
-        st.markdown(f"**Quarantine of {pick}**: {q.height:,} rows")
+        st.markdown(f"**Quarantine of {plain(pick)}**: {q.height:,} rows")
         if not q.is_empty():
             st.dataframe(q, hide_index=True, width="stretch")
             download_row(q, f"quarantine_{pick}", "ingest_hist_q")
@@ -129,6 +128,6 @@ with history_tab:
                     if not sure or not reason.strip():
                         st.error("Give a reason and tick the box to roll back.")
                     else:
-                        st.success(rollback_batch(con, pick, user.username, reason.strip()))
+                        st.success(plain(rollback_batch(con, pick, user.username, reason.strip())))
         else:
-            st.caption(f"This batch is {status}; only a loaded batch can be rolled back.")
+            st.caption(plain(f"This batch is {status}; only a loaded batch can be rolled back."))

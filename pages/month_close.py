@@ -10,7 +10,7 @@ from engine.errors import ApportionError
 from engine.insights.run_history import list_runs
 from ui.auth import require_role
 from ui.db import db
-from ui.formats import money
+from ui.formats import money, plain
 from ui.navigation import roles_for
 from ui.pickers import periods_and_rule_sets
 
@@ -27,25 +27,26 @@ basis = c3.radio("Cost basis", ["effective", "billed"], horizontal=True, key="mc
                  help="Effective (amortised) for chargeback; billed for invoice views.")
 
 if st.button("Run month close", type="primary", icon=":material/play_arrow:"):
-    with st.status(f"Allocating {period} with {rule_set}…", expanded=True) as status:
+    with st.status(plain(f"Allocating {period} with {rule_set}…"), expanded=True) as status:
         try:
             summary = run_allocation(con, period, rule_set, basis=basis, actor=user.username)  # type: ignore[arg-type]
         except ApportionError as exc:
             status.update(label="Run failed: nothing was posted", state="error")
-            st.error(str(exc))
+            st.error(plain(exc))
         else:
-            status.update(label=f"Posted {period}: every cent accounted for", state="complete")
-            st.write(f"Rule set **{summary.rule_set} v{summary.rule_version}**, {summary.basis} cost, "
+            status.update(label=plain(f"Posted {period}: every cent accounted for"), state="complete")
+            st.write(f"Rule set **{plain(summary.rule_set)} v{plain(summary.rule_version)}**, "
+                     f"{plain(summary.basis)} cost, "
                      f"{summary.input_lines:,} lines → {summary.result_rows:,} posted rows in {summary.seconds:.1f} s"
                      + (" (replaced the earlier run with the same inputs)" if summary.replaced else ""))
             m1, m2, m3 = st.columns(3)
             m1.metric("Cost in", money(summary.total_in))
             m2.metric("Posted", money(summary.total_out))
             m3.metric("Unallocated line", money(summary.unallocated))
-            st.toast(f"{period} closed.", icon=":material/check:")
+            st.toast(plain(f"{period} closed."), icon=":material/check:")
 
 runs = list_runs(con, period)
-st.subheader(f"Runs for {period}")
+st.subheader(plain(f"Runs for {period}"))
 if runs.is_empty():
     st.info("No runs for this period yet.")
 else:

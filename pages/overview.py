@@ -11,7 +11,7 @@ from ui import cache, charts
 from ui.auth import require_role
 from ui.db import data_version, db
 from ui.empty import empty_state
-from ui.formats import money, pct
+from ui.formats import money, pct, plain
 from ui.navigation import roles_for
 
 user = require_role(*roles_for("overview"))
@@ -42,7 +42,7 @@ if rec is not None:
     r = st.columns(4)
     r[0].metric("Allocated", pct(rec.allocated_pct), help="Share of the month's cost posted to a cost centre.")
     r[1].metric("Unallocated line", money(rec.unallocated, compact=True))
-    r[2].metric("Cost recovered", pct(rec.recovered_pct), help=f"Charged under '{rec_scenario}' ÷ cost.")
+    r[2].metric("Cost recovered", pct(rec.recovered_pct), help=plain(f"Charged under '{rec_scenario}' ÷ cost."))
     r[3].metric("Charged", money(rec.charged, compact=True))
 else:
     st.caption("This month has not been closed yet: allocation and recovery appear after month close.")

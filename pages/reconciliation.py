@@ -16,7 +16,7 @@ from ui.auth import require_role
 from ui.db import db
 from ui.downloads import download_row
 from ui.empty import empty_state
-from ui.formats import money, pct
+from ui.formats import money, pct, plain
 from ui.navigation import roles_for
 
 user = require_role(*roles_for("reconciliation"))
@@ -53,21 +53,21 @@ def assets_tab() -> None:
                           help="What finance and the CMDB believe (ServiceNow, Snipe-IT, procurement lists).")
     rev = asset_review.review(con, tuple(disc), tuple(recs))
     if not rev.matching:
-        st.info("Matching needs a discovery source and a record source with assets. Loaded sources: "
-                f"{', '.join(present)}. The register checks below still run on every asset.")
+        st.info(plain("Matching needs a discovery source and a record source with assets. Loaded sources: "
+                      f"{', '.join(present)}. The register checks below still run on every asset."))
     labels = asset_review.ASSET_LISTS
     st.markdown("**Discovery against records**")
     row = st.columns(len(asset_review.MATCHING_LISTS))
     for col, key in zip(row, asset_review.MATCHING_LISTS, strict=True):
         n = rev.count(key)
-        col.metric(labels[key].split(" (")[0], "–" if n is None else f"{n:,}")
+        col.metric(plain(labels[key].split(" (")[0]), "–" if n is None else f"{n:,}")
     if rev.discovered_twice:
         st.caption(f"{rev.discovered_twice:,} devices were seen by two discovery agents and counted once.")
     st.markdown("**Register checks** (every source)")
     r1, r2, _ = st.columns(3)
-    r1.metric(labels["duplicates"], f"{rev.count('duplicates'):,}", help="Assets of one source sharing a serial "
+    r1.metric(plain(labels["duplicates"]), f"{rev.count('duplicates'):,}", help="Assets of one source sharing a serial "
               "under different asset tags or models: one device recorded twice.")
-    r2.metric(labels["retired_assigned"], f"{rev.count('retired_assigned'):,}",
+    r2.metric(plain(labels["retired_assigned"]), f"{rev.count('retired_assigned'):,}",
               help="Retired or disposed assets that still name an owner.")
     keys = [k for k in labels if rev.count(k) is not None]
     first = next((i for i, k in enumerate(keys) if rev.count(k)), 0)
@@ -113,11 +113,11 @@ def licences_tab() -> None:
     m1, m2, m3 = st.columns(3)
     m1.metric("Products", f"{pos.height:,}")
     m2.metric("Seats assigned beyond entitlement", f"{int(short['shortfall'].sum()):,}",
-              help=", ".join(f"{p}: {s}" for p, s in short.select("product", "shortfall").iter_rows()) or None)
+              help=plain(", ".join(f"{p}: {s}" for p, s in short.select("product", "shortfall").iter_rows())) or None)
     m3.metric("Idle licence cost / month", money(float(pos["idle_cost_month"].sum())),
               help="(entitled − active) × unit cost: seats paid for that nobody used recently.")
     for p, e, a, s in short.select("product", "entitled", "assigned", "shortfall").iter_rows():
-        st.warning(f"**{p}**: {a:,} seats assigned for {e:,} entitled — {s:,} short.")
+        st.warning(f"**{plain(p)}**: {a:,} seats assigned for {e:,} entitled — {s:,} short.")
     chart = (alt.Chart(asset_review.licence_chart_frame(pos)).mark_bar()
              .encode(y=alt.Y("product:N", title=None), yOffset=alt.YOffset("measure:N", sort=["entitled",
                                                                                                 "assigned", "active"]),
@@ -142,7 +142,7 @@ def dq_tab() -> None:
         try:
             config = asset_review.parse_dq_config(text)
         except ApportionError as exc:
-            st.error(f"{exc} — the defaults are used instead.")
+            st.error(plain(f"{exc} — the defaults are used instead."))
     violations = asset_review.dq_violations(con, config, as_of)
     if violations.is_empty():
         st.success("Every asset meets the data-quality rules.")
@@ -167,9 +167,9 @@ def standard_editor() -> None:
     history = tag_standard.history(con)
     version = int(history["version"][0]) if not history.is_empty() else 0
     label = f"Tag standard — version {version}" if version else "Tag standard — built-in default"
-    with st.expander(label):
+    with st.expander(plain(label)):
         if not policy.can(user, "edit_tag_standard"):
-            st.markdown(f"**Required:** {', '.join(saved.required)}")
+            st.markdown(f"**Required:** {plain(', '.join(saved.required))}")
             st.text(tag_standard.allowed_text(saved) or "No restricted values.")
         else:
             with st.form("tag_standard_form"):
@@ -184,9 +184,9 @@ def standard_editor() -> None:
                     try:
                         new = tag_standard.save(con, tag_standard.parse(required.split(","), allowed), user, note)
                     except ApportionError as exc:
-                        st.error(f"Not saved: {exc}")
+                        st.error(plain(f"Not saved: {exc}"))
                     else:
-                        st.toast(f"Tag standard version {new} in force")
+                        st.toast(plain(f"Tag standard version {new} in force"))
                         st.rerun()
         if not history.is_empty():
             st.dataframe(history, hide_index=True, width="stretch")
@@ -198,7 +198,7 @@ def tags_tab() -> None:
         empty_state()
         return
     std = tag_hygiene.standard_for(con)
-    st.caption(tag_hygiene.describe(std))
+    st.caption(plain(tag_hygiene.describe(std)))
     standard_editor()
     period = st.selectbox("Billing period", list(reversed(periods)), key="recon_tag_period")
     grid = tag_hygiene.by_period_provider(con, std)
@@ -223,7 +223,7 @@ def tags_tab() -> None:
                  column_config={c: MONEY for c in ("total", "untagged", "mis_tagged", "incomplete", "compliant")}
                  | {c: st.column_config.NumberColumn(format="%.1f%%") for c in grid.columns if c.endswith("_pct")})
     download_row(grid, "tag_coverage", "recon_tag_grid_dl")
-    st.markdown(f"**Top untagged and mis-tagged spend, {period}**")
+    st.markdown(f"**Top untagged and mis-tagged spend, {plain(period)}**")
     by = st.radio("By", list(tag_hygiene.GROUP_COLUMNS), index=2, horizontal=True, key="recon_tag_by",
                   format_func=lambda b: {"account": "Account", "service": "Service",
                                          "account_service": "Account and service"}[b])

@@ -11,6 +11,7 @@ from engine.rules import versions
 from ui.auth import require_role
 from ui.db import db
 from ui.empty import empty_state
+from ui.formats import plain
 from ui.navigation import roles_for
 
 user = require_role(*roles_for("rules"))
@@ -33,8 +34,9 @@ can_act = policy.can(user, "edit_rules")
 choice = st.selectbox("Version", [(v.name, v.version) for v in all_versions],
                       format_func=lambda nv: f"{nv[0]} v{nv[1]}", key="rv_choice")
 chosen = versions.get(con, *choice)
-st.caption(f"Status **{chosen.status}** · author {chosen.author}"
-           + (f" · approved by {chosen.approver}" if chosen.approver else "") + f" · reason: {chosen.reason or '–'}")
+st.caption(f"Status **{plain(chosen.status)}** · author {plain(chosen.author)}"
+           + (f" · approved by {plain(chosen.approver)}" if chosen.approver else "")
+           + f" · reason: {plain(chosen.reason or '–')}")
 
 if can_act and chosen.status == "pending":
     a, r = st.columns(2)
@@ -42,17 +44,17 @@ if can_act and chosen.status == "pending":
                 help="The author cannot approve their own change."):
         try:
             versions.approve(con, chosen.name, chosen.version, user.username)
-            st.toast(f"Approved {chosen.name} v{chosen.version}", icon=":material/check:")
+            st.toast(plain(f"Approved {chosen.name} v{chosen.version}"), icon=":material/check:")
             st.rerun()
         except ApportionError as exc:
-            st.error(str(exc))
+            st.error(plain(exc))
     why = r.text_input("Reason for rejecting", key="rv_reject_reason")
     if r.button("Reject", disabled=chosen.author == user.username or not why.strip()):
         try:
             versions.reject(con, chosen.name, chosen.version, user.username, why.strip())
             st.rerun()
         except ApportionError as exc:
-            st.error(str(exc))
+            st.error(plain(exc))
 if can_act and chosen.status in ("approved", "retired"):
     with st.form("rollback"):
         why = st.text_input("Roll back to this version because…")
@@ -61,7 +63,7 @@ if can_act and chosen.status in ("approved", "retired"):
                 st.error("Say why: it goes to the approver and the audit trail.")
             else:
                 v = versions.rollback(con, chosen.name, chosen.version, user.username, why.strip())
-                st.toast(f"{chosen.name} v{v} created from v{chosen.version}; it needs approval.")
+                st.toast(plain(f"{chosen.name} v{v} created from v{chosen.version}; it needs approval."))
 
 with st.expander("Rule body (JSON)"):
     st.json(chosen.rule_set.body())

@@ -10,7 +10,7 @@ from engine.insights import comparison
 from ui.auth import require_role
 from ui.db import db
 from ui.empty import empty_state
-from ui.formats import axis_currency_format, money
+from ui.formats import axis_currency_format, money, plain
 from ui.navigation import roles_for
 
 user = require_role(*roles_for("scenarios"))
@@ -36,7 +36,7 @@ baseline = st.selectbox("Baseline", chosen, key="sc_baseline")
 
 out = comparison.compare_period(con, user, period, [options[n] for n in chosen], baseline, by)  # type: ignore[arg-type]
 
-st.subheader("Charge per " + by.replace("_", " "))
+st.subheader(plain("Charge per " + by.replace("_", " ")))
 wide = out.pivot(on="scenario", index="name", values="charge", aggregate_function="sum").sort("name")
 st.dataframe(wide, hide_index=True, width="stretch",
              column_config={n: st.column_config.NumberColumn(n, format="dollar") for n in chosen})
@@ -44,7 +44,7 @@ st.dataframe(wide, hide_index=True, width="stretch",
 cols = st.columns(len(chosen))
 for col, name in zip(cols, chosen, strict=True):
     rows = out.filter(pl.col("scenario") == name)
-    col.metric(name, money(rows["charge"].sum(), compact=True),
+    col.metric(plain(name), money(rows["charge"].sum(), compact=True),
                delta=money(rows["delta"].sum(), compact=True) + " vs baseline" if name != baseline else None,
                delta_color="off")
 
@@ -54,7 +54,7 @@ wf = comparison.waterfall(out, baseline, target)
 fmt = axis_currency_format()
 colour = alt.Color("kind:N", scale=alt.Scale(domain=["total", "increase", "decrease"],
                                              range=["#4C78A8", "#E45756", "#54A24B"]), legend=None)
-st.subheader(f"From {baseline} to {target}")
+st.subheader(plain(f"From {baseline} to {target}"))
 st.altair_chart(
     alt.Chart(wf).mark_bar().encode(
         x=alt.X("label:N", sort=alt.SortField("order"), title=None),

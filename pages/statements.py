@@ -11,7 +11,7 @@ from engine.outputs import statements
 from ui.auth import require_role
 from ui.db import db
 from ui.empty import empty_state
-from ui.formats import money
+from ui.formats import money, plain
 from ui.navigation import roles_for
 
 user = require_role(*roles_for("statements"))
@@ -33,7 +33,7 @@ scenario_name = c3.selectbox("Scenario", list(options), index=min(1, len(options
 
 stmt = statement_for(con, user, period, cc, options[scenario_name])
 for line in stmt.header_lines():
-    st.caption(line)
+    st.caption(plain(line))
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Allocated cost", money(stmt.allocated))
 m2.metric("Subsidy", money(-stmt.subsidy) if stmt.subsidy else money(0))

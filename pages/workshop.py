@@ -13,7 +13,7 @@ from engine.insights.workshop import WorkshopParams
 from ui import cache, charts
 from ui.auth import require_role
 from ui.db import data_version, db
-from ui.formats import axis_currency_format, money
+from ui.formats import axis_currency_format, money, plain
 from ui.navigation import roles_for
 from ui.pickers import periods_and_rule_sets
 
@@ -33,7 +33,8 @@ version = data_version()
 prep = cache.prepared(cache.db_path(), period, rule_set, version)
 baseline = cache.baseline_charges(cache.db_path(), period, rule_set, version, by)
 names = workshop.unit_names(con)
-st.caption(f"{rule_set} v{prep.rule_version} · baseline = the rule set's own weights, full-recovery chargeback")
+st.caption(plain(f"{rule_set} v{prep.rule_version} · baseline = the rule set's own weights, full-recovery "
+                 "chargeback"))
 
 
 @st.fragment
@@ -43,9 +44,9 @@ def panel() -> None:
         st.subheader("Drivers")
         weights: dict[str, dict[str, float]] = {}
         for step_id, current in prep.weighted_steps.items():
-            st.caption(next(s.name for s in prep.rule_set.steps if s.id == step_id))
+            st.caption(plain(next(s.name for s in prep.rule_set.steps if s.id == step_id)))
             weights[step_id] = {
-                driver: st.slider(f"{driver.replace('_', ' ').capitalize()} weight", 0, 100, int(round(w * 100)),
+                driver: st.slider(plain(f"{driver.replace('_', ' ').capitalize()} weight"), 0, 100, int(round(w * 100)),
                                   step=5, key=f"w_{step_id}_{driver}", bind="query-params") / 100
                 for driver, w in current.items()
             }
@@ -81,7 +82,8 @@ def panel() -> None:
         for row_start in range(0, shown.height, 4):
             cols = st.columns(4)
             for col, r in zip(cols, shown.slice(row_start, 4).iter_rows(named=True), strict=False):
-                col.metric(r["name"], money(r["charge"], compact=True), delta=money(r["delta"]), delta_color="inverse",
+                col.metric(plain(r["name"]), money(r["charge"], compact=True), delta=money(r["delta"]),
+                           delta_color="inverse",
                            help=f"{money(r['charge'])} (baseline {money(r['baseline'])})")
         st.subheader("Who wins, who loses")
         fmt = axis_currency_format()
@@ -102,10 +104,11 @@ def panel() -> None:
                 try:
                     name, v, sc = workshop.save_draft(con, prep, params, user.username, reason, scenario_name, period)
                 except ApportionError as exc:
-                    st.error(str(exc))
+                    st.error(plain(exc))
                 else:
-                    st.toast(f"Saved {name} v{v} and scenario '{sc.name}' v{sc.version}.", icon=":material/check:")
-                    st.success(f"{name} v{v} is pending approval (Rule versions page).")
+                    st.toast(plain(f"Saved {name} v{v} and scenario '{sc.name}' v{sc.version}."),
+                             icon=":material/check:")
+                    st.success(plain(f"{name} v{v} is pending approval (Rule versions page)."))
 
 
 panel()

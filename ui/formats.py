@@ -1,8 +1,11 @@
-"""Consistent number and money formats across pages."""
+"""Consistent number and money formats across pages, and text from files and people shown as text."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
+
+import streamlit as st
 
 from engine.settings import get_settings
 
@@ -31,3 +34,61 @@ def pct(value: float | None, digits: int = 1) -> str:
 def axis_currency_format() -> str:
     """d3 format string for Altair axes and tooltips."""
     return "$,.0f" if get_settings().currency == "USD" else ",.0f"
+
+
+_ALWAYS = frozenset("\\`*[]<>#|~$&{}")        # start a construct wherever they stand
+_LINE_START = re.compile(r"^([ \t]*)([-+=>]|\d+[.)])", re.M)  # list items, setext underlines, quotes, ordered lists
+_SHORTCODE_CLOSE = re.compile(r"(:[\w+-]+)(?=:)")   # the colon closing an emoji shortcode `:smile:`
+_DIRECTIVE_OPEN = re.compile(r":(?=[^\W\d]|[+/\[{-])")  # `:red[…]`, `:material/…:`, `http://`
+_WWW = re.compile(r"\b(www)\.", re.I)
+_MATERIAL = re.compile(r":material/", re.I)  # Streamlit rewrites `:material/` before parsing
+
+
+def plain(text: object) -> str:
+    """`text` as Streamlit's Markdown renderer must show it: literally.
+
+    Names, tags, reasons, file names and messages come from files and people. Wherever Streamlit renders Markdown
+    (metrics, captions, alerts, toasts, titles, widget labels, help tooltips) `![x](http://…)` would be an image the
+    viewer's browser fetches, `[x](…)` a link, `<img …>` HTML, `$…$` LaTeX, `:red[…]`/`:material/…:`/`:smile:`
+    colours and icons, `# …` a heading. CommonMark lets a backslash escape any ASCII punctuation character; this
+    escapes every character that can open a construct where it stands, and nothing else, so ordinary text
+    ("gcp.jsonl: 4 rows", "cost_line", "A-12") is unchanged and the rendered text is exactly `text`:
+
+    - always: backslash, backtick, `* [ ] < > # | ~ $ & { }` (links, images and footnotes need `[`; HTML and
+      autolinks `<`; `!` and `( )` are inert without them);
+    - `_` unless it stands between two letters or digits (intraword underscores never emphasise);
+    - `:` where it would open a directive (`:red[`, `:material/`, `http:/`) or close an emoji shortcode;
+    - at a line's start: `- + = >` and the `.`/`)` of `1.`/`1)` (lists, setext headings, quotes);
+    - the dot of `www.` (a bare-domain link).
+
+    Newlines are kept (paragraphs stay paragraphs). Do not put the result inside a code span (backticks): code
+    spans show backslashes. Known limit: remark-gfm links bare `http(s)://…` URLs and e-mail addresses after
+    parsing (clickable text, never fetched); escaping cannot stop that.
+    """
+    raw = "" if text is None else str(text)
+    colons = {m.end(1) for m in _SHORTCODE_CLOSE.finditer(raw)} | {m.start() for m in _DIRECTIVE_OPEN.finditer(raw)}
+    slashes = {m.end() - 1 for m in _MATERIAL.finditer(raw)}
+    out = []
+    for i, ch in enumerate(raw):
+        escape = (ch in _ALWAYS or (ch == ":" and i in colons) or (ch == "/" and i in slashes)
+                  or (ch == "_" and not (0 < i < len(raw) - 1 and raw[i - 1].isalnum() and raw[i + 1].isalnum())))
+        out.append("\\" + ch if escape else ch)
+    done = _WWW.sub(r"\1\\.", "".join(out))
+    return _LINE_START.sub(lambda m: m.group(1) + (f"\\{m.group(2)}" if not m.group(2)[0].isdigit()
+                                                   else m.group(2)[:-1] + "\\" + m.group(2)[-1]), done)
+
+
+def _no_table_export() -> None:
+    """Hide st.dataframe's own toolbar CSV download and clipboard copy, app-wide.
+
+    That download writes text cells raw (`=HYPERLINK(…)` stays a live formula), bypassing engine/outputs/exports;
+    every table that users may take away has the formula-safe buttons of ui/downloads.py instead. The option is
+    process-wide and sent to the browser at the start of every run; every page imports this module, so it is on
+    from the second page run of the server process. (Rerunning from inside the import to cover that first run
+    broke concurrent imports; `disableDataExport = true` in .streamlit/config.toml covers it from the start.)
+    """
+    if st.get_option("client.disableDataExport") is not True:
+        st.set_option("client.disableDataExport", True)
+
+
+_no_table_export()

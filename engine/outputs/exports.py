@@ -1,14 +1,18 @@
 """CSV / XLSX / Parquet exports that cannot smuggle a formula into a spreadsheet.
 
 Tags, cost-centre names and resource ids come from bills and inventories other people control; a text cell that
-starts with = + - @ or a control character becomes a live formula when finance opens the file (CSV injection,
-OWASP). Text cells get a leading apostrophe; numeric, decimal and date columns are never touched, so money stays
-a number. XLSX is also written with `strings_to_formulas=False`, so even a missed cell stays text.
+a spreadsheet reads as a formula runs when finance opens the file (CSV injection, OWASP). Following OWASP, a text
+cell gets a leading apostrophe when its first character that is not white space (spaces, tabs, NBSP and every other
+Unicode space; Excel and LibreOffice skip them) is one of = + - @, or a tab, CR or LF, or when the cell starts with
+`|` (DDE in older Excel). Numeric, decimal and date columns are never touched, so money stays a number, negative
+amounts included. Column headers are text too and get the same treatment. XLSX is also written with
+`strings_to_formulas=False`, so even a missed cell stays text.
 """
 
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -17,11 +21,18 @@ import polars as pl
 import xlsxwriter
 
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
+# Leading blanks a spreadsheet skips before it decides a cell is a formula: ASCII space and the Unicode spaces
+# (NBSP, the en/em spaces, narrow NBSP, ideographic space …, i.e. Python's str.isspace minus what is a trigger).
+_BLANKS = "".join(chr(c) for c in range(0x110000) if chr(c).isspace() and chr(c) not in "\t\r\n")
+_BLANK_CLASS = "".join(f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}" for c in _BLANKS)
+# Python and polars (Rust regex) read this one pattern alike: optional blanks, then a trigger; or a leading pipe.
+PATTERN = rf"^(?:[{_BLANK_CLASS}]*[=+\-@\t\r\n]|\|)"
+_FORMULA = re.compile(PATTERN)
 
 
 def neutralise(value: str) -> str:
-    """Prefix an apostrophe when a spreadsheet would read the text as a formula."""
-    return "'" + value if value.startswith(TRIGGERS) else value
+    """Prefix an apostrophe when a spreadsheet would read the text as a formula (or a DDE call)."""
+    return "'" + value if _FORMULA.match(value) else value
 
 
 def _text_columns(df: pl.DataFrame) -> list[str]:
@@ -30,17 +41,17 @@ def _text_columns(df: pl.DataFrame) -> list[str]:
 
 def neutralise_frame(df: pl.DataFrame) -> pl.DataFrame:
     """Neutralise every text column; other dtypes pass through unchanged."""
+    renamed = {c: neutralise(c) for c in df.columns if neutralise(c) != c}
     cols = _text_columns(df)
-    if not cols:
-        return df
-    pattern = r"^[=+\-@\t\r\n]"
-    return df.with_columns(
-        pl.when(pl.col(c).cast(pl.String).str.contains(pattern))
-        .then(pl.lit("'") + pl.col(c).cast(pl.String))
-        .otherwise(pl.col(c).cast(pl.String))
-        .alias(c)
-        for c in cols
-    )
+    if cols:
+        df = df.with_columns(
+            pl.when(pl.col(c).cast(pl.String).str.contains(PATTERN))
+            .then(pl.lit("'") + pl.col(c).cast(pl.String))
+            .otherwise(pl.col(c).cast(pl.String))
+            .alias(c)
+            for c in cols
+        )
+    return df.rename(renamed) if renamed else df
 
 
 def to_csv_bytes(df: pl.DataFrame, *, safe: bool = True) -> bytes:

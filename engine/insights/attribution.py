@@ -11,6 +11,14 @@ from engine.access.users import User
 
 UNATTRIBUTED = "Unattributed"
 
+# Who a cost line `l` belongs to before any allocation: its valid cost-centre tag, else its account's owner; its
+# application tag, else the account owner's application. Every query that attributes lines uses these two.
+LINE_OWNER = ("coalesce(tcc.unit_id, ao.cost_center_id) AS cost_center_id, "
+              "coalesce(app.app_id, ao.app_id) AS app_id")
+LINE_OWNER_JOINS = ("LEFT JOIN org_unit tcc ON tcc.unit_id = l.tag_cost_center AND tcc.kind = 'cost_center' "
+                    "LEFT JOIN account_owner ao ON ao.provider = l.provider AND ao.sub_account_id = l.sub_account_id "
+                    "LEFT JOIN application app ON app.app_id = l.tag_application")
+
 _ATTRIBUTED = """
 WITH cc AS (
     SELECT c.unit_id AS cost_center_id, c.name AS cost_center, b.unit_id AS business_unit_id,
@@ -22,13 +30,10 @@ attributed AS (
     SELECT l.billing_period AS period, l.provider, l.service_name, l.service_category, l.resource_id,
            l.sub_account_id, l.tag_environment AS environment, l.tags, l.effective_cost, l.billed_cost,
            (l.tag_cost_center IS NULL) AS untagged,
-           (l.tag_cost_center IS NOT NULL AND tcc.cost_center_id IS NULL) AS mistagged,
-           coalesce(tcc.cost_center_id, ao.cost_center_id) AS cost_center_id,
-           coalesce(app.app_id, ao.app_id) AS app_id
+           (l.tag_cost_center IS NOT NULL AND tcc.unit_id IS NULL) AS mistagged,
+           {owner}
     FROM cost_line l
-    LEFT JOIN cc tcc ON tcc.cost_center_id = l.tag_cost_center
-    LEFT JOIN account_owner ao ON ao.provider = l.provider AND ao.sub_account_id = l.sub_account_id
-    LEFT JOIN application app ON app.app_id = l.tag_application
+    {owner_joins}
 ),
 scoped AS (
     SELECT a.*, coalesce(cc.business_unit, '{unattributed}') AS business_unit,
@@ -43,4 +48,5 @@ scoped AS (
 def attributed_cte(user: User | None) -> tuple[str, list[object]]:
     """A WITH clause ending in the CTE `scoped`, and its parameters; append a SELECT over `scoped`."""
     pred, params = cost_center_filter(user, "a.cost_center_id")
-    return _ATTRIBUTED.format(scope=pred, unattributed=UNATTRIBUTED), params
+    return _ATTRIBUTED.format(scope=pred, unattributed=UNATTRIBUTED, owner=LINE_OWNER,
+                              owner_joins=LINE_OWNER_JOINS), params

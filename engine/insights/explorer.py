@@ -12,7 +12,7 @@ import polars as pl
 from engine.access.scope import cost_center_filter
 from engine.access.users import User
 from engine.errors import InputError
-from engine.insights.attribution import UNATTRIBUTED, attributed_cte
+from engine.insights.attribution import LINE_OWNER, LINE_OWNER_JOINS, UNATTRIBUTED, attributed_cte
 from engine.store.sql import frame
 
 LEVELS = ("business_unit", "cost_center", "application", "service_name", "resource_id")
@@ -152,12 +152,9 @@ WITH cc AS (
 attributed AS (
     SELECT l.charge_period_start AS s, l.charge_period_end AS e, l.provider, l.service_name, l.resource_id,
            l.tag_environment AS environment, l.tags, l.effective_cost, l.consumed_quantity, l.consumed_unit,
-           coalesce(tcc.cost_center_id, ao.cost_center_id) AS cost_center_id,
-           coalesce(app.app_id, ao.app_id) AS app_id
+           {owner}
     FROM cost_line l
-    LEFT JOIN cc tcc ON tcc.cost_center_id = l.tag_cost_center
-    LEFT JOIN account_owner ao ON ao.provider = l.provider AND ao.sub_account_id = l.sub_account_id
-    LEFT JOIN application app ON app.app_id = l.tag_application
+    {owner_joins}
     WHERE l.resource_id = ? AND l.charge_period_start < ? AND l.charge_period_end > ?
 ),
 scoped AS (
@@ -196,7 +193,7 @@ def resource_daily(con: duckdb.DuckDBPyConnection, user: User, period: str, reso
     path = {k: v for k, v in (filters or Filters()).path.items() if k != "resource_id"}
     f = filters or Filters()
     where, wparams = Filters(path, f.provider, f.environment, f.tag_key, f.tag_value).sql()
-    sql = _RESOURCE_LINES.format(scope=pred, where=where)
+    sql = _RESOURCE_LINES.format(scope=pred, where=where, owner=LINE_OWNER, owner_joins=LINE_OWNER_JOINS)
     params: list[object] = [resource_id, last + timedelta(days=1), first, UNATTRIBUTED, UNATTRIBUTED, UNATTRIBUTED,
                             *sparams, first, last, *wparams]
     out = frame(con.sql(sql, params=params))

@@ -36,7 +36,7 @@ from engine.insights.anomalies.detectors import (
     detect_matrix,
     new_entities_matrix,
 )
-from engine.insights.attribution import UNATTRIBUTED
+from engine.insights.attribution import LINE_OWNER, LINE_OWNER_JOINS, UNATTRIBUTED
 from engine.store.sql import lit, q, query
 
 LEVELS = ("cost_center", "application", "service", "account", "resource")
@@ -63,13 +63,10 @@ SCHEMA: dict[str, pl.DataType] = {
 _DAILY = """
 WITH lines AS (
     SELECT l.charge_period_start AS s, l.charge_period_end AS e, l.effective_cost AS cost,
-           coalesce(tcc.unit_id, ao.cost_center_id) AS cost_center_id,
-           coalesce(app.app_id, ao.app_id) AS app_id,
+           {owner},
            l.service_name, coalesce(l.sub_account_id, l.billing_account_id) AS account_id, l.resource_id
     FROM cost_line l
-    LEFT JOIN org_unit tcc ON tcc.unit_id = l.tag_cost_center AND tcc.kind = 'cost_center'
-    LEFT JOIN account_owner ao ON ao.provider = l.provider AND ao.sub_account_id = l.sub_account_id
-    LEFT JOIN application app ON app.app_id = l.tag_application
+    {owner_joins}
     WHERE l.charge_period_start < ? AND l.charge_period_end > ?
 ),
 scoped AS (SELECT * FROM lines WHERE {scope}),
@@ -100,7 +97,8 @@ def _daily_sql(levels: Sequence[str], scope: str) -> str:
     kind = " ".join(f"WHEN grouping({q(lv)}) = 0 THEN {lit(lv)}" for lv in levels)
     scope_id = " ".join(f"WHEN grouping({q(lv)}) = 0 THEN {q(lv)}" for lv in levels)
     sets = ", ".join(f"({q(lv)}, day)" for lv in levels)
-    return _DAILY.format(scope=scope, columns=columns, kind=kind, scope_id=scope_id, sets=sets)
+    return _DAILY.format(scope=scope, columns=columns, kind=kind, scope_id=scope_id, sets=sets, owner=LINE_OWNER,
+                         owner_joins=LINE_OWNER_JOINS)
 
 
 def daily_costs(con: duckdb.DuckDBPyConnection, user: User | None, first: date, last: date,

@@ -45,7 +45,7 @@ from engine.insights.anomalies.detectors import DEFAULT_PARAMS, DetectorParams
 from engine.insights.anomalies.monthly import RULE as MONTHLY
 from engine.insights.anomalies.monthly import add_months, month_end, month_start, scan_months
 from engine.insights.anomalies.scan import _SCOPE_SQL, LEVELS, MAX_WINDOW_DAYS, SCHEMA, scan
-from engine.insights.attribution import UNATTRIBUTED
+from engine.insights.attribution import LINE_OWNER, LINE_OWNER_JOINS, UNATTRIBUTED
 from engine.store import audit, transaction
 from engine.store.sql import lit, q, query
 
@@ -161,13 +161,10 @@ def _cost_centers(con: duckdb.DuckDBPyConnection, levels: list[str], start: date
     sets = ", ".join(f"({q(lv)})" for lv in levels)
     sql = f"""
         WITH lines AS (
-            SELECT coalesce(tcc.unit_id, ao.cost_center_id) AS cost_center_id,
-                   coalesce(app.app_id, ao.app_id) AS app_id, l.service_name,
+            SELECT {LINE_OWNER}, l.service_name,
                    coalesce(l.sub_account_id, l.billing_account_id) AS account_id, l.resource_id
             FROM cost_line l
-            LEFT JOIN org_unit tcc ON tcc.unit_id = l.tag_cost_center AND tcc.kind = 'cost_center'
-            LEFT JOIN account_owner ao ON ao.provider = l.provider AND ao.sub_account_id = l.sub_account_id
-            LEFT JOIN application app ON app.app_id = l.tag_application
+            {LINE_OWNER_JOINS}
             WHERE l.charge_period_start < ? AND l.charge_period_end > ?
         ), keyed AS (SELECT cost_center_id, {columns} FROM lines)
         SELECT * FROM (
@@ -579,13 +576,10 @@ def drivers(con: duckdb.DuckDBPyConnection, user: User | None, anomaly_id: str, 
         WITH lines AS (
             SELECT l.charge_period_start AS s, l.charge_period_end AS e, l.effective_cost AS cost,
                    l.consumed_quantity AS qty, l.consumed_unit AS unit, l.resource_id, l.service_name, l.sku_id,
-                   coalesce(tcc.unit_id, ao.cost_center_id) AS cost_center_id,
-                   coalesce(app.app_id, ao.app_id) AS app_id,
+                   {LINE_OWNER},
                    coalesce(l.sub_account_id, l.billing_account_id) AS account_id
             FROM cost_line l
-            LEFT JOIN org_unit tcc ON tcc.unit_id = l.tag_cost_center AND tcc.kind = 'cost_center'
-            LEFT JOIN account_owner ao ON ao.provider = l.provider AND ao.sub_account_id = l.sub_account_id
-            LEFT JOIN application app ON app.app_id = l.tag_application
+            {LINE_OWNER_JOINS}
             WHERE l.charge_period_start < ? AND l.charge_period_end > ?
         ),
         scoped AS (SELECT * FROM lines WHERE {_SCOPE_SQL[a.scope_kind]} = ? AND {pred}),

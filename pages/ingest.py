@@ -6,6 +6,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
+from engine.ingest import registry
 from engine.ingest.mapping_profiles import ingest_options, list_profiles
 from engine.ingest.pipeline import (
     IngestResult,
@@ -13,7 +14,6 @@ from engine.ingest.pipeline import (
     list_batches,
     quarantine_rows,
     rollback_batch,
-    source_kinds,
 )
 from engine.settings import get_settings
 from ui.auth import require_role
@@ -67,7 +67,7 @@ with upload_tab:
     files = st.file_uploader("Files", accept_multiple_files=True, key="ingest_files",
                              help=f"Up to {max_mb:d} MB per file: CSV, Parquet, JSON lines, XLSX.")
     c1, c2, c3 = st.columns(3)
-    kind = c1.selectbox("Source", [AUTO, *source_kinds()], key="ingest_kind",
+    kind = c1.selectbox("Source", [AUTO, *registry.kinds()], key="ingest_kind",
                         help="Leave on automatic unless the format is not recognised.")
     profiles = list_profiles(con)
     mapping = c2.selectbox("Column mapping", ["None", *profiles], key="ingest_mapping",

@@ -26,7 +26,6 @@ import polars as pl
 
 from engine import store
 from engine.errors import InputError, NotFound
-from engine.ingest import registry
 from engine.ingest.contract.connector import FileRefused
 from engine.ingest.contract.frames import target_columns
 from engine.ingest.contract.rules import StagePlan, lit, q, rules_for
@@ -564,11 +563,6 @@ def _restore_superseded(con: duckdb.DuckDBPyConnection, batch_id: str) -> dict[s
         con.execute("UPDATE ingest_batch SET status = 'loaded', replaced_by = NULL, note = concat_ws('; ', note, ?) "
                     "WHERE batch_id = ?", [f"rows restored by the rollback of {batch_id}", b])
     return counts
-
-
-def source_kinds() -> list[str]:
-    """Connector names a user may pick instead of detection (upload page, `--source`)."""
-    return registry.kinds()
 
 
 def ingest_bytes(con: duckdb.DuckDBPyConnection, data: bytes, file_name: str, **kwargs: Any) -> IngestResult:

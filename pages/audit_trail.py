@@ -6,6 +6,7 @@ import polars as pl
 import streamlit as st
 
 from engine.errors import ApportionError
+from engine.outputs import audit_export
 from engine.store import audit
 from ui.auth import require_role
 from ui.db import db
@@ -55,10 +56,11 @@ shown = audit.events(con, actors=actors, actions=actions, entities=entities, sta
 st.caption(f"{shown.height:,} events, newest first (at most 5,000 shown; the export holds every event).")
 st.dataframe(shown, hide_index=True, width="stretch")
 
-trail = audit.export_csv(con)
+trail = audit_export.export_csv(con)
 d1, d2 = st.columns(2)
 d1.download_button("Download the trail (CSV)", trail, "audit_trail.csv", "text/csv", icon=":material/download:",
                    help="Every event, oldest first; text cells are formula-safe.")
-d2.download_button("Download the verification summary", audit.summary_text(result, trail, audit.store_label(con)),
+summary = audit_export.summary_text(result, trail, audit_export.store_label(con))
+d2.download_button("Download the verification summary", summary,
                    "audit_trail.summary.txt", "text/plain", icon=":material/verified:",
                    help="The verdict, every break, and the head's anchor and the CSV's SHA-256 to keep elsewhere.")

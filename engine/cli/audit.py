@@ -17,6 +17,7 @@ import duckdb
 from engine import store
 from engine.cli import resolve_db
 from engine.errors import ApportionError
+from engine.outputs import audit_export
 from engine.store import audit
 
 
@@ -48,11 +49,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = audit.verify(con)
         if args.audit_command == "export":
-            data = audit.export_csv(con)
+            data = audit_export.export_csv(con)
             out = Path(args.out)
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_bytes(data)
-            summary = audit.summary_text(result, data, db.name)
+            summary = audit_export.summary_text(result, data, db.name)
             summary_path(out).write_text(summary, encoding="utf-8")
             print(summary, end="")
             print(f"wrote {result.checked} events to {out} and the summary to {summary_path(out)}")

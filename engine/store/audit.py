@@ -36,10 +36,8 @@ reports every break it finds (`VerifyResult.problems`), not just the first. docs
 from __future__ import annotations
 
 import atexit
-import csv
 import hashlib
 import hmac
-import io
 import json
 import os
 import secrets
@@ -165,7 +163,7 @@ def _checkpoint_payload(epoch: int, first_seq: int, prev_hash: str, prev_count: 
     return _canon([_LABEL + " checkpoint", epoch, first_seq, prev_hash, prev_count, kid, store_path, created_at])
 
 
-def _now() -> datetime:
+def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
@@ -317,7 +315,7 @@ def _transaction_over(local: _Local, con: duckdb.DuckDBPyConnection) -> bool | N
     return bool(txid != local.txid)
 
 
-def _db_path(con: duckdb.DuckDBPyConnection) -> Path | None:
+def db_path(con: duckdb.DuckDBPyConnection) -> Path | None:
     rows = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
     p = rows[0][0] if rows else None
     if not p or p == ":memory:":
@@ -362,7 +360,7 @@ def _settle(con: duckdb.DuckDBPyConnection, db: Path, head: Head, *, exiting: bo
                 if head.tip is not None:
                     old = view.execute("SELECT row_hash FROM audit_event WHERE seq = ?", [head.tip.seq]).fetchall()
                     if not old or old[0][0] != head.tip.hash:
-                        head.lost.append(Anchor(head.tip.seq, head.tip.hash, head.tip.count, iso(_now())))
+                        head.lost.append(Anchor(head.tip.seq, head.tip.hash, head.tip.count, iso(now())))
                     else:  # carry the count forward, so events deleted below the old tip stay missing from it
                         base, since = head.tip.count, head.tip.seq
                 count = base + int(view.execute("SELECT count(*) FROM audit_event WHERE seq > ? AND seq <= ?",
@@ -417,7 +415,7 @@ def _open_epoch(con: duckdb.DuckDBPyConnection, keys: Keys, latest: tuple[int, s
     prev_key = keys.by_id(latest[1]) if latest is not None else None  # record() refused an unknown one
     epoch = latest[0] + 1 if latest else 1
     prev_count = int(con.execute("SELECT count(*) FROM audit_event").fetchall()[0][0])
-    created = _now()
+    created = now()
     payload = _checkpoint_payload(epoch, first_seq, prev_hash, prev_count, keys.signing_id,
                                   str(db) if db else None, iso(created))
     mac = hmac.new(keys.signing, payload, hashlib.sha256).hexdigest()
@@ -445,18 +443,18 @@ def record(con: duckdb.DuckDBPyConnection, actor: str, action: str, entity: str 
             "Restore the key that sealed it; to rotate, set audit_key to the new key, a space, then the old one "
             "(docs/security.md). Nothing was saved.")
     try:  # before reading the tip, so two concurrent appends conflict here instead of forking the chain
-        con.execute("UPDATE audit_append_lock SET appends = appends + 1, appended_at = ? WHERE id = 1", [_now()])
+        con.execute("UPDATE audit_append_lock SET appends = appends + 1, appended_at = ? WHERE id = 1", [now()])
     except duckdb.TransactionException as exc:
         raise ApportionError("Another change was being written to the audit trail at the same moment, so this one "
                              "was not saved: try again.") from exc
     last = con.execute("SELECT seq, row_hash FROM audit_event ORDER BY seq DESC LIMIT 1").fetchall()
     prev = str(last[0][1]) if last else GENESIS
     seq = int(con.execute("SELECT nextval('audit_seq')").fetchall()[0][0])
-    db = _db_path(con)
+    db = db_path(con)
     epoch = latest[0] if latest else 0
     if latest is None or latest[1] != keys.signing_id:
         epoch = _open_epoch(con, keys, latest, seq, prev, db)
-    at = _now()
+    at = now()
     detail_json = canonical_detail(detail)
     h = event_mac(keys.signing, seq, iso(at), actor, action, entity, entity_id, detail_json, prev)
     b = body_mac(keys.signing, seq, actor, action, entity, entity_id, detail_json)
@@ -835,7 +833,7 @@ def verify(con: duckdb.DuckDBPyConnection) -> VerifyResult:
 
     Also settles the head file (moves its tip to pending events now committed), which only ever adds evidence."""
     keys = configured_keys()
-    db = _db_path(con)
+    db = db_path(con)
     state = HeadState("memory", None) if db is None else _read_head(db, keys)
     in_progress: set[int] = set()
     if db is not None and state.status == "ok" and state.head is not None:
@@ -898,54 +896,3 @@ def facets(con: duckdb.DuckDBPyConnection) -> Facets:
 
     lo, hi = con.execute("SELECT min(event_at)::DATE, max(event_at)::DATE FROM audit_event").fetchall()[0]
     return Facets(distinct("actor"), distinct("action"), distinct("entity"), lo, hi)
-
-
-_FORMULA = ("=", "+", "-", "@", "\t", "\r", "|")
-_LEADING_SPACE = " \t\r\n\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f" \
-                 "\u205f\u3000\ufeff"
-
-
-def formula_safe(value: str) -> str:
-    """A leading apostrophe when a spreadsheet could read the cell as a formula, also behind leading blanks."""
-    if value.startswith(_FORMULA) or value.lstrip(_LEADING_SPACE).startswith(_FORMULA):
-        return "'" + value
-    return value
-
-
-EXPORT_COLUMNS = ("seq", "event_at", "actor", "action", "entity", "entity_id", "detail", "prev_hash", "row_hash")
-
-
-def export_csv(con: duckdb.DuckDBPyConnection) -> bytes:
-    """The whole trail, oldest first, as UTF-8 CSV; every text cell formula-safe."""
-    buf = io.StringIO()
-    out = csv.writer(buf)  # \r\n rows: a cell holding \r or \n is quoted
-    out.writerow(EXPORT_COLUMNS)
-    for r in con.execute(
-            "SELECT seq, event_at, actor, action, entity, entity_id, detail::VARCHAR, prev_hash, row_hash "
-            "FROM audit_event ORDER BY seq").fetchall():
-        out.writerow([r[0], iso(r[1]), *(formula_safe(v) if isinstance(v, str) else ("" if v is None else v)
-                                         for v in r[2:])])
-    return buf.getvalue().encode("utf-8")
-
-
-def store_label(con: duckdb.DuckDBPyConnection) -> str:
-    """The store's file name (or ":memory:"), for summaries."""
-    db = _db_path(con)
-    return db.name if db is not None else ":memory:"
-
-
-def summary_text(result: VerifyResult, csv_bytes: bytes, store_name: str) -> str:
-    """The verification summary that goes with an export: verdict, every break, the anchor to note elsewhere."""
-    lines = [
-        "Apportion audit trail: verification summary",
-        f"store: {store_name}",
-        f"exported (UTC): {iso(_now())[:19]}",
-        f"audit key: {key_source()}",
-        f"head file: {result.head}",
-        *(f"head tip: #{result.tip.seq}, {result.tip.count} events, hash {result.tip.hash}" for _ in [0]
-          if result.tip is not None),
-        f"trail CSV sha256: {hashlib.sha256(csv_bytes).hexdigest()}",
-        "",
-        *result.lines(),
-    ]
-    return "\n".join(lines) + "\n"

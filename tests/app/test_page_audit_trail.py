@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from engine import store
+from engine.outputs import audit_export
 from engine.store import audit
 from tests.app.conftest import page_as
 
@@ -92,7 +93,7 @@ def test_filters_narrow_the_events_and_the_export_is_offered(audit_db: Path) -> 
     assert len(at.get("download_button")) == 2
     con = store.connect(audit_db)
     try:
-        rows = list(csv.reader(io.StringIO(audit.export_csv(con).decode(), newline="")))
+        rows = list(csv.reader(io.StringIO(audit_export.export_csv(con).decode(), newline="")))
     finally:
         con.close()
     assert len(rows) - 1 == len(everything)

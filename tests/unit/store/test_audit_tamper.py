@@ -26,6 +26,7 @@ import pytest
 from engine import store
 from engine.__main__ import main
 from engine.errors import ApportionError, ConfigError
+from engine.outputs import audit_export
 from engine.rules import model, versions
 from engine.store import audit
 
@@ -457,10 +458,10 @@ def test_export_writes_formula_safe_csv_and_a_summary(tmp_path: Path, capsys: py
     for text in HOSTILE:
         with store.transaction(con):
             audit.record(con, text, "note", text, text, {"text": text})
-    data = audit.export_csv(con)
+    data = audit_export.export_csv(con)
     con.close()
     rows = list(csv.reader(io.StringIO(data.decode(), newline="")))
-    assert rows[0] == list(audit.EXPORT_COLUMNS) and len(rows) == len(HOSTILE) + 1
+    assert rows[0] == list(audit_export.EXPORT_COLUMNS) and len(rows) == len(HOSTILE) + 1
     for row, text in zip(rows[1:], HOSTILE, strict=True):
         safe = text if text == "plain" else "'" + text
         assert row[2] == row[4] == row[5] == safe, row

@@ -14,6 +14,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ingest": ("engine.cli.ingest", "load exports and inventories into the store"),
     "allocate": ("engine.cli.allocate", "run a month-close allocation"),
     "audit": ("engine.cli.audit", "verify the audit trail, or export it with a verification summary"),
+    "methodology": ("engine.cli.methodology", "write the allocation methodology of the rule version in force"),
+    "masterdata": ("engine.cli.masterdata", "apply or revert effective-dated ownership changes"),
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.allocation.diff import diff_runs
+from engine.allocation.diff import diff_runs, input_changes
 from engine.allocation.runs import run_allocation
 from engine.errors import ApportionError
 from engine.insights.run_history import list_runs
@@ -56,4 +56,9 @@ else:
         a, b = st.columns(2)
         run_a = a.selectbox("Compare run", keys, index=1, format_func=lambda k: k[:12], key="mc_a")
         run_b = b.selectbox("with run", keys, index=0, format_func=lambda k: k[:12], key="mc_b")
+        changes = input_changes(con, run_a, run_b)
+        if changes:
+            st.caption("What changed in the inputs")
+            for line in changes:
+                st.text(line)
         st.dataframe(diff_runs(con, run_a, run_b), hide_index=True, width="stretch")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from engine.allocation import run_org
 from engine.store.sql import query
 
 _SQL = """
@@ -39,3 +40,21 @@ def diff_runs(con: duckdb.DuckDBPyConnection, run_a: str, run_b: str) -> pl.Data
         .with_columns(pl.col("causes").fill_null(""))
         .sort([pl.col("delta").abs(), "target"], descending=[True, False])
     )
+
+
+def input_changes(con: duckdb.DuckDBPyConnection, run_a: str, run_b: str) -> list[str]:
+    """What differs between the inputs of two runs, one sentence each: rule version, basis, parameters, and the
+    master data they were posted with (engine/allocation/run_org.py). Empty when nothing recorded differs."""
+    rows = {str(k): (str(rs), int(v), str(b), str(p or "{}")) for k, rs, v, b, p in con.execute(
+        "SELECT run_key, rule_set, rule_version, basis, params FROM allocation_run WHERE run_key IN (?, ?)",
+        [run_a, run_b]).fetchall()}
+    out: list[str] = []
+    if run_a in rows and run_b in rows:
+        (rs_a, v_a, b_a, p_a), (rs_b, v_b, b_b, p_b) = rows[run_a], rows[run_b]
+        if (rs_a, v_a) != (rs_b, v_b):
+            out.append(f"Rule set {rs_a} v{v_a} → {rs_b} v{v_b}")
+        if b_a != b_b:
+            out.append(f"Cost basis {b_a} → {b_b}")
+        if p_a != p_b:
+            out.append(f"Parameters {p_a} → {p_b}")
+    return out + run_org.moves(con, run_a, run_b)

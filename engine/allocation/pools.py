@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from engine.allocation.backends.base import PoolSource
 from engine.allocation.backends.duckdb_sql import DuckDBPoolSource
 from engine.errors import InputError
+from engine.masterdata.as_of import changed_after, table_as_of
 from engine.rules.filters import ASSET_FIELDS, LICENCE_FIELDS, compile_all, compile_one
 from engine.rules.model import RuleSet, TargetKind
 from engine.settings import get_settings
@@ -115,9 +116,11 @@ class PoolData:
     fiscal_year_start_month: int = 1  # what the assets' depreciation was computed with (settings, resolved once)
 
 
-def load_org(con: duckdb.DuckDBPyConnection) -> Org:
-    units = con.sql("SELECT unit_id, kind, parent_id FROM org_unit").fetchall()
-    apps = con.sql("SELECT app_id, cost_center_id FROM application").fetchall()
+def load_org(con: duckdb.DuckDBPyConnection, period: str | None = None) -> Org:
+    """The org tree and applications' cost centres: as of `period` (master-data batches effective later undone),
+    or the latest state for None."""
+    units = con.sql(f"SELECT unit_id, kind, parent_id FROM {table_as_of('org_unit', period)} t").fetchall()
+    apps = con.sql(f"SELECT app_id, cost_center_id FROM {table_as_of('application', period)} t").fetchall()
     return Org(kind={u: k for u, k, _ in units}, parent={u: p for u, _, p in units}, app_cc=dict(apps))
 
 
@@ -176,22 +179,27 @@ _LINK_COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {
     ("application", "account_owner"): ("provider", "sub_account_id"),
     ("application", "cmdb"): ("resource_id",),
 }
-_JOINS: dict[str, str] = {
-    "tag_cost_center": " LEFT JOIN org_unit tcc ON tcc.unit_id = c.tag_cost_center AND tcc.kind = 'cost_center'",
-    "tag_application": " LEFT JOIN application tap ON tap.app_id = c.tag_application",
-    "sub_account_id": (
-        " LEFT JOIN account_owner ao ON ao.provider = c.provider AND ao.sub_account_id = c.sub_account_id"
-    ),
-    "resource_id": (
-        " LEFT JOIN asset a1 ON a1.asset_id = c.resource_id"
-        " LEFT JOIN (SELECT serial, min(cost_center_id) AS cost_center_id, min(app_id) AS app_id FROM asset"
-        "   WHERE serial IS NOT NULL GROUP BY serial) a2 ON a2.serial = c.resource_id AND a1.asset_id IS NULL"
-    ),
-}
+def _joins(org_as_of: str | None) -> dict[str, str]:
+    """The owner tables a direct step's fallback chain reads: as of a month (engine/masterdata/as_of.py), or the
+    tables themselves (None) when no master-data batch took effect after the month."""
+    period = org_as_of
+    return {
+        "tag_cost_center": " LEFT JOIN org_unit tcc ON tcc.unit_id = c.tag_cost_center AND tcc.kind = 'cost_center'",
+        "tag_application": f" LEFT JOIN {table_as_of('application', period)} tap ON tap.app_id = c.tag_application",
+        "sub_account_id": (
+            f" LEFT JOIN {table_as_of('account_owner', period)} ao"
+            " ON ao.provider = c.provider AND ao.sub_account_id = c.sub_account_id"
+        ),
+        "resource_id": (
+            " LEFT JOIN asset a1 ON a1.asset_id = c.resource_id"
+            " LEFT JOIN (SELECT serial, min(cost_center_id) AS cost_center_id, min(app_id) AS app_id FROM asset"
+            "   WHERE serial IS NOT NULL GROUP BY serial) a2 ON a2.serial = c.resource_id AND a1.asset_id IS NULL"
+        ),
+    }
 
 
 def pool_query(rs: RuleSet, exceptions: list[PooledException], period: str, basis: Basis,
-               ) -> tuple[str, list[Any]]:
+               org_as_of: str | None = None) -> tuple[str, list[Any]]:
     """The one query over cost_line: (pool, link, target, exact sum, line count, pool total) per group; the pool
     total is DuckDB's own DECIMAL sum, which the conservation check holds the posted cents to.
 
@@ -226,7 +234,7 @@ def pool_query(rs: RuleSet, exceptions: list[PooledException], period: str, basi
         link_params += [s.id] + [link for link, _ in exprs]
         target_cases.append("WHEN ? THEN coalesce(" + ", ".join(e for _, e in exprs) + ")")
         target_params.append(s.id)
-    joins = "".join(j for col, j in _JOINS.items() if col in needed)
+    joins = "".join(j for col, j in _joins(org_as_of).items() if col in needed)
     sql = (
         "SELECT pool, link, target, sum(amt), sum(n), sum(sum(amt)) OVER (PARTITION BY pool) FROM ("
         f" SELECT c.amt, c.n, c.pool, CASE c.pool {' '.join(link_cases)} END AS link,"
@@ -355,7 +363,9 @@ def load_pools(con: duckdb.DuckDBPyConnection, rs: RuleSet, period: str, basis: 
     if fiscal_year_start_month is None:
         fiscal_year_start_month = get_settings().fiscal_year_start_month
     exceptions = load_exceptions(con, period)
-    sql, params = pool_query(rs, exceptions, period, basis)
+    # owners as of the month only when a later master-data batch changed them: otherwise the query reads the owner
+    # tables as they are (and a pool source elsewhere needs no master-data history)
+    sql, params = pool_query(rs, exceptions, period, basis, period if changed_after(con, period) else None)
     totals: dict[str, Decimal] = {}
     direct: dict[str, list[tuple[str | None, str | None, Decimal]]] = defaultdict(list)
     direct_ids = {s.id for s in rs.steps if s.method.kind == "direct"}
@@ -380,6 +390,6 @@ def load_pools(con: duckdb.DuckDBPyConnection, rs: RuleSet, period: str, basis: 
     batches = source.cost_batches(period)
     return PoolData(
         period=period, basis=basis, pool_totals=dict(sorted(totals.items())), direct=dict(direct), drivers=drivers,
-        exceptions=exceptions, org=load_org(con), cost_batches=batches, driver_batches=driver_batches,
+        exceptions=exceptions, org=load_org(con, period), cost_batches=batches, driver_batches=driver_batches,
         input_lines=lines, fiscal_year_start_month=fiscal_year_start_month,
     )

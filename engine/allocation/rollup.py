@@ -15,7 +15,8 @@ import duckdb
 import polars as pl
 
 from engine.allocation.cascade import UNALLOCATED_KIND
-from engine.allocation.pools import Org, load_org
+from engine.allocation.pools import Org
+from engine.allocation.run_org import org_of_run
 from engine.rules.model import UNALLOCATED
 
 MONEY = pl.Decimal(18, 2)
@@ -51,4 +52,4 @@ def run_by_cost_center(con: duckdb.DuckDBPyConnection, run_key: str) -> pl.DataF
         " WHERE run_key = ? GROUP BY 1, 2",
         params=[run_key],
     ).fetchall()
-    return by_cost_center(((k, t, int(c)) for k, t, c in rows), load_org(con))
+    return by_cost_center(((k, t, int(c)) for k, t, c in rows), org_of_run(con, run_key))

@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from engine.allocation import conservation, overrides
+from engine.allocation import conservation, overrides, run_org
 from engine.allocation.backends.base import PoolSource
 from engine.allocation.cascade import UNALLOCATED_KIND, CascadeError, run_cascade
 from engine.allocation.pools import Basis, Org, PoolData, load_pools
@@ -180,6 +180,7 @@ def run_allocation(con: duckdb.DuckDBPyConnection, period: str, rule_set: str | 
             finally:
                 con.unregister("_apportion_rows")
             conservation.check(con, key, data.pool_totals)
+            run_org.save(con, key, run_org.snapshot(con, data.org, period))
             audit.record(con, actor, "allocation.post", "allocation_run", key, {
                 "period": period, "rule_set": rs.name, "version": ver, "basis": basis, "params": params or {},
                 "total_in": str(total_in), "total_out": str(total_out), "rows": len(posted), "replaced": replaced,

@@ -19,7 +19,11 @@ class PoolRow(NamedTuple):
 
 
 class PoolSource(Protocol):
-    """Executes the pool query over the period's cost lines and says which cost batches it read."""
+    """Executes the pool query over the period's cost lines and says which cost batches it read.
+
+    The query reads cost_line, org_unit, application, account_owner and asset; when a master-data batch took
+    effect after the period it also reads master_data_batch and master_data_change (owners as of the period,
+    engine/masterdata/as_of.py). A source elsewhere must hold copies of those tables."""
 
     @property
     def name(self) -> str: ...

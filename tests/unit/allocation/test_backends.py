@@ -16,10 +16,11 @@ from engine.allocation.backends.base import PoolRow, PoolSource
 from engine.allocation.backends.duckdb_sql import DuckDBPoolSource
 from engine.allocation.pools import load_pools
 from engine.allocation.runs import run_allocation
+from engine.masterdata.batches import Change, apply_batch
 from engine.rules import versions
 
 PERIOD = "2026-10"
-TABLES = ("cost_line", "org_unit", "application", "account_owner", "asset")
+TABLES = ("cost_line", "org_unit", "application", "account_owner", "asset", "master_data_batch", "master_data_change")
 
 
 class ParquetPoolSource:
@@ -69,3 +70,19 @@ def test_a_month_close_from_another_source_posts_the_same_cents(demo_con: duckdb
     moved = run_allocation(demo_con, PERIOD, "demo_default", actor="fiona", source=source)
     assert moved.run_key == base.run_key and moved.total_out == base.total_out
     assert _posted(demo_con, moved.run_key) == expected and sum(expected.values()) == base.total_out
+
+
+def test_owners_as_of_the_month_are_read_from_the_other_source_too(demo_con: duckdb.DuckDBPyConnection,
+                                                                    tmp_path: Path) -> None:
+    """A batch effective after the period: the pool query reads the owners as of the period, there as here."""
+    base = run_allocation(demo_con, PERIOD, "demo_default", actor="fiona")
+    owner = demo_con.sql("SELECT provider, sub_account_id, cost_center_id FROM account_owner ORDER BY ALL LIMIT 1"
+                         ).fetchall()[0]
+    other = demo_con.sql("SELECT min(unit_id) FROM org_unit WHERE kind = 'cost_center' AND unit_id <> ?",
+                         params=[owner[2]]).fetchall()[0][0]
+    apply_batch(demo_con, [Change("account_owner", f"{owner[0]}/{owner[1]}", "cost_center_id", other)], "2026-11",
+                "fiona", "account handed over in November")
+    _export(demo_con, tmp_path)
+    there = run_allocation(demo_con, PERIOD, "demo_default", actor="fiona", source=ParquetPoolSource(tmp_path))
+    assert there.run_key == base.run_key and there.replaced       # October keeps October's owner
+    assert _posted(demo_con, there.run_key) == _posted(demo_con, base.run_key)

@@ -1,13 +1,17 @@
-"""Month close: allocate a period with an approved rule version, see conservation, compare runs."""
+"""Month close: see which rule version will run, allocate, submit the close, approve (someone else), lock, compare."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from engine.access import policy
+from engine.access.identity import identity
+from engine.allocation import periods as closes
 from engine.allocation.diff import diff_runs, input_changes
-from engine.allocation.runs import run_allocation
+from engine.allocation.runs import latest_run, run_allocation
 from engine.errors import ApportionError
 from engine.insights.run_history import list_runs
+from engine.rules import versions
 from ui.auth import require_role
 from ui.db import db
 from ui.formats import money, plain
@@ -26,7 +30,23 @@ rule_set = c2.selectbox("Rule set", approved, key="mc_ruleset")
 basis = c3.radio("Cost basis", ["effective", "billed"], horizontal=True, key="mc_basis",
                  help="Effective (amortised) for chargeback; billed for invoice views.")
 
-if st.button("Run month close", type="primary", icon=":material/play_arrow:"):
+state = closes.status(con, period)
+try:
+    in_force = versions.as_of(con, rule_set, period)
+    st.caption(plain(f"Will run {in_force.name} v{in_force.version}, approved by {in_force.approver or '–'}, "
+                     f"effective from {in_force.effective_from or 'the start'} (body {in_force.body_hash[:12]})."))
+except ApportionError as exc:
+    st.warning(plain(exc))
+if state.state == "locked":
+    st.info(plain(f"{period} is closed and locked: approved by {state.approved_by} on "
+                  f"{state.approved_at:%Y-%m-%d %H:%M}. Its runs cannot be re-posted; an admin can re-open it."),
+            icon=":material/lock:")
+elif state.state == "submitted":
+    st.info(plain(f"{period}'s close was submitted by {state.submitted_by} and waits for approval by someone else."
+                  + (f" Note: {state.note}" if state.note else "")), icon=":material/pending:")
+
+if st.button("Run month close", type="primary", icon=":material/play_arrow:", disabled=state.state != "open",
+             help=None if state.state == "open" else f"{period} is {state.state}."):
     with st.status(plain(f"Allocating {period} with {rule_set}…"), expanded=True) as status:
         try:
             summary = run_allocation(con, period, rule_set, basis=basis, actor=user.username)  # type: ignore[arg-type]
@@ -44,18 +64,59 @@ if st.button("Run month close", type="primary", icon=":material/play_arrow:"):
             m2.metric("Posted", money(summary.total_out))
             m3.metric("Unallocated line", money(summary.unallocated))
             st.toast(plain(f"{period} closed."), icon=":material/check:")
+            state = closes.status(con, period)
 
+
+def _act(action: str, *args: str) -> None:
+    try:
+        getattr(closes, action)(con, period, *args)
+    except ApportionError as exc:
+        st.error(plain(exc))
+    else:
+        st.rerun()
+
+
+st.subheader("Close and lock")
 runs = list_runs(con, period)
+labels = dict(zip(runs["run_key"].to_list(), runs["run"].to_list(), strict=True))
+current = latest_run(con, period)
+if state.state == "open" and current and policy.can(user, "close_month"):
+    with st.form("mc_submit"):
+        st.write(plain(f"Submit {labels.get(current, current[:12])} as the close of {period}."))
+        note = st.text_input("Note for the approver", key="mc_note")
+        if st.form_submit_button("Submit for approval", icon=":material/send:"):
+            _act("submit", current, user.username, note)
+elif state.state == "submitted" and policy.can(user, "approve_close"):
+    mine = {identity(state.submitted_by)}
+    st.write(plain(f"Submitted: {labels.get(state.run_key or '', state.run_key or '')}"))
+    a, r = st.columns(2)
+    if a.button("Approve and lock", type="primary", icon=":material/lock:",
+                disabled=identity(user.username) in mine,
+                help="Whoever submitted or posted the run cannot approve it."):
+        _act("approve", user.username)
+    why = r.text_input("Reason for rejecting", key="mc_reject_reason")
+    if r.button("Reject", disabled=not why.strip()):
+        _act("reject", user.username, why.strip())
+elif state.state == "locked" and policy.can(user, "reopen_period"):
+    with st.form("mc_reopen"):
+        why = st.text_input("Re-open because…", key="mc_reopen_reason")
+        if st.form_submit_button("Re-open the month", icon=":material/lock_open:"):
+            _act("reopen", user.username, why)
+elif state.state == "open" and not current:
+    st.caption("Post a run first; then submit it as the month's close.")
+
 st.subheader(plain(f"Runs for {period}"))
 if runs.is_empty():
     st.info("No runs for this period yet.")
 else:
-    st.dataframe(runs, hide_index=True, width="stretch")
+    st.dataframe(runs.drop("run_key"), hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(format="dollar")
+                                for c in ("total_in", "total_out", "difference")})
     keys = runs["run_key"].to_list()
     if len(keys) >= 2:
         a, b = st.columns(2)
-        run_a = a.selectbox("Compare run", keys, index=1, format_func=lambda k: k[:12], key="mc_a")
-        run_b = b.selectbox("with run", keys, index=0, format_func=lambda k: k[:12], key="mc_b")
+        run_a = a.selectbox("Compare run", keys, index=1, format_func=labels.__getitem__, key="mc_a")
+        run_b = b.selectbox("with run", keys, index=0, format_func=labels.__getitem__, key="mc_b")
         changes = input_changes(con, run_a, run_b)
         if changes:
             st.caption("What changed in the inputs")

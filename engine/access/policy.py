@@ -19,6 +19,9 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "approve_rules": ("finops", "admin"),           # approve or reject a pending rule version nobody else made
     "triage_anomalies": ("finops", "admin", "app_owner"),  # acknowledge, ticket, resolve (app owners: own scope)
     "configure_tickets": ("finops", "admin"),       # ticket targets and their tokens' variable names
+    "approve_close": ("finops", "admin"),           # approve a month close someone else submitted; locks it
+    "reopen_period": ("admin",),                    # re-open a locked month, with a reason
+    "manage_users": ("admin",),                     # disable / enable users (disabling revokes their sessions)
 }
 assert all(set(roles) <= set(ROLES) for roles in ACTIONS.values())
 

@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from engine.allocation import conservation, overrides, run_org
+from engine.allocation import conservation, overrides, periods, run_org
 from engine.allocation.backends.base import PoolSource
 from engine.allocation.cascade import UNALLOCATED_KIND, CascadeError, run_cascade
 from engine.allocation.pools import Basis, Org, PoolData, load_pools
@@ -150,6 +150,7 @@ def run_allocation(con: duckdb.DuckDBPyConnection, period: str, rule_set: str | 
         raise InputError(f"period must be YYYY-MM, not {period!r}")
     if basis not in ("effective", "billed"):
         raise InputError(f"basis must be effective or billed, not {basis!r}")
+    periods.guard(con, period)     # a submitted or locked month refuses before any work
     started = time.perf_counter()
     base_rs, ver = resolve_rule_set(con, rule_set, period, version)
     rs = overrides.from_params(base_rs, params)

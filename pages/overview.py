@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import date
+
+import polars as pl
 import streamlit as st
 
+from engine.access import users
+from engine.errors import ApportionError
 from engine.insights import comparison, overview
 from engine.insights.anomalies import workflow
 from engine.insights.anomalies.workflow import KIND_TITLES, RULE_TITLES, span_text
+from engine.insights.forecast import budget as forecast_budget
+from engine.insights.forecast import series as forecast_series
 from ui import cache, charts
 from ui.auth import require_role
 from ui.db import data_version, db
@@ -75,6 +82,62 @@ def anomaly_panel() -> None:
 
 
 anomaly_panel()
+
+
+@st.cache_data(show_spinner="Forecasting…", max_entries=32, ttl=3600)
+def budget_view(db_path: str, version: str, username: str, period: str, as_of: date) -> forecast_budget.BudgetView:
+    """Budget vs forecast vs actual, once per data version, user, period and as-of day (pure over the store)."""
+    return forecast_budget.view(db(), users.get_user(db(), username), period, as_of)
+
+
+def forecast_table(df: pl.DataFrame, name: str) -> pl.DataFrame:
+    """The columns an executive reads; the intervals as one text column each."""
+    def band(lo: str, hi: str) -> pl.Expr:
+        return pl.struct(lo, hi).map_elements(
+            lambda r: f"{money(r[lo], compact=True)} – {money(r[hi], compact=True)}", return_dtype=pl.Utf8)
+    return df.select(
+        pl.col(name), pl.col("budget", "to_date").cast(pl.Float64), pl.col("month_end"),
+        band("month_end_lo", "month_end_hi").alias("month_end_band"), pl.col("variance_pct"), pl.col("status"),
+        pl.col("next_quarter"), band("next_quarter_lo", "next_quarter_hi").alias("next_quarter_band"),
+        pl.col("mape", "bias").round(1))
+
+
+FORECAST_COLUMNS = {
+    "business_unit": "Business unit", "cost_center": "Cost centre",
+    "budget": st.column_config.NumberColumn("Budget", format="dollar"),
+    "to_date": st.column_config.NumberColumn("Actual to date", format="dollar"),
+    "month_end": st.column_config.NumberColumn("Month-end forecast", format="dollar"),
+    "month_end_band": "80% interval", "variance_pct": st.column_config.NumberColumn("vs budget %", format="%.1f"),
+    "status": "Over / under", "next_quarter": st.column_config.NumberColumn("Next quarter", format="dollar"),
+    "next_quarter_band": "Next quarter 80%",
+    "mape": st.column_config.NumberColumn("Backtest MAPE %", format="%.1f"),
+    "bias": st.column_config.NumberColumn("Backtest bias %", format="%.1f"),
+}
+
+st.subheader("Budget, forecast and actual")
+month_first, month_last = forecast_series.month_bounds(period)
+latest = forecast_series.last_day_with_data(con, user, period) or month_first
+as_of = st.date_input("Forecast as of", value=min(max(latest, month_first), month_last), min_value=month_first,
+                      max_value=month_last, key=f"overview_as_of_{period}",
+                      help="The forecast reads only what the store held on this day.")
+try:
+    bv = budget_view(cache.db_path(), data_version(), user.username, period, as_of)
+except ApportionError as exc:
+    st.info(plain(str(exc)))
+else:
+    st.dataframe(forecast_table(bv.by_business_unit, "business_unit"), hide_index=True, width="stretch",
+                 column_config=FORECAST_COLUMNS, key="overview_forecast_bu")
+    st.caption("Month-end = actual to date + known commitments on the remaining days + the run-rate with its "
+               "weekly pattern; next quarter = the three months after. Backtest: each of the last 12 months "
+               "forecast as of the 10th and the 20th against its closed actual (bias > 0: forecasts ran high). "
+               "Actual and forecast are direct spend before allocation; a budget that includes shared-service "
+               "shares or licences compares with the allocated cost on statements.")
+    if bv.closed:
+        st.caption("The as-of day is the month's last day: the month-end forecast is the actual.")
+    with st.expander("By cost centre"):
+        st.dataframe(forecast_table(bv.by_cost_center, "cost_center").with_columns(
+            bv.by_cost_center["business_unit"]).select("business_unit", pl.exclude("business_unit")),
+            hide_index=True, width="stretch", column_config=FORECAST_COLUMNS, key="overview_forecast_cc")
 
 st.subheader("Spend by business unit")
 charts.render(charts.stacked_spend(f["spend"]), f["spend"])

@@ -1,0 +1,143 @@
+"""What the forecast reads from the store: daily effective cost per cost centre, split into known commitments and
+the rest, and the budgets. Scoped in SQL (engine.access.scope), attributed by engine.insights.attribution.
+
+Known commitments are the lines a bill states before the days they cover: recurring fees (`charge_frequency =
+'Recurring'`), the unused part of a reservation or savings plan (`commitment_discount_status = 'Unused'`) and
+commitment purchases (`charge_category = 'Purchase'`, amortised to 0 in effective cost). Used commitment is part of
+the usage lines at its amortised rate, so it runs with the run-rate. A line spanning several days is spread evenly
+over them, as the anomaly scan does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import duckdb
+import polars as pl
+
+from engine.access.scope import cost_center_filter
+from engine.access.users import User
+from engine.errors import InputError
+from engine.insights.attribution import LINE_OWNER, LINE_OWNER_JOINS, UNATTRIBUTED
+from engine.store.sql import lit, query
+
+KNOWN = ("coalesce(l.charge_frequency = 'Recurring' OR l.commitment_discount_status = 'Unused'"
+         " OR l.charge_category = 'Purchase', FALSE)")
+
+_DAILY = f"""
+WITH lines AS (
+    SELECT l.billing_period AS bp, l.charge_period_start AS s, l.charge_period_end AS e, l.effective_cost AS cost,
+           {KNOWN} AS known, {LINE_OWNER}
+    FROM cost_line l
+    {LINE_OWNER_JOINS}
+    WHERE l.billing_period <= ? AND l.charge_period_start < ?
+),
+scoped AS (SELECT * FROM lines WHERE {{scope}}),
+spread AS (
+    SELECT cost_center_id, bp, known, CAST(s AS DATE) AS start_day, CAST(s AS DATE) AS day, cost AS amount
+    FROM scoped WHERE e <= date_trunc('day', s) + INTERVAL 1 DAY
+    UNION ALL
+    SELECT cost_center_id, bp, known, CAST(s AS DATE) AS start_day, CAST(unnest(days) AS DATE) AS day,
+           CAST(cost / len(days) AS DECIMAL(38, 10)) AS amount
+    FROM (SELECT *, generate_series(CAST(CAST(s AS DATE) AS TIMESTAMP),
+                                    CAST(CAST(e - INTERVAL 1 MICROSECOND AS DATE) AS TIMESTAMP),
+                                    INTERVAL 1 DAY) AS days
+          FROM scoped WHERE e > date_trunc('day', s) + INTERVAL 1 DAY)
+)
+SELECT coalesce(cost_center_id, {lit(UNATTRIBUTED)}) AS cost_center_id, bp, day, known,
+       CASE WHEN known THEN start_day END AS start_day, CAST(sum(amount) AS DECIMAL(38, 10)) AS amount
+FROM spread GROUP BY ALL
+"""
+
+_ACTUALS = f"""
+WITH lines AS (
+    SELECT l.billing_period AS bp, l.effective_cost AS cost, {LINE_OWNER}
+    FROM cost_line l
+    {LINE_OWNER_JOINS}
+    WHERE l.billing_period IN (SELECT unnest(?::VARCHAR[]))
+)
+SELECT coalesce(cost_center_id, {lit(UNATTRIBUTED)}) AS cost_center_id, bp,
+       CAST(sum(cost) AS DECIMAL(38, 10)) AS amount
+FROM lines WHERE {{scope}} GROUP BY ALL
+"""
+
+_ORG = f"""
+SELECT c.unit_id AS cost_center_id, c.name AS cost_center, coalesce(b.name, {lit(UNATTRIBUTED)}) AS business_unit
+FROM org_unit c LEFT JOIN org_unit b ON b.unit_id = c.parent_id
+WHERE c.kind = 'cost_center' AND {{scope}}
+"""
+
+_BUDGET = """
+SELECT cost_center_id, period, amount FROM budget WHERE period IN (SELECT unnest(?::VARCHAR[])) AND {scope}
+"""
+
+ORG_SCHEMA: dict[str, pl.DataType] = {"cost_center_id": pl.Utf8(), "cost_center": pl.Utf8(),
+                                      "business_unit": pl.Utf8()}
+
+
+def month_bounds(period: str) -> tuple[date, date]:
+    """First and last day of a YYYY-MM period."""
+    if len(period) != 7 or period[4] != "-" or not (period[:4] + period[5:]).isdigit() \
+            or not 1 <= int(period[5:]) <= 12:
+        raise InputError(f"forecast: {period!r} is not a period (YYYY-MM)")
+    first = date(int(period[:4]), int(period[5:]), 1)
+    nxt = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return first, nxt - timedelta(days=1)
+
+
+def shift(period: str, months: int) -> str:
+    first, _ = month_bounds(period)
+    k = first.year * 12 + first.month - 1 + months
+    return f"{k // 12:04d}-{k % 12 + 1:02d}"
+
+
+@dataclass(frozen=True)
+class Daily:
+    """Daily effective cost per (cost centre, billing period, day, known), exact (DECIMAL(38,10)), as the store held
+    it up to `through` (lines whose charge starts later are not read)."""
+
+    frame: pl.DataFrame      # cost_center_id, bp, day, known, start_day (known lines only), amount
+    through: date
+    first_day: date | None   # the earliest charge day the user's scope holds
+
+
+def daily(con: duckdb.DuckDBPyConnection, user: User | None, last_period: str, through: date) -> Daily:
+    pred, params = cost_center_filter(user, "cost_center_id")
+    df = query(con, _DAILY.format(scope=pred), [last_period, through + timedelta(days=1), *params])
+    first = df["day"].min() if df.height else None
+    return Daily(df, through, first if isinstance(first, date) else None)
+
+
+def actuals(con: duckdb.DuckDBPyConnection, user: User | None, periods: list[str]) -> pl.DataFrame:
+    """Closed totals per (cost_center_id, bp): the exact sum of effective cost of the billing period."""
+    pred, params = cost_center_filter(user, "cost_center_id")
+    return query(con, _ACTUALS.format(scope=pred), [periods, *params])
+
+
+def org(con: duckdb.DuckDBPyConnection, user: User | None) -> pl.DataFrame:
+    """Cost centres the user may see, with their business unit; plus the Unattributed bucket for full scopes."""
+    pred, params = cost_center_filter(user, "c.unit_id")
+    df = query(con, _ORG.format(scope=pred), params)
+    if user is not None and user.cost_centers is None:
+        df = pl.concat([df.cast(ORG_SCHEMA), pl.DataFrame(  # type: ignore[arg-type]
+            {"cost_center_id": [UNATTRIBUTED], "cost_center": [UNATTRIBUTED], "business_unit": [UNATTRIBUTED]},
+            schema=ORG_SCHEMA)])
+    return df.cast(ORG_SCHEMA)  # type: ignore[arg-type]
+
+
+def budgets(con: duckdb.DuckDBPyConnection, user: User | None, periods: list[str]) -> pl.DataFrame:
+    """Budget rows (cost_center_id, period, amount DECIMAL(18,2)) of `periods` in the user's scope."""
+    pred, params = cost_center_filter(user, "cost_center_id")
+    return query(con, _BUDGET.format(scope=pred), [periods, *params])
+
+
+def last_day_with_data(con: duckdb.DuckDBPyConnection, user: User | None, period: str) -> date | None:
+    """The last charge day the store holds for `period` in the user's scope (a default as-of day)."""
+    pred, params = cost_center_filter(user, "cost_center_id")
+    row = con.execute(
+        f"SELECT max(CAST(l.charge_period_end - INTERVAL 1 MICROSECOND AS DATE)) FROM (SELECT l.charge_period_end,"
+        f" {LINE_OWNER} FROM cost_line l {LINE_OWNER_JOINS} WHERE l.billing_period = ?) l WHERE {pred}",
+        [period, *params]).fetchall()
+    value = row[0][0] if row else None
+    return value if isinstance(value, date) else None

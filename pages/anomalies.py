@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 import polars as pl
@@ -10,9 +11,19 @@ import streamlit as st
 from engine.access import policy
 from engine.errors import ApportionError
 from engine.insights import explorer, overview
-from engine.insights.anomalies import workflow
+from engine.insights.anomalies import decompose, spend_split, workflow
+from engine.insights.anomalies.allocation_change import RULE as ALLOCATED
 from engine.insights.anomalies.scan import LEVELS
-from engine.insights.anomalies.workflow import KIND_TITLES, NEXT, PATTERNS, RULE_TITLES, STATUSES, span_text
+from engine.insights.anomalies.why import Split
+from engine.insights.anomalies.workflow import (
+    KIND_TITLES,
+    MONTH_RULES,
+    NEXT,
+    PATTERNS,
+    RULE_TITLES,
+    STATUSES,
+    span_text,
+)
 from engine.outputs.tickets import targets_for
 from ui.auth import require_role
 from ui.db import db
@@ -96,8 +107,30 @@ m = st.columns(4)
 m[0].metric("Actual", money(a.actual))
 m[1].metric("Expected", money(a.expected))
 m[2].metric("Excess", money(a.excess))
-m[3].metric("Flagged", plain(f"{a.flagged_days} {'month' if a.rule == 'month_over_month' else 'day'}"
+m[3].metric("Flagged", plain(f"{a.flagged_days} {'month' if a.rule in MONTH_RULES else 'day'}"
                              f"{'' if a.flagged_days == 1 else 's'}"))
+
+st.subheader("Why it moved")
+why: Split | None = None
+try:
+    if a.rule == ALLOCATED:
+        why = decompose.for_anomaly(con, user, a.anomaly_id).split
+        st.caption("The allocated charge against the month before, re-run with one input of the month swapped at "
+                   "a time (usage, unit rate, driver values, master data, rule version); the parts add up to the "
+                   "posted change to the cent.")
+    else:
+        why = spend_split.split_spend(con, user, a.anomaly_id)
+        st.caption("The scope's effective cost against the days before (as below): usage is the new quantity at "
+                   "the old unit price, unit rate the new price on the new quantity; lines that appeared or "
+                   "vanished are their own parts. The parts add up to the change to the cent.")
+except ApportionError as exc:
+    st.info(plain(exc))
+if why is not None:
+    st.info(plain(why.sentence(lambda c: ("+" if c >= 0 else "") + money(Decimal(c).scaleb(-2)))),
+            icon=":material/insights:")
+    st.dataframe(why.frame(), hide_index=True, width="content", column_config={
+        "part": "Part", "amount": st.column_config.NumberColumn("Amount", format="dollar"),
+        "share_pct": st.column_config.NumberColumn("Share of the change", format="%.1f %%")})
 
 st.subheader("What carries it")
 st.caption("Lines of this scope, largest excess first: the incident's days against the days before (the 4 weeks "
@@ -143,7 +176,7 @@ else:
 
 left, right = st.columns(2)
 with left:
-    st.subheader("Flagged " + ("months" if a.rule == "month_over_month" else "days"))
+    st.subheader("Flagged " + ("months" if a.rule in MONTH_RULES else "days"))
     st.dataframe(workflow.flags_of(con, user, a.anomaly_id), hide_index=True, width="stretch", column_config={
         "actual": MONEY, "expected": MONEY, "excess": MONEY})
 with right:

@@ -30,7 +30,7 @@ rule_set = c2.selectbox("Rule set", approved, key="mc_ruleset")
 basis = c3.radio("Cost basis", ["effective", "billed"], horizontal=True, key="mc_basis",
                  help="Effective (amortised) for chargeback; billed for invoice views.")
 
-state = closes.status(con, period)
+state = closes.close_of(con, period)
 try:
     in_force = versions.as_of(con, rule_set, period)
     st.caption(plain(f"Will run {in_force.name} v{in_force.version}, approved by {in_force.approver or '–'}, "
@@ -46,7 +46,7 @@ elif state.state == "submitted":
                   + (f" Note: {state.note}" if state.note else "")), icon=":material/pending:")
 
 if st.button("Run month close", type="primary", icon=":material/play_arrow:", disabled=state.state != "open",
-             help=None if state.state == "open" else f"{period} is {state.state}."):
+             help=None if state.state == "open" else plain(f"{period} is {state.state}.")):
     with st.status(plain(f"Allocating {period} with {rule_set}…"), expanded=True) as status:
         try:
             summary = run_allocation(con, period, rule_set, basis=basis, actor=user.username)  # type: ignore[arg-type]
@@ -64,7 +64,7 @@ if st.button("Run month close", type="primary", icon=":material/play_arrow:", di
             m2.metric("Posted", money(summary.total_out))
             m3.metric("Unallocated line", money(summary.unallocated))
             st.toast(plain(f"{period} closed."), icon=":material/check:")
-            state = closes.status(con, period)
+            state = closes.close_of(con, period)
 
 
 def _act(action: str, *args: str) -> None:

@@ -37,7 +37,7 @@ class PeriodClose:
     note: str | None
 
 
-def status(con: duckdb.DuckDBPyConnection, period: str) -> PeriodClose:
+def close_of(con: duckdb.DuckDBPyConnection, period: str) -> PeriodClose:
     check_period(period)
     rows = con.execute("SELECT period, state, run_key, submitted_by, submitted_at, approved_by, approved_at, note"
                        " FROM period_close WHERE period = ?", [period]).fetchall()
@@ -53,7 +53,7 @@ def locked_periods(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def guard(con: duckdb.DuckDBPyConnection, period: str) -> None:
     """Refuse to post into a submitted or locked month (called by run_allocation before any work)."""
-    s = status(con, period)
+    s = close_of(con, period)
     if s.state == "locked":
         raise AllocationError(f"{period} is closed and locked (approved by {s.approved_by}): nothing was posted. "
                               "An admin can re-open it, with a reason.")
@@ -81,7 +81,7 @@ def _write(con: duckdb.DuckDBPyConnection, s: PeriodClose) -> None:
 def submit(con: duckdb.DuckDBPyConnection, period: str, run_key: str, actor: str, note: str = "") -> PeriodClose:
     """Submit `run_key` (a posted run of `period`) as the month's close, for someone else to approve."""
     who = _user(con, actor, "close_month", f"submit the close of {period}")
-    current = status(con, period)
+    current = close_of(con, period)
     if current.state != "open":
         raise InputError(f"{period} is {current.state}: only an open month can be submitted")
     run = con.execute("SELECT period, status FROM allocation_run WHERE run_key = ?", [run_key]).fetchall()
@@ -101,7 +101,7 @@ def approve(con: duckdb.DuckDBPyConnection, period: str, approver: str) -> Perio
     """Approve the submitted close: the period is locked and its other posted runs are superseded."""
     what = f"the close of {period}"
     user = checker(con, approver, "approve_close", "approve", what, "approve month closes")
-    current = status(con, period)
+    current = close_of(con, period)
     if current.state != "submitted" or current.run_key is None:
         raise InputError(f"{period} is {current.state}: only a submitted close can be approved")
     poster = con.execute("SELECT started_by FROM allocation_run WHERE run_key = ?", [current.run_key]).fetchall()
@@ -124,7 +124,7 @@ def reject(con: duckdb.DuckDBPyConnection, period: str, approver: str, reason: s
     if not reason.strip():
         raise InputError("say why the close is rejected: it goes to the submitter and the audit trail")
     user = checker(con, approver, "approve_close", "reject", f"the close of {period}", "approve month closes")
-    current = status(con, period)
+    current = close_of(con, period)
     if current.state != "submitted":
         raise InputError(f"{period} is {current.state}: only a submitted close can be rejected")
     new = PeriodClose(period, "open", None, None, None, None, None, reason.strip())
@@ -140,7 +140,7 @@ def reopen(con: duckdb.DuckDBPyConnection, period: str, actor: str, reason: str)
     if not reason.strip():
         raise InputError(f"say why {period} is re-opened: it goes to the audit trail")
     who = _user(con, actor, "reopen_period", f"re-open {period}")
-    current = status(con, period)
+    current = close_of(con, period)
     if current.state != "locked":
         raise InputError(f"{period} is {current.state}: only a locked month can be re-opened")
     new = PeriodClose(period, "open", None, None, None, None, None, reason.strip())

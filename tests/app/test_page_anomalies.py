@@ -41,7 +41,16 @@ def test_an_executive_sees_every_flag_read_only(app_db: Path) -> None:
     # the largest is first and opens by default: Mobile App Backend's compute in 2026-06
     assert "Application: Mobile App Backend (APP018)" in _texts(at)
     assert any(m.label == "Excess" for m in at.metric)
-    lines = at.dataframe[1].value
+    # why it moved: the split of the change, its parts adding up to the total, usage named as the main cause
+    why = at.dataframe[1].value
+    assert list(why["part"]) == ["usage", "unit rate", "new lines", "vanished lines", "Total change"]
+    amounts = dict(zip(why["part"], why["amount"], strict=True))
+    assert sum(amounts[p] for p in list(amounts)[:-1]) == amounts["Total change"] > 0
+    assert amounts["usage"] == max(amounts[p] for p in list(amounts)[:-1])
+    total = f"+\\${amounts['Total change']:,.2f}"        # the page's sentence, Markdown-escaped by ui.formats.plain
+    assert any(i.value.split(" ", 1)[0] in ("All", "Mostly") and i.value.split(" ", 2)[1] == "usage:"
+               and f" of {total}, 2026-06 against " in i.value for i in at.info)
+    lines = at.dataframe[2].value
     assert lines["service"][0] == "Amazon Elastic Compute Cloud" and lines["excess"][0] > 0
 
 
@@ -59,7 +68,7 @@ def test_an_app_owner_sees_only_their_cost_centres(app_db: Path) -> None:
     assert {o.split(" · ")[0] for o in at.selectbox(key="anomaly").options} == theirs
     assert [b for b in at.button if b.label == "Apply"]        # app owners triage their own
     # the resource behind the spike, day by day: cost, quantity and unit price
-    daily = at.dataframe[2].value
+    daily = at.dataframe[3].value
     assert list(daily.columns) == ["day", "unit", "cost", "quantity", "unit_price"] and len(daily) > 0
     # a deep link to another cost centre's anomaly shows nothing of it
     other = _id_of(app_db, "account", "EA-80441275")
@@ -117,3 +126,33 @@ def test_the_explorer_marks_flagged_rows_and_shows_a_resource_by_day(app_db: Pat
     daily = at.dataframe[0].value
     assert list(daily.columns) == ["day", "unit", "cost", "quantity", "unit_price"] and len(daily) > 0
     assert {m.label for m in at.metric} >= {"Cost this month", "Quantity", "Average unit price"}
+
+
+def test_an_allocation_flag_explains_its_move_to_the_cent(app_db: Path) -> None:
+    """Closing May and June posts Mobile Apps' allocated charge, whose June rise the close flags; the page splits
+    it into the decomposition's parts, which add up to the posted change read here from allocation_result."""
+    from engine.allocation.runs import run_allocation
+
+    con = store.connect(app_db)
+    try:
+        for period in ("2026-05", "2026-06"):
+            run_allocation(con, period, "demo_default", actor="fiona")
+    finally:
+        con.close()
+    aid = _sql(app_db, "SELECT anomaly_id FROM anomaly WHERE rule = 'allocation_change' AND scope_id = 'CC016' "
+                       "AND period = '2026-06'")[0][0]
+    posted = {p: c for p, c in _sql(app_db, "SELECT r.period, sum(r.posted_amount) FROM allocation_result r "
+                                            "JOIN allocation_run u USING (run_key) WHERE u.period IN ('2026-05', "
+                                            "'2026-06') AND r.cost_center_id = 'CC016' GROUP BY 1")}
+    at = page_as("anomalies", "omar")
+    at.query_params["anomaly"] = aid
+    at.run()
+    assert not at.exception and not at.error
+    why = at.dataframe[1].value
+    assert list(why["part"]) == ["usage", "unit rate", "driver values", "master data (org)", "rule version",
+                                 "restated since posting", "Total change"]
+    amounts = dict(zip(why["part"], why["amount"], strict=True))
+    assert amounts["Total change"] == posted["2026-06"] - posted["2026-05"] > 0
+    assert sum(amounts[p] for p in list(amounts)[:-1]) == amounts["Total change"]
+    assert amounts["restated since posting"] == 0 and amounts["rule version"] == 0
+    assert any(i.value.split(" ", 2)[1] == "usage:" and "2026-06 against 2026-05" in i.value for i in at.info)

@@ -38,7 +38,7 @@ def test_submit_approve_lock_refuse_and_reopen(app_db: Path) -> None:
     next(b for b in at.button if b.label == "Submit for approval").click().run()
     assert not at.exception and not at.error
     con = _con(app_db)
-    assert periods.status(con, PERIOD).state == "submitted"
+    assert periods.close_of(con, PERIOD).state == "submitted"
     con.close()
 
     at = page_as("month_close", "fiona").run()                     # the submitter sees the approve button off
@@ -68,7 +68,7 @@ def test_submit_approve_lock_refuse_and_reopen(app_db: Path) -> None:
     _button(at, "Re-open the month").click().run()
     assert not at.exception and not at.error
     con = _con(app_db)
-    assert periods.status(con, PERIOD).state == "open"
+    assert periods.close_of(con, PERIOD).state == "open"
     assert con.execute("SELECT actor, detail->>'$.reason' FROM audit_event WHERE action = 'close.reopen'"
                        ).fetchall() == [("admin", "late AWS credit")]
     con.close()

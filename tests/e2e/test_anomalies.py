@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from data.generate import DEMO_LOGINS
 from engine import store
 from engine.access.users import get_user
 from engine.insights import explorer
-from engine.insights.anomalies import workflow
+from engine.insights.anomalies import spend_split, workflow
 from tests.e2e.conftest import Server, login, screenshot, start_server, stop_server, wait_idle
 from ui.formats import money
 
@@ -38,6 +39,9 @@ class Expected:
     resource_cost: str
     resource_quantity: str
     resource_unit_price: str
+    cause: str                  # the "Why it moved" sentence of that anomaly, as the page words it
+    usage: str                  # its usage part and the change it is part of, as the page shows them
+    change: str
 
 
 @dataclass
@@ -59,8 +63,15 @@ def stage(demo_db_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
         assert omar is not None
         daily = explorer.resource_daily(con, omar, "2026-06", resource)
         cost, quantity = float(daily["cost"].sum()), float(daily["quantity"].sum())
+        why = spend_split.split_spend(con, omar, incident["anomaly_id"])
+        assert why.main == "usage" and sum(why.parts.values()) == why.change > 0
+
+        def signed(cents: int) -> str:
+            return ("+" if cents >= 0 else "") + money(Decimal(cents).scaleb(-2))
+
         expected = Expected(workflow.summary(con, get_user(con, "eve")).active, resource, money(cost),
-                            f"{quantity:,.2f}", f"{cost / quantity:,.6f}")
+                            f"{quantity:,.2f}", f"{cost / quantity:,.6f}", why.sentence(signed),
+                            signed(why.parts["usage"]), signed(why.change))
     finally:
         con.close()
     server = start_server(path, tmp_path_factory.mktemp("e2e_anomalies_logs") / "streamlit.log")
@@ -115,6 +126,11 @@ def test_the_app_owner_opens_the_flag_and_reaches_the_resource_by_day(page: Page
     expect(page.get_by_role("heading", name="Anomalies", exact=True)).to_be_visible()
     expect(_texts(page, "Application: Mobile App Backend (APP018)")).to_be_visible(timeout=30_000)
     expect(page.get_by_role("heading", name="What carries it")).to_be_visible()
+    # why it moved: usage is the cause, with the store's figures
+    expect(page.get_by_role("heading", name="Why it moved")).to_be_visible()
+    cause = page.get_by_test_id("stAlert").filter(has_text="against").get_by_test_id("stMarkdownContainer")
+    expect(cause).to_have_text(stage.expected.cause)
+    expect(cause).to_contain_text(f"usage: {stage.expected.usage} of {stage.expected.change}")
     screenshot(page, "anomalies_app_owner_detail")
     expect(page.get_by_role("heading", name="Resource day by day")).to_be_visible()
     expect(page.get_by_text("Daily effective cost, consumed quantity and unit price in 2026-06.")).to_be_visible()

@@ -12,10 +12,13 @@
   (open → acknowledged → resolved / false positive, checked and audited in the engine), expected patterns, tickets
   through engine/outputs/tickets, and the cheap `flags_version` pages poll.
 - `jobs`: the calls the ingest pipeline and month close make, which never fail the job they follow.
+- `allocation_change`: allocation outliers at month close — a cost centre's posted charge against the month before.
+- `decompose`: why an allocated charge moved — usage, unit rate, driver values, master data, rule version, by
+  re-running the cascade with one month input swapped at a time; `spend_split`: why a scope's spend moved — usage,
+  unit rate, new and vanished lines; `why`: the parts-and-sentence answer both return.
 
 The definition, its parameters and the benchmark against the peers' published methods are in docs/anomalies.md
-(figures: bench/results/anomalies.md). The decomposition of a month-over-month change and the forecast are still
-to come.
+(figures: bench/results/anomalies.md). The forecast is still to come.
 
 Import from the submodules (`from engine.insights.anomalies.scan import scan`); this package re-exports nothing,
 so the module `scan` and its function `scan` never shadow each other.

@@ -2,8 +2,8 @@
 
 - After a billing file is loaded (engine/ingest/pipeline.py): the daily detector over the days the batch's lines
   cover (at most the last 366 of them), every scope level. A new flag shows on the pages' next poll.
-- After a month is posted (engine/allocation/runs.py): the month-over-month rule for that month, which is complete
-  once it is closed.
+- After a month is posted (engine/allocation/runs.py): the allocation-change rule (allocation_change.py) and the
+  month-over-month rule for that month, which is complete once it is closed.
 - At the end of the demo build (data/demo_close.py): the month-over-month rule for every demo month.
 
 None of these ever fails the job it follows: a detection error comes back as a warning (ingest) or is written to
@@ -18,7 +18,7 @@ from typing import Protocol
 import duckdb
 
 from engine.insights.anomalies.monthly import MONTH_HISTORY
-from engine.insights.anomalies.workflow import DetectResult, detect, detect_months
+from engine.insights.anomalies.workflow import DetectResult, detect, detect_allocation, detect_months
 from engine.store import audit
 
 log = logging.getLogger(__name__)
@@ -73,15 +73,23 @@ def detect_after_ingest(con: duckdb.DuckDBPyConnection, result: LoadedBatch, act
     return found
 
 
+def _merge(a: DetectResult, b: DetectResult) -> DetectResult:
+    return DetectResult(a.flags + b.flags, a.stored + b.stored, a.refreshed + b.refreshed,
+                        a.suppressed + b.suppressed, a.created + b.created, a.extended + b.extended)
+
+
 def detect_after_close(con: duckdb.DuckDBPyConnection, period: str, actor: str) -> DetectResult | None:
-    """The month-over-month rule for a month just posted. Skipped (None) while the store holds fewer than the
-    months of history the rule needs; a failure is audited as `anomaly.detect_failed`, never raised."""
+    """For a month just posted: the allocation-change rule (its posted charge per cost centre against the month
+    before's run) and the month-over-month rule on spend, which is skipped while the store holds fewer than the
+    months of history it needs. A failure is audited as `anomaly.detect_failed`, never raised."""
     try:
+        allocated = detect_allocation(con, period, actor, trigger="close", context={"period": period})
         months = con.execute("SELECT count(DISTINCT billing_period) FROM cost_line WHERE billing_period <= ?",
                              [period]).fetchall()[0][0]
         if int(months) <= MONTH_HISTORY:
-            return None
-        return detect_months(con, period, period, actor, trigger="close", context={"period": period})
+            return allocated if allocated.changed else None
+        return _merge(allocated, detect_months(con, period, period, actor, trigger="close",
+                                               context={"period": period}))
     except Exception as exc:  # noqa: BLE001 - the run is posted; detection must never fail the close
         log.exception("anomaly detection after the close of %s failed", period)
         try:

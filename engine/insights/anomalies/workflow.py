@@ -41,6 +41,8 @@ from engine.access import policy
 from engine.access.scope import cost_center_filter
 from engine.access.users import User
 from engine.errors import AccessDenied, InputError, NotFound
+from engine.insights.anomalies.allocation_change import ALLOCATION_CHANGE, scan_allocation
+from engine.insights.anomalies.allocation_change import RULE as ALLOCATED
 from engine.insights.anomalies.detectors import DEFAULT_PARAMS, DetectorParams
 from engine.insights.anomalies.monthly import RULE as MONTHLY
 from engine.insights.anomalies.monthly import add_months, month_end, month_start, scan_months
@@ -66,7 +68,8 @@ PATTERNS = ("any_day", "weekday", "day_of_month")   # what a false positive may 
 KIND_TITLES = {"cost_center": "Cost centre", "application": "Application", "service": "Service",
                "account": "Account", "resource": "Resource"}
 RULE_TITLES = {"seasonal": "Daily, vs same weekday", "week_over_week": "Daily, vs last week",
-               "new_entity": "New", MONTHLY: "Month over month"}
+               "new_entity": "New", MONTHLY: "Month over month", ALLOCATED: "Allocated charge, month over month"}
+MONTH_RULES = (MONTHLY, ALLOCATED)   # rules whose flags are months (dated the month's first day)
 METRIC = "effective_cost"
 SYSTEM = User("system", "Anomaly detector", "admin", None)  # the jobs read every cost centre; readers are scoped
 COMMENT_MAX = 2_000
@@ -130,7 +133,7 @@ class Anomaly:
 
 def span_text(rule: str, first: date, last: date) -> str:
     """The days (months, for the monthly rule) of an incident, for people: 2026-06, 2026-03-10 to 2026-03-11."""
-    if rule == MONTHLY:
+    if rule in MONTH_RULES:
         a, b = first.strftime("%Y-%m"), last.strftime("%Y-%m")
     else:
         a, b = first.isoformat(), last.isoformat()
@@ -140,7 +143,7 @@ def span_text(rule: str, first: date, last: date) -> str:
 # -- persistence --------------------------------------------------------------------------------------------------
 
 def _step(rule: str) -> str:
-    return "month" if rule == MONTHLY else "day"
+    return "month" if rule in MONTH_RULES else "day"
 
 
 def _adjacent(rule: str, d: date, n: int) -> date | None:
@@ -223,6 +226,8 @@ def persist(con: duckdb.DuckDBPyConnection, flags: pl.DataFrame, actor: str, *, 
     kept, suppressed = _suppress(flags, _patterns(con))
     now = now_utc()
     centres = _cost_centers(con, sorted(set(kept["scope_kind"].to_list())), *window) if not kept.is_empty() else {}
+    for sid in kept.filter(pl.col("rule") == ALLOCATED)["scope_id"].to_list():
+        centres[("cost_center", sid)] = sid   # an allocated charge belongs to the cost centre charged
     with transaction(con):
         joined = _with_known(con, kept)
         known = joined.filter(pl.col("anomaly_id").is_not_null())
@@ -395,6 +400,15 @@ def detect(con: duckdb.DuckDBPyConnection, start: date, end: date, actor: str, *
     return persist(con, flags, actor, window=(start, end), trigger=trigger, context=context)
 
 
+def detect_allocation(con: duckdb.DuckDBPyConnection, period: str, actor: str, *,
+                      threshold: float = ALLOCATION_CHANGE, params: DetectorParams = DEFAULT_PARAMS,
+                      trigger: str = "manual", context: dict[str, Any] | None = None) -> DetectResult:
+    """Run the allocation-change rule (allocation_change.py) for one posted month and persist what it flags."""
+    flags = scan_allocation(con, period, threshold=threshold, params=params)
+    first = month_start(period)
+    return persist(con, flags, actor, window=(first, month_end(first)), trigger=trigger, context=context)
+
+
 def detect_months(con: duckdb.DuckDBPyConnection, first_period: str, last_period: str, actor: str, *,
                   params: DetectorParams = DEFAULT_PARAMS, trigger: str = "manual",
                   context: dict[str, Any] | None = None) -> DetectResult:
@@ -547,11 +561,15 @@ def history(con: duckdb.DuckDBPyConnection, user: User | None, anomaly_id: str) 
 
 # -- drivers: which lines carry the excess -------------------------------------------------------------------------
 
-def _windows(a: Anomaly) -> tuple[tuple[date, date], tuple[date, date], float]:
+def windows(a: Anomaly) -> tuple[tuple[date, date], tuple[date, date], float]:
     """(after window, before window, scale of the before window to the after window's length); end exclusive."""
     if a.rule == MONTHLY:
         after = (a.first_date, add_months(a.last_date, 1))
         before = (add_months(a.first_date, -3), a.first_date)
+    elif a.rule == ALLOCATED:   # judged against the month before: the same number of months before it
+        after = (a.first_date, add_months(a.last_date, 1))
+        n = (a.last_date.year - a.first_date.year) * 12 + a.last_date.month - a.first_date.month + 1
+        before = (add_months(a.first_date, -n), a.first_date)
     elif a.rule == "new_entity":
         after = (a.first_date, month_end(a.first_date) + timedelta(days=1))
         before = (a.first_date - timedelta(days=28), a.first_date)
@@ -568,7 +586,7 @@ def drivers(con: duckdb.DuckDBPyConnection, user: User | None, anomaly_id: str, 
     before a daily incident, the 3 months before a monthly one, scaled to the incident's length), and the excess.
     Lines spanning several days count by their overlap. Scoped to `user` in SQL."""
     a = get_anomaly(con, user, anomaly_id)
-    after, before, scale = _windows(a)
+    after, before, scale = windows(a)
     pred, sparams = cost_center_filter(user, "cost_center_id")
     overlap = ("greatest(0, epoch(least(e, CAST(? AS TIMESTAMP))) - epoch(greatest(s, CAST(? AS TIMESTAMP)))) "
                "/ nullif(epoch(e) - epoch(s), 0)")

@@ -49,7 +49,7 @@ def test_a_submitted_then_approved_close_locks_the_month(demo_con: duckdb.DuckDB
                         ("nobody", AccessDenied), ("", InputError)):
         with pytest.raises(error):
             periods.approve(demo_con, PERIOD, name)
-    assert periods.status(demo_con, PERIOD).state == "submitted"
+    assert periods.close_of(demo_con, PERIOD).state == "submitted"
 
     locked = periods.approve(demo_con, PERIOD, "finn")
     assert (locked.state, locked.run_key, locked.approved_by) == ("locked", second.run_key, "finn")
@@ -78,7 +78,7 @@ def test_reopening_needs_an_admin_and_a_reason_and_is_audited(demo_con: duckdb.D
         periods.reopen(demo_con, PERIOD, "fiona", "late invoice")
     with pytest.raises(InputError, match="say why"):
         periods.reopen(demo_con, PERIOD, "admin", "  ")
-    assert periods.status(demo_con, PERIOD).state == "locked"
+    assert periods.close_of(demo_con, PERIOD).state == "locked"
     opened = periods.reopen(demo_con, PERIOD, "admin", "late AWS credit")
     assert (opened.state, opened.note) == ("open", "late AWS credit")
     reason = demo_con.execute("SELECT detail->>'$.reason', detail->>'$.locked_run_key' FROM audit_event "

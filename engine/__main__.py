@@ -16,6 +16,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("engine.cli.audit", "verify the audit trail, or export it with a verification summary"),
     "methodology": ("engine.cli.methodology", "write the allocation methodology of the rule version in force"),
     "masterdata": ("engine.cli.masterdata", "apply or revert effective-dated ownership changes"),
+    "explain": ("engine.cli.explain", "explain a posted charge to the cent (cells, chains, rounding)"),
+    "provision": ("engine.cli.provision", "check a provisioning request against quota and budget"),
 }
 
 

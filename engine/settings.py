@@ -8,6 +8,7 @@ trail, engine/store/audit.py) works the same way with `.streamlit/audit_key`; it
 from __future__ import annotations
 
 import secrets
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -40,13 +41,40 @@ class Settings(BaseSettings):
     )
     cookie_name: str = Field("apportion_auth", description="Name of the login cookie.")
     cookie_expiry_days: float = Field(
-        0.5, gt=0, le=7, description="Login cookie lifetime in days; short because logout cannot revoke it."
+        0.5, gt=0, le=7,
+        description="Longest life of a sign-in (its server-side session and the cookie), in days; logout, an "
+        "admin's disable and the idle timeout end it sooner.",
+    )
+    cookie_secure: bool = Field(
+        False,
+        description="Mark the login cookie Secure (sent over HTTPS only). Turn on behind TLS; the app also sets it "
+        "by itself when the browser's address is https://.",
+    )
+    session_idle_minutes: float = Field(
+        30, gt=0, le=1440, description="Minutes without activity after which a sign-in ends (idle timeout)."
+    )
+    login_max_failures: int = Field(
+        5, ge=1, le=100, description="Consecutive failed sign-ins to one username that lock it (lockout)."
+    )
+    login_lockout_minutes: float = Field(
+        15, gt=0, le=1440,
+        description="Minutes a locked username stays locked; even the right password is refused until then.",
     )
     currency: str = Field("USD", pattern=r"^[A-Z]{3}$", description="Reporting currency (ISO 4217).")
     fiscal_year_start_month: int = Field(
         1, ge=1, le=12,
         description="Month (1-12) the fiscal year starts; moves the half-year and mid-quarter depreciation "
         "conventions in month close and what-if.",
+    )
+    provision_owner_limit: Decimal = Field(
+        Decimal("1000"), ge=0,
+        description="Provisioning requests over quota or budget costing up to this much a month escalate to the "
+        "cost centre's owner; above it, to FinOps.",
+    )
+    provision_finance_limit: Decimal = Field(
+        Decimal("10000"), ge=0,
+        description="Provisioning requests over quota or budget costing more than this a month escalate to "
+        "finance (the executive role) instead of FinOps.",
     )
     demo_mode: bool = Field(True, description="Show demo logins on the login screen while demo data is loaded.")
     audit_key: str | None = Field(

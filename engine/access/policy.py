@@ -21,6 +21,8 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "configure_tickets": ("finops", "admin"),       # ticket targets and their tokens' variable names
     "approve_close": ("finops", "admin"),           # approve a month close someone else submitted; locks it
     "reopen_period": ("admin",),                    # re-open a locked month, with a reason
+    "manage_budgets": ("finops", "admin"),          # set budgets and quotas
+    "request_provisioning": ("finops", "admin", "app_owner"),  # ask before deploying (app owners: own scope)
     "manage_users": ("admin",),                     # disable / enable users (disabling revokes their sessions)
 }
 assert all(set(roles) <= set(ROLES) for roles in ACTIONS.values())

@@ -1,0 +1,1 @@
+"""Governance before spend: quotas on resource classes, and provisioning requests checked against quota and budget."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import polars as pl
 import streamlit as st
 
@@ -10,6 +12,7 @@ from engine.outputs import audit_export
 from engine.store import audit
 from ui.auth import require_role
 from ui.db import db
+from ui.downloads import download
 from ui.formats import plain
 from ui.navigation import roles_for
 
@@ -56,11 +59,11 @@ shown = audit.events(con, actors=actors, actions=actions, entities=entities, sta
 st.caption(f"{shown.height:,} events, newest first (at most 5,000 shown; the export holds every event).")
 st.dataframe(shown, hide_index=True, width="stretch")
 
-trail = audit_export.export_csv(con)
+trail = functools.cache(lambda: audit_export.export_csv(con))   # built on the first click; both files agree
 d1, d2 = st.columns(2)
-d1.download_button("Download the trail (CSV)", trail, "audit_trail.csv", "text/csv", icon=":material/download:",
-                   help="Every event, oldest first; text cells are formula-safe.")
-summary = audit_export.summary_text(result, trail, audit_export.store_label(con))
-d2.download_button("Download the verification summary", summary,
-                   "audit_trail.summary.txt", "text/plain", icon=":material/verified:",
-                   help="The verdict, every break, and the head's anchor and the CSV's SHA-256 to keep elsewhere.")
+download(d1, "Download the trail (CSV)", trail, "audit_trail.csv", "text/csv",
+         key="audit_csv", help="Every event, oldest first; text cells are formula-safe.")
+download(d2, "Download the verification summary",
+         lambda: audit_export.summary_text(result, trail(), audit_export.store_label(con)),
+         "audit_trail.summary.txt", "text/plain", key="audit_summary", icon=":material/verified:",
+         help="The verdict, every break, and the head's anchor and the CSV's SHA-256 to keep elsewhere.")

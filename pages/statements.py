@@ -10,6 +10,7 @@ from engine.insights import comparison
 from engine.outputs import statements
 from ui.auth import require_role
 from ui.db import db
+from ui.downloads import XLSX, download
 from ui.empty import empty_state
 from ui.formats import money, plain
 from ui.navigation import roles_for
@@ -34,18 +35,29 @@ scenario_name = c3.selectbox("Scenario", list(options), index=min(1, len(options
 stmt = statement_for(con, user, period, cc, options[scenario_name])
 for line in stmt.header_lines():
     st.caption(plain(line))
-m1, m2, m3, m4 = st.columns(4)
+change = stmt.charge_change
+m1, m2, m3, m4, m5 = st.columns(5)
 m1.metric("Allocated cost", money(stmt.allocated))
 m2.metric("Subsidy", money(-stmt.subsidy) if stmt.subsidy else money(0))
 m3.metric("Markup + penalty", money(stmt.markup + stmt.penalty))
-m4.metric("Charge", money(stmt.charge))
-st.dataframe(stmt.lines, hide_index=True, width="stretch",
-             column_config={"amount": st.column_config.NumberColumn("Amount", format="dollar")})
+m4.metric("Charge", money(stmt.charge), delta=None if change is None else money(change) + " vs prior month",
+          delta_color="inverse")
+m5.metric(plain(f"Charge {stmt.prior.period}"), "no posted run" if stmt.prior.charge is None
+          else money(stmt.prior.charge))
+money_col = {"amount": st.column_config.NumberColumn("Amount", format="dollar"),
+             "prior_amount": st.column_config.NumberColumn(f"{stmt.prior.period} (prior month)", format="dollar"),
+             "change": st.column_config.NumberColumn("Change", format="dollar")}
+st.dataframe(stmt.lines, hide_index=True, width="stretch", column_config=money_col)
+
+flag_lines = stmt.flag_lines()
+if flag_lines:
+    st.subheader("Open anomalies")
+    st.caption(plain(flag_lines[0]))
+    for title in flag_lines[1:]:
+        st.text(title)
 
 base = f"statement_{cc}_{period}"
 d1, d2, d3 = st.columns(3)
-d1.download_button("CSV", statements.to_csv(stmt), f"{base}.csv", "text/csv", icon=":material/download:")
-d2.download_button("Excel", statements.to_xlsx(stmt), f"{base}.xlsx",
-                   "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", icon=":material/download:")
-d3.download_button("Printable HTML", statements.to_html(stmt), f"{base}.html", "text/html",
-                   icon=":material/print:")
+download(d1, "CSV", lambda: statements.to_csv(stmt), f"{base}.csv", "text/csv")
+download(d2, "Excel", lambda: statements.to_xlsx(stmt), f"{base}.xlsx", XLSX)
+download(d3, "Printable HTML", lambda: statements.to_html(stmt), f"{base}.html", "text/html", icon=":material/print:")

@@ -1,19 +1,76 @@
-"""Download buttons for whatever table is on screen: CSV, XLSX and Parquet, neutralised against formulas."""
+"""Download buttons that leave nothing behind: files are built on click, for the live session only, and swept soon.
+
+Streamlit 1.67 stores a button's bytes in its media store as soon as the button renders (`/media/<id>.csv`, served
+to anyone with the URL, no cookie asked) and drops them when the session shuts down; a session whose browser
+closed is kept for reconnection and then expires without shutting down, so its files stayed reachable (measured:
+still 200 after the owner's browser closed). Here every button gets a callable instead (`st.download_button`'s
+deferred data): nothing is stored until the click; the callable refuses when the session that showed the button is
+no longer connected; the file it makes is unmapped (Streamlit keeps no reference to it) and is swept by two
+orphan passes `SWEEP_S` and 2 × `SWEEP_S` seconds later (Streamlit deletes an orphaned download on its second
+pass), or earlier by any script run. `on_click="ignore"`: a download does not rerun the page.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+
 import polars as pl
 import streamlit as st
+from streamlit import runtime
+from streamlit.delta_generator import DeltaGenerator
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from engine.errors import AccessDenied
 from engine.outputs import exports
+from ui.formats import plain
+
+SWEEP_S = 10.0
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+Data = bytes | str
+
+
+def _sweep() -> None:
+    if runtime.exists():
+        runtime.get_instance().media_file_mgr.remove_orphaned_files()
+
+
+def _schedule_sweeps() -> None:
+    for delay in (SWEEP_S, 2 * SWEEP_S):
+        timer = threading.Timer(delay, _sweep)
+        timer.daemon = True
+        timer.start()
+
+
+def lazy(make: Callable[[], Data]) -> Callable[[], Data]:
+    """`make` as deferred download data bound to the current session: it runs on click, only while that session is
+    connected, and its file is swept afterwards (see the module docstring)."""
+    ctx = get_script_run_ctx()
+    session_id = ctx.session_id if ctx is not None else None
+
+    def build() -> Data:
+        if session_id is None or not runtime.exists() or not runtime.get_instance().is_active_session(session_id):
+            raise AccessDenied("the session that offered this download has ended")
+        data = make()
+        _schedule_sweeps()
+        return data
+
+    return build
+
+
+def download(where: DeltaGenerator, label: str, make: Callable[[], Data], file_name: str, mime: str, *,
+             key: str | None = None, icon: str = ":material/download:", help: str | None = None) -> None:  # noqa: A002
+    """One lazy download button in `where` (st itself or a column)."""
+    where.download_button(plain(label), lazy(make), file_name, mime, key=key, icon=icon, on_click="ignore",
+                          help=help)
 
 
 def download_row(df: pl.DataFrame, basename: str, key: str) -> None:
+    """CSV, XLSX and Parquet of the table on screen, neutralised against formulas, each built only when clicked."""
     c1, c2, c3 = st.columns(3)
-    c1.download_button("Download CSV", exports.to_csv_bytes(df), f"{basename}.csv", "text/csv", key=f"{key}_csv",
-                       icon=":material/download:")
-    c2.download_button("Download Excel", exports.to_xlsx_bytes({"data": df}), f"{basename}.xlsx",
-                       "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"{key}_xlsx",
-                       icon=":material/download:")
-    c3.download_button("Download Parquet", exports.to_parquet_bytes(df), f"{basename}.parquet",
-                       "application/octet-stream", key=f"{key}_parquet", icon=":material/download:")
+    download(c1, "Download CSV", lambda: exports.to_csv_bytes(df), f"{basename}.csv", "text/csv", key=f"{key}_csv")
+    download(c2, "Download Excel", lambda: exports.to_xlsx_bytes({"data": df}), f"{basename}.xlsx", XLSX,
+             key=f"{key}_xlsx")
+    download(c3, "Download Parquet", lambda: exports.to_parquet_bytes(df), f"{basename}.parquet",
+             "application/octet-stream", key=f"{key}_parquet")

@@ -40,8 +40,19 @@ _ALWAYS = frozenset("\\`*[]<>#|~$&{}")        # start a construct wherever they 
 _LINE_START = re.compile(r"^([ \t]*)([-+=>]|\d+[.)])", re.M)  # list items, setext underlines, quotes, ordered lists
 _SHORTCODE_CLOSE = re.compile(r"(:[\w+-]+)(?=:)")   # the colon closing an emoji shortcode `:smile:`
 _DIRECTIVE_OPEN = re.compile(r":(?=[^\W\d]|[+/\[{-])")  # `:red[…]`, `:material/…:`, `http://`
-_WWW = re.compile(r"\b(www)\.", re.I)
+# remark-gfm's autolink-literal transform (mdast-util-gfm-autolink-literal, bundled in Streamlit 1.67's frontend) runs
+# on the parsed text, after escapes are resolved: `(https?://|www(?=\.))…` and `…@domain.tld` become links whatever
+# was escaped. A WORD JOINER (U+2060: invisible, no line break, not whitespace or punctuation to JavaScript's regexes)
+# after the scheme, between `www` and its dot and after `@` breaks each pattern; the text reads the same.
+WORD_JOINER = "\u2060"
+_AUTOLINK = re.compile(r"(https?)(?=:)|(www)(?=\.)|(@)(?=[-\w])", re.I | re.A)
 _MATERIAL = re.compile(r":material/", re.I)  # Streamlit rewrites `:material/` before parsing
+
+
+def unlinked(text: str) -> str:
+    """`text` with a WORD JOINER wherever remark-gfm would autolink it (a bare URL's scheme, `www.`, an e-mail `@`):
+    the visible text is unchanged. `plain` applies it; tests use it for the text a page renders."""
+    return _AUTOLINK.sub(lambda m: m.group(0) + WORD_JOINER, text)
 
 
 def plain(text: object) -> str:
@@ -59,13 +70,15 @@ def plain(text: object) -> str:
     - `_` unless it stands between two letters or digits (intraword underscores never emphasise);
     - `:` where it would open a directive (`:red[`, `:material/`, `http:/`) or close an emoji shortcode;
     - at a line's start: `- + = >` and the `.`/`)` of `1.`/`1)` (lists, setext headings, quotes);
-    - the dot of `www.` (a bare-domain link).
+    - bare URLs and e-mail addresses, which remark-gfm links after parsing (escapes cannot stop that): an invisible
+      WORD JOINER (U+2060) goes after `http`/`https` before `:`, between `www` and `.`, and after `@`, so
+      `see http://host/phish` and `ops@example.com` show as the same text, not as links. Copied from the page,
+      such text carries the invisible joiner.
 
     Newlines are kept (paragraphs stay paragraphs). Do not put the result inside a code span (backticks): code
-    spans show backslashes. Known limit: remark-gfm links bare `http(s)://…` URLs and e-mail addresses after
-    parsing (clickable text, never fetched); escaping cannot stop that.
+    spans show backslashes.
     """
-    raw = "" if text is None else str(text)
+    raw = unlinked("" if text is None else str(text))
     colons = {m.end(1) for m in _SHORTCODE_CLOSE.finditer(raw)} | {m.start() for m in _DIRECTIVE_OPEN.finditer(raw)}
     slashes = {m.end() - 1 for m in _MATERIAL.finditer(raw)}
     out = []
@@ -73,7 +86,7 @@ def plain(text: object) -> str:
         escape = (ch in _ALWAYS or (ch == ":" and i in colons) or (ch == "/" and i in slashes)
                   or (ch == "_" and not (0 < i < len(raw) - 1 and raw[i - 1].isalnum() and raw[i + 1].isalnum())))
         out.append("\\" + ch if escape else ch)
-    done = _WWW.sub(r"\1\\.", "".join(out))
+    done = "".join(out)
     return _LINE_START.sub(lambda m: m.group(1) + (f"\\{m.group(2)}" if not m.group(2)[0].isdigit()
                                                    else m.group(2)[:-1] + "\\" + m.group(2)[-1]), done)
 

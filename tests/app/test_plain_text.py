@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import streamlit as st
 
-from ui.formats import plain
+from ui.formats import WORD_JOINER, plain
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = sorted([*(ROOT / "pages").glob("*.py"), *(ROOT / "ui").glob("*.py")])
@@ -132,9 +132,21 @@ def test_every_page_with_a_table_imports_formats() -> None:
 
 # ---- plain(): the escaping rules -------------------------------------------------------------------------------
 
-def _unescape(md: str) -> str:
-    """CommonMark's rule for backslash escapes: a backslash before ASCII punctuation stands for that character."""
+def _text_node(md: str) -> str:
+    """CommonMark's rule for backslash escapes: a backslash before ASCII punctuation stands for that character. The
+    result is the text node remark-gfm's autolink transform then reads."""
     return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", md)
+
+
+def _unescape(md: str) -> str:
+    """What a reader sees: the text node without plain()'s invisible word joiners."""
+    return _text_node(md).replace(WORD_JOINER, "")
+
+
+# The patterns of mdast-util-gfm-autolink-literal's transform as Streamlit 1.67's frontend bundles them
+# (static/js/StreamlitMarkdown.*.js): a bare URL (scheme or www.) and an e-mail address.
+GFM_URL = re.compile(r"(https?://|www(?=\.))([-.\w]+)([^ \t\r\n]*)", re.I | re.A)
+GFM_EMAIL = re.compile(r"([-.\w+]+)@([-\w]+(?:\.[-\w]+)+)", re.A)
 
 
 PAYLOADS = [
@@ -142,6 +154,7 @@ PAYLOADS = [
     "**bold** _it_ *it* `code` ~~gone~~", "$x^2$ and $$y$$", ":red[alarm] :material/home: :smile: :a:b:",
     "# heading", "1. one\n2) two\n- three\n+ four\n> quote\n===", "a | b | c\n---|---|---", "&amp; &#60;",
     "{: .class} {#id}", "www.example.com", "back\\slash \\*", "<https://x>", "line one\n\nline two",
+    "see http://127.0.0.1:9/phish", "HTTPS://WWW.Example.com/a?b=c", "mail ops@example.com or mailto:x@y.io",
 ]
 
 
@@ -161,6 +174,19 @@ def test_plain_leaves_no_construct_open(text: str) -> None:
     assert not re.search(r":(?=[^\W\d]|[+/\[{-])", unescaped)      # no directive, no `http:/`
     assert not re.search(r"(?m)^[ \t]*([-+=>]|\d+[.)])", out)  # no list, quote or setext line
     assert ":material/" not in out                                  # Streamlit's pre-parse rewrite cannot fire
+    node = _text_node(out)
+    assert not GFM_URL.search(node) and not GFM_EMAIL.search(node), node  # no bare URL or address is linked
+
+
+@pytest.mark.parametrize(("text", "node"), [
+    ("see http://127.0.0.1:9/phish", f"see http{WORD_JOINER}://127.0.0.1:9/phish"),
+    ("www.example.com", f"www{WORD_JOINER}.example.com"),
+    ("ops@example.com", f"ops@{WORD_JOINER}example.com"),
+])
+def test_plain_breaks_autolinks_with_an_invisible_joiner(text: str, node: str) -> None:
+    """Before the fix each of these matched remark-gfm's pattern after escaping; now a WORD JOINER sits inside."""
+    assert GFM_URL.search(_text_node(text)) or GFM_EMAIL.search(_text_node(text))
+    assert _text_node(plain(text)) == node
 
 
 @pytest.mark.parametrize("text", ["Chain intact: 12 events verified, none changed or removed.",

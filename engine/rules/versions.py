@@ -10,22 +10,25 @@ normalised (NFKC, format characters such as zero-width spaces removed, trimmed, 
 exactly one user in app_user whose role holds "approve_rules" (engine/access/policy.py); that identity must differ
 from the author and from everyone who edited the body (the `editors` column, and the audit trail for versions
 written before it existed). "Fiona", "fiona ", "FIONA", "ｆｉｏｎａ" and "fi\u200bona" are all Fiona.
+
+The checker's comment (why it was approved or rejected) is kept on the version (`approval_comment`) and in the
+audit event. A rollback carries its own effective month: by default the first open month (the month after the
+latest posted one, or the current month when nothing is posted); a month before the latest posted one would
+restate closed months and is refused unless the caller says so (`allow_restatement=True`).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import duckdb
 
-from engine.access.policy import require
-from engine.access.users import User, get_user
-from engine.errors import AccessDenied, InputError
+from engine.access.identity import checker, identity, known_user
+from engine.errors import InputError
 from engine.rules.model import RuleSet, from_data
 from engine.store import audit, transaction
 
@@ -50,40 +53,19 @@ class RuleVersion:
     created_at: datetime
     rule_set: RuleSet
     editors: tuple[str, ...] = ()  # everyone but the author who changed the body while it was a draft
+    approval_comment: str | None = None  # the checker's reason for approving or rejecting
 
 
 _COLS = ("name, version, status, author, approver, reason, effective_from, parent_version, body_hash, created_at,"
-         " body, editors")
+         " body, editors, approval_comment")
 
 
 def _row(r: tuple[Any, ...]) -> RuleVersion:
     body = json.loads(r[10]) if isinstance(r[10], str) else r[10]
     return RuleVersion(name=r[0], version=r[1], status=r[2], author=r[3], approver=r[4], reason=r[5],
                        effective_from=r[6], parent_version=r[7], body_hash=r[8], created_at=r[9],
-                       rule_set=from_data(body), editors=tuple(r[11] or ()))
-
-
-# Default-ignorable code points that are not format characters (Cf): combining grapheme joiner, Hangul fillers,
-# Khmer inherent vowels, Mongolian and other variation selectors.
-_IGNORABLE = frozenset([0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x3164, 0xFFA0, *range(0x180B, 0x1810),
-                        *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)])
-
-
-def identity(name: str | None) -> str:
-    """The comparable form of a username: NFKC, invisible characters removed, trimmed, case-folded."""
-    text = unicodedata.normalize("NFKC", name or "")
-    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cf", "Cc") and ord(ch) not in _IGNORABLE)
-    return unicodedata.normalize("NFKC", text.strip().casefold())
-
-
-def _known_user(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
-    """The app_user username `name` denotes, if any; two usernames with one identity are refused."""
-    key = identity(name)
-    matches = [u for (u,) in con.execute("SELECT username FROM app_user").fetchall() if identity(u) == key]
-    if len(matches) > 1:
-        raise InputError(f"{name!r} matches several users ({', '.join(sorted(matches))}) once case and invisible "
-                         "characters are ignored: rename all but one")
-    return matches[0] if matches else None
+                       rule_set=from_data(body), editors=tuple(r[11] or ()),
+                       approval_comment=r[12])
 
 
 def _maker(con: duckdb.DuckDBPyConnection, name: str, what: str) -> str:
@@ -91,20 +73,7 @@ def _maker(con: duckdb.DuckDBPyConnection, name: str, what: str) -> str:
     key = identity(name)
     if not key:
         raise VersionError(f"{what} needs the name of who makes the change")
-    return _known_user(con, name) or key
-
-
-def _checker(con: duckdb.DuckDBPyConnection, name: str, verb: str, what: str) -> User:
-    """The user approving or rejecting: known, and holding the approving right."""
-    if not identity(name):
-        raise InputError(f"no approver given: name the user who is to {verb} {what}")
-    username = _known_user(con, name)
-    user = get_user(con, username) if username else None
-    if user is None:
-        raise AccessDenied(f"{name!r} is not a user of this store: only a known user with the right to approve "
-                           f"rule changes can {verb} {what}")
-    require(user, "approve_rules", f"{verb} {what} (approving rule changes is for finops and admin)")
-    return user
+    return known_user(con, name) or key
 
 
 def makers(con: duckdb.DuckDBPyConnection, rv: RuleVersion) -> dict[str, str]:
@@ -213,9 +182,9 @@ def _transition(con: duckdb.DuckDBPyConnection, name: str, version: int, actor: 
                 did = "wrote" if identity(actor) == identity(current.author) else "edited"
                 raise VersionError(f"{wrote[identity(actor)]} {did} {what} and cannot also {verb} it: a second "
                                    "person must")
-            actor = _checker(con, actor, verb, what).username
-            con.execute("UPDATE rule_set SET status = ?, approver = ? WHERE name = ? AND version = ?",
-                        [to, actor, name, version])
+            actor = checker(con, actor, "approve_rules", verb, what, "approve rule changes").username
+            con.execute("UPDATE rule_set SET status = ?, approver = ?, approval_comment = ? WHERE name = ?"
+                        " AND version = ?", [to, actor, reason, name, version])
             detail["makers"] = sorted(wrote.values())
         else:
             actor = _maker(con, actor, f"submitting {what}")
@@ -230,7 +199,8 @@ def submit(con: duckdb.DuckDBPyConnection, name: str, version: int, actor: str) 
 
 def approve(con: duckdb.DuckDBPyConnection, name: str, version: int, approver: str,
             reason: str | None = None) -> None:
-    """Approve a pending version: `approver` must be a known user with "approve_rules" who did not write it."""
+    """Approve a pending version: `approver` must be a known user with "approve_rules" who did not write it.
+    `reason` is the approver's comment: kept on the version (`approval_comment`) and in the audit event."""
     _transition(con, name, version, approver, "pending", "approved", "rule.approve",
                 reason.strip() or None if reason is not None else None)
 
@@ -240,22 +210,60 @@ def reject(con: duckdb.DuckDBPyConnection, name: str, version: int, approver: st
     _transition(con, name, version, approver, "pending", "rejected", "rule.reject", reason)
 
 
+def _month(d: date) -> str:
+    return f"{d.year:04d}-{d.month:02d}"
+
+
+def _next_month(period: str) -> str:
+    y, m = int(period[:4]), int(period[5:])
+    return f"{y + m // 12:04d}-{m % 12 + 1:02d}"
+
+
+def latest_posted_period(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The latest month that is posted (a posted run of any rule set: months close for the whole organisation) or
+    locked (engine/allocation/periods.py; a submitted close names a posted run, so it is covered too)."""
+    from engine.allocation import periods  # the allocation package imports this module
+
+    posted = con.execute("SELECT max(period) FROM allocation_run WHERE status = 'posted'").fetchall()[0][0]
+    months = [str(m) for m in (posted, *periods.locked_periods(con)) if m]
+    return max(months) if months else None
+
+
+def first_open_period(con: duckdb.DuckDBPyConnection, today: date | None = None) -> str:
+    """The first month a new rule version can take effect without restating a closed one: the month after the
+    latest posted month, or the current month when nothing is posted yet."""
+    latest = latest_posted_period(con)
+    return _next_month(latest) if latest is not None else _month(today or date.today())
+
+
 def rollback(con: duckdb.DuckDBPyConnection, name: str, to_version: int, author: str, reason: str,
-             effective_from: str | None = None) -> int:
-    """Submit a new version whose body is `to_version`'s; it still needs an approver like any other change."""
+             effective_from: str | None = None, *, allow_restatement: bool = False,
+             today: date | None = None) -> int:
+    """Submit a new version whose body is `to_version`'s; it still needs an approver like any other change.
+
+    It takes effect from `effective_from` (default: `first_open_period`), never from the old version's month, so
+    approving it does not silently re-apply old rules to closed months. A month before the latest posted one is
+    refused unless `allow_restatement` is set (a deliberate restatement of closed months)."""
     _check_period(effective_from)
     with transaction(con):
         author = _maker(con, author, f"rolling back {name}")
         old = get(con, name, to_version)
+        effective = effective_from or first_open_period(con, today)
+        latest = latest_posted_period(con)
+        if latest is not None and effective < latest and not allow_restatement:
+            raise VersionError(f"a rollback effective from {effective} would restate closed months up to {latest}:"
+                               f" choose {latest} or later (the first open month is"
+                               f" {first_open_period(con, today)}), or allow a restatement explicitly")
         version = _next_version(con, name)
         con.execute(
             "INSERT INTO rule_set (name, version, status, author, reason, effective_from, parent_version, body,"
             " body_hash) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?)",
-            [name, version, author, f"rollback to v{to_version}: {reason}", effective_from or old.effective_from,
-             version - 1, old.rule_set.body_json(), old.body_hash],
+            [name, version, author, f"rollback to v{to_version}: {reason}", effective, version - 1,
+             old.rule_set.body_json(), old.body_hash],
         )
         audit.record(con, author, "rule.rollback", "rule_set", f"{name}@{version}",
-                     {"to_version": to_version, "reason": reason, "body_hash": old.body_hash})
+                     {"to_version": to_version, "reason": reason, "body_hash": old.body_hash,
+                      "effective_from": effective, "restates": bool(latest is not None and effective <= latest)})
     return version
 
 

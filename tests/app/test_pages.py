@@ -93,6 +93,7 @@ def test_workshop_saves_a_draft_that_an_approver_can_approve(app_db: Path) -> No
     assert [b for b in rules.button if b.label == "Approve"][0].disabled  # the author cannot approve
     rules = page_as("rules", "admin").run()
     rules.selectbox(key="rv_choice").set_value((name, version)).run()
+    rules.text_area(key="rv_approve_comment").input("Workshop outcome checked")  # approving needs a comment
     [b for b in rules.button if b.label == "Approve"][0].click().run()
     assert not rules.exception
     assert _sql(app_db, "SELECT status, approver FROM rule_set WHERE name = ? AND version = ?",

@@ -11,7 +11,7 @@ import streamlit as st
 from engine.access import policy
 from engine.errors import ApportionError
 from engine.insights import explorer, overview
-from engine.insights.anomalies import decompose, spend_split, workflow
+from engine.insights.anomalies import decompose, spend_split, thresholds, workflow
 from engine.insights.anomalies.allocation_change import RULE as ALLOCATED
 from engine.insights.anomalies.scan import LEVELS
 from engine.insights.anomalies.why import Split
@@ -58,6 +58,34 @@ if not can_triage:
 notice = st.session_state.pop("anomaly_notice", None)
 if notice:
     st.success(plain(notice))
+
+if policy.can(user, "tune_detectors"):
+    with st.expander(f"Detector thresholds (version {thresholds.current_version(con)})"):
+        st.caption("The most specific threshold wins: the scope, then every scope of its kind ('*'), then the "
+                   "defaults (k 3.5, floor $50 a day, +50 % week over week, +30 % month over month).")
+        in_force = thresholds.in_force(con)
+        if in_force:
+            st.dataframe(pl.DataFrame([{"scope kind": k, "scope": i, **vars(t)} for (k, i), t in in_force.items()]),
+                         hide_index=True, width="stretch")
+        with st.form("anomaly_thresholds"):
+            c1, c2 = st.columns(2)
+            kind = c1.selectbox("Scope kind", [*LEVELS, thresholds.ANY], key="thr_kind")
+            scope_id = c2.text_input("Scope id ('*' for every scope of the kind)", value="*", key="thr_scope")
+            t1, t2, t3, t4 = st.columns(4)
+            k = t1.number_input("k (robust z)", min_value=0.1, value=3.5, step=0.5, key="thr_k")
+            floor = t2.number_input("Floor ($ a day)", min_value=0.0, value=50.0, step=10.0, key="thr_floor")
+            weekly = t3.number_input("Week over week", min_value=0.05, value=0.5, step=0.1, key="thr_weekly")
+            monthly = t4.number_input("Month over month", min_value=0.05, value=0.3, step=0.1, key="thr_monthly")
+            reason = st.text_input("Why", key="thr_reason")
+            if st.form_submit_button("Save thresholds (new version)"):
+                try:
+                    v = thresholds.set_threshold(con, user, kind, scope_id, thresholds.Threshold(
+                        float(k), float(floor), float(weekly), float(monthly)), reason)
+                except ApportionError as exc:
+                    st.error(plain(exc))
+                else:
+                    st.session_state["anomaly_notice"] = f"Thresholds version {v} saved; the next detection uses it."
+                    st.rerun()
 
 f1, f2, f3 = st.columns(3)
 status = f1.selectbox("Status", ["active", "all", *STATUSES], format_func=STATUS_TITLES.__getitem__,

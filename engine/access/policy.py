@@ -19,11 +19,18 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "approve_rules": ("finops", "admin"),           # approve or reject a pending rule version nobody else made
     "triage_anomalies": ("finops", "admin", "app_owner"),  # acknowledge, ticket, resolve (app owners: own scope)
     "configure_tickets": ("finops", "admin"),       # ticket targets and their tokens' variable names
+    "tune_detectors": ("finops", "admin"),          # anomaly thresholds per scope (versioned, audited)
     "approve_close": ("finops", "admin"),           # approve a month close someone else submitted; locks it
     "reopen_period": ("admin",),                    # re-open a locked month, with a reason
     "manage_budgets": ("finops", "admin"),          # set budgets and quotas
     "request_provisioning": ("finops", "admin", "app_owner"),  # ask before deploying (app owners: own scope)
     "manage_users": ("admin",),                     # disable / enable users (disabling revokes their sessions)
+    "edit_cost_models": ("finops", "admin"),        # rate cards, commitment policy, disposals, transition, catalogue
+    "manage_invoices": ("finops", "admin"),         # enter / upload invoice totals, open and settle invoice disputes
+    "manage_sources": ("finops", "admin"),         # add, pause, resume and run live sources (docs/sources.md)
+    "raise_dispute": ("app_owner", "finops", "admin"),  # dispute a statement line (app owners: own scope)
+    "decide_dispute": ("finops", "admin"),          # accept (adjustment in the next run) or reject a dispute
+    "lead_improvement": ("finops", "admin"),        # KPI targets, rule reviews, avoided cost, cost to operate
 }
 assert all(set(roles) <= set(ROLES) for roles in ACTIONS.values())
 

@@ -64,7 +64,8 @@ def _money(cents: int) -> Decimal:
 
 
 def scan_months(con: duckdb.DuckDBPyConnection, user: User | None, first_period: str, last_period: str,
-                levels: Sequence[str] = MONTH_LEVELS, params: DetectorParams = DEFAULT_PARAMS) -> pl.DataFrame:
+                levels: Sequence[str] = MONTH_LEVELS, params: DetectorParams = DEFAULT_PARAMS,
+                change: float = MONTH_CHANGE) -> pl.DataFrame:
     """Month flags for the periods `first_period`..`last_period` (YYYY-MM, inclusive), in the frame shape of
     `scan` (scope_kind, scope_id, date = the month's first day, actual, expected, excess, score, rule). Scoped to
     `user` like every scan; `None` sees nothing."""
@@ -105,7 +106,7 @@ def scan_months(con: duckdb.DuckDBPyConnection, user: User | None, first_period:
             days = month_end(m).day
             excess = actual - expected
             rel = excess / max(abs(expected), guard_per_day * days * 100)
-            if rel > MONTH_CHANGE and excess > params.floor * days * 100:
+            if rel > change and excess > params.floor * days * 100:
                 rows.append({"scope_kind": kind, "scope_id": scope_id, "date": m, "actual": _money(actual),
                              "expected": _money(expected), "excess": _money(excess), "score": float(rel),
                              "rule": RULE})

@@ -41,6 +41,7 @@ from engine.access import policy
 from engine.access.scope import cost_center_filter
 from engine.access.users import User
 from engine.errors import AccessDenied, InputError, NotFound
+from engine.insights.anomalies import thresholds
 from engine.insights.anomalies.allocation_change import ALLOCATION_CHANGE, scan_allocation
 from engine.insights.anomalies.allocation_change import RULE as ALLOCATED
 from engine.insights.anomalies.detectors import DEFAULT_PARAMS, DetectorParams
@@ -396,7 +397,8 @@ def detect(con: duckdb.DuckDBPyConnection, start: date, end: date, actor: str, *
     """Run the daily detector over `start`..`end` (at most the last 366 days of it) for every cost centre and
     persist what it flags."""
     start, end = _window(start, end)
-    flags = scan(con, SYSTEM, start, end, levels, params)
+    loose, _ = thresholds.loosest(con, params)
+    flags = thresholds.apply(con, scan(con, SYSTEM, start, end, levels, loose), params)
     return persist(con, flags, actor, window=(start, end), trigger=trigger, context=context)
 
 
@@ -404,7 +406,8 @@ def detect_allocation(con: duckdb.DuckDBPyConnection, period: str, actor: str, *
                       threshold: float = ALLOCATION_CHANGE, params: DetectorParams = DEFAULT_PARAMS,
                       trigger: str = "manual", context: dict[str, Any] | None = None) -> DetectResult:
     """Run the allocation-change rule (allocation_change.py) for one posted month and persist what it flags."""
-    flags = scan_allocation(con, period, threshold=threshold, params=params)
+    loose, change = thresholds.loosest(con, params, threshold)
+    flags = thresholds.apply(con, scan_allocation(con, period, threshold=change, params=loose), params, threshold)
     first = month_start(period)
     return persist(con, flags, actor, window=(first, month_end(first)), trigger=trigger, context=context)
 
@@ -413,7 +416,9 @@ def detect_months(con: duckdb.DuckDBPyConnection, first_period: str, last_period
                   params: DetectorParams = DEFAULT_PARAMS, trigger: str = "manual",
                   context: dict[str, Any] | None = None) -> DetectResult:
     """Run the month-over-month rule for the periods `first_period`..`last_period` and persist what it flags."""
-    flags = scan_months(con, SYSTEM, first_period, last_period, params=params)
+    loose, change = thresholds.loosest(con, params)
+    flags = thresholds.apply(con, scan_months(con, SYSTEM, first_period, last_period, params=loose, change=change),
+                             params)
     window = (month_start(first_period), month_end(month_start(last_period)))
     return persist(con, flags, actor, window=window, trigger=trigger, context=context)
 

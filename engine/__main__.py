@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "masterdata": ("engine.cli.masterdata", "apply or revert effective-dated ownership changes"),
     "explain": ("engine.cli.explain", "explain a posted charge to the cent (cells, chains, rounding)"),
     "provision": ("engine.cli.provision", "check a provisioning request against quota and budget"),
+    "sources": ("engine.cli.sources", "list live sources, or run them (one, the due ones, or all)"),
 }
 
 

@@ -60,7 +60,7 @@ if notice:
     st.success(plain(notice))
 
 if policy.can(user, "tune_detectors"):
-    with st.expander(f"Detector thresholds (version {thresholds.current_version(con)})"):
+    with st.expander(plain(f"Detector thresholds (version {thresholds.current_version(con)})")):
         st.caption("The most specific threshold wins: the scope, then every scope of its kind ('*'), then the "
                    "defaults (k 3.5, floor $50 a day, +50 % week over week, +30 % month over month).")
         in_force = thresholds.in_force(con)

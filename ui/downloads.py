@@ -63,7 +63,7 @@ def download(where: DeltaGenerator, label: str, make: Callable[[], Data], file_n
              key: str | None = None, icon: str = ":material/download:", help: str | None = None) -> None:  # noqa: A002
     """One lazy download button in `where` (st itself or a column)."""
     where.download_button(plain(label), lazy(make), file_name, mime, key=key, icon=icon, on_click="ignore",
-                          help=help)
+                          help=plain(help) if help else None)
 
 
 def download_row(df: pl.DataFrame, basename: str, key: str) -> None:

@@ -37,6 +37,8 @@ PAGES: tuple[PageSpec, ...] = (
              policy.roles_for("close_month")),
     PageSpec("statements", "Statements", ":material/receipt_long:", "Allocation",
              ("app_owner", "finops", "admin", "auditor")),
+    PageSpec("explain", "Explain a charge", ":material/calculate:", "Allocation",
+             ("finops", "admin", "auditor", "app_owner")),
     PageSpec("ingest", "Ingest", ":material/upload_file:", "Data", policy.roles_for("ingest")),
     PageSpec("reconciliation", "Reconciliation", ":material/rule_settings:", "Data", ("finops", "admin", "auditor")),
     PageSpec("rules", "Rule versions", ":material/rule:", "Governance", ("finops", "admin", "auditor")),

@@ -225,7 +225,13 @@ class _Flow:
                     self.add(RowKey(no, s.id, s.name, o, s.method.kind, label, tk, tid), x * v, s.id)
                 for p, v in out_pools.items():
                     self.send(p, o, x * v)
+        self.traced(ids, prepared, totals)
         self.done.update(ids)
+
+    def traced(self, ids: list[str], prepared: list[tuple[dict[tuple[str, str], Decimal], methods.Shares]],
+               totals: dict[str, list[Decimal]]) -> None:
+        """Hook after a block: its steps, each step's final/pool shares and the amount per origin it shared
+        (solved, for a reciprocal group). Does nothing here; engine/allocation/explain.py records it."""
 
 
 def _blocks(rs: RuleSet) -> list[tuple[int, list[Step]]]:
@@ -247,9 +253,14 @@ def _blocks(rs: RuleSet) -> list[tuple[int, list[Step]]]:
 
 def run_cascade(rs: RuleSet, data: PoolData) -> Rows:
     """Unrounded result rows; their amounts per source pool add up to that pool's source total."""
+    return run_flow(_Flow(rs, data))
+
+
+def run_flow(flow: _Flow) -> Rows:
+    """The cascade over `flow` (a _Flow, or a subclass that records what it does: explain.py)."""
+    rs, data = flow.rs, flow.data
     with localcontext() as ctx:
         ctx.prec = PRECISION
-        flow = _Flow(rs, data)
         unmatched = data.pool_totals.get(UNMATCHED, Decimal(0))
         if unmatched:
             flow.add(_unalloc_key(0, UNMATCHED, "lines no step claims", UNMATCHED, "unmatched", ""), unmatched,

@@ -1,8 +1,9 @@
 """Quotas: how much of a resource class a cost centre may hold, and how much it holds now.
 
-In use = what the inventory shows (assets in use of that class owned by the cost centre; for `licence:<product>`,
-assigned seats) plus the quantity of approved provisioning requests not yet in the inventory. Requests are counted
-until the inventory catches up — a conservative choice: a pipeline that deploys twice cannot slip past the quota.
+In use = what the inventory shows (asset records in use of that class owned by the cost centre — discovery sources
+such as SCCM or Jamf see the same devices again and are not counted; for `licence:<product>`, assigned seats) plus
+the quantity of approved provisioning requests not yet in the inventory. Requests are counted until the inventory
+catches up — a conservative choice: a pipeline that deploys twice cannot slip past the quota.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import duckdb
 from engine.access.policy import require
 from engine.access.users import User
 from engine.errors import InputError
+from engine.ingest import registry
 from engine.store import audit, transaction
 
 LICENCE_PREFIX = "licence:"
@@ -64,9 +66,11 @@ def use(con: duckdb.DuckDBPyConnection, cost_center_id: str, resource_class: str
         inv = con.execute("SELECT count(*) FROM licence_assignment WHERE cost_center_id = ? AND product = ?",
                           [cost_center_id, resource_class[len(LICENCE_PREFIX):]]).fetchall()[0][0]
     else:
+        discovery = list(registry.with_role("discovery"))     # seen by agents: the records already count them
+        marks = ", ".join("?" for _ in discovery) or "NULL"
         inv = con.execute("SELECT count(*) FROM asset WHERE cost_center_id = ? AND class = ?"
-                          " AND coalesce(lifecycle_status, 'in_use') = 'in_use'",
-                          [cost_center_id, resource_class]).fetchall()[0][0]
+                          f" AND coalesce(lifecycle_status, 'in_use') = 'in_use' AND source NOT IN ({marks})",
+                          [cost_center_id, resource_class, *discovery]).fetchall()[0][0]
     approved = con.execute("SELECT coalesce(sum(quantity), 0) FROM provisioning_request WHERE state = 'approved'"
                            " AND cost_center_id = ? AND resource_class = ?",
                            [cost_center_id, resource_class]).fetchall()[0][0]

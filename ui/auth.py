@@ -1,47 +1,74 @@
-"""Login and the page guard. The role is read from the store on every run; the browser only proves identity."""
+"""Login, the session check and the page guard. The role is read from the store on every run; the browser's cookie
+only carries a signed id of a server-side session (engine/access/sessions.py), checked on every run.
+
+Why not streamlit-authenticator's own cookie (0.4.2): its cookie is a JWT of {username, exp_date}, so it cannot be
+revoked; its reader raises on an `alg: none` token, a token without `exp_date` and an unknown user (the page showed
+"This app has encountered an error"); its failed-login count lives in one process's memory and is checked only
+after the form is read. Here the form is ours, the password and lockout checks are the engine's (`sessions.sign_in`),
+and the cookie is written with the same cookie component the library uses (extra-streamlit-components), which sets
+it from JavaScript: it cannot be HttpOnly (docs/security.md, "Sessions").
+"""
 
 from __future__ import annotations
 
-import copy
+from datetime import UTC
 from typing import NoReturn
 
 import streamlit as st
-import streamlit_authenticator as stauth
+from extra_streamlit_components.CookieManager import _component_func as _cookie_component
 
-from engine.access import users
+from engine.access import sessions, users
 from engine.access.users import User
 from engine.errors import ApportionError
 from engine.settings import get_settings
 from ui.db import db
+from ui.formats import plain
 
 DEMO_LOGINS_KEY = "_demo_logins"
+SESSION_KEY = "_apportion_session"   # the session id of this browser tab (server-side state, never rendered)
+_FORGET_KEY = "_forget_cookie"       # set at logout until the browser confirms the cookie is deleted
+_AUTH_KEYS = ("authentication_status", "username", "name")
+_HIDE_COMPONENT = '<style>.element-container:has(iframe[height="0"]) { display: none; }</style>'
 
 
-def _authenticator() -> stauth.Authenticate:
-    settings = get_settings()
+def _cookie_key() -> str:
     try:
-        cookie_key = settings.resolved_cookie_key()
+        return get_settings().resolved_cookie_key()
     except ApportionError as exc:  # a configuration problem, safe and useful to show
         st.error(str(exc))
         st.stop()
-    creds = copy.deepcopy(users.credentials(db()))  # the library mutates what it is given
-    return stauth.Authenticate(
-        creds,
-        cookie_name=settings.cookie_name,
-        cookie_key=cookie_key,
-        cookie_expiry_days=settings.cookie_expiry_days,
-        auto_hash=False,
-        # The library sleeps before every anonymous run so that a cookie component can answer; 0.4.2 reads the
-        # cookie from the request (st.context.cookies), so the wait only delays every login. bcrypt still costs.
-        login_sleep_time=0.05,
-    )
+
+
+def _signed_out() -> None:
+    st.session_state.pop(SESSION_KEY, None)
+    for k in _AUTH_KEYS:
+        st.session_state[k] = None
+
+
+def _signed_in(session_id: str, user: User) -> None:
+    st.session_state[SESSION_KEY] = session_id
+    st.session_state["authentication_status"] = True
+    st.session_state["username"] = user.username
+    st.session_state["name"] = user.display_name
 
 
 def current_user() -> User | None:
-    if not st.session_state.get("authentication_status"):
+    """The user of a live session, else None. The session id comes from this tab's state or, on a fresh tab, from
+    the login cookie of the request; a malformed, minted, revoked, expired or idle one is simply signed out."""
+    sid = st.session_state.get(SESSION_KEY)
+    if not isinstance(sid, str):
+        sid = sessions.session_id_from_cookie(st.context.cookies.get(get_settings().cookie_name), _cookie_key())
+    if sid is None:
+        _signed_out()
         return None
-    username = st.session_state.get("username")
-    return users.get_user(db(), username) if username else None
+    con = db()
+    check = sessions.validate(con, sid)
+    user = users.get_user(con, check.username) if check.ok and check.username else None
+    if user is None:
+        _signed_out()
+        return None
+    _signed_in(sid, user)
+    return user
 
 
 def _demo_logins() -> list[tuple[str, str, str]]:
@@ -50,19 +77,57 @@ def _demo_logins() -> list[tuple[str, str, str]]:
     return [(u, pw, role) for u, (pw, role) in DEMO_LOGINS.items()]
 
 
+def _secure_cookie() -> bool:
+    return get_settings().cookie_secure or (st.context.url or "").startswith("https://")
+
+
+def _write_cookie(session: sessions.Session) -> None:
+    """Hand the signed session id to the browser; the component's answer reruns the app, signed in."""
+    st.html(_HIDE_COMPONENT)
+    options = {"path": "/", "expires": session.expires_at.replace(tzinfo=UTC).isoformat(), "sameSite": "strict"}
+    if _secure_cookie():
+        options["secure"] = True
+    _cookie_component(method="set", cookie=get_settings().cookie_name, value=sessions.cookie_value(
+        session, _cookie_key()), options=options, key="apportion_cookie_set", default=False)
+
+
+def _forget_cookie() -> None:
+    """After logout: delete the cookie in the browser; rendered on every run until the browser says it did (the
+    session is already revoked in the store, so a cookie that survives opens nothing)."""
+    st.html(_HIDE_COMPONENT)
+    if _cookie_component(method="delete", cookie=get_settings().cookie_name, key="apportion_cookie_delete",
+                         default=False):
+        st.session_state.pop(_FORGET_KEY, None)
+
+
 def render_login() -> None:
     """The login form, plus the demo logins while (and only while) demo data is loaded."""
     st.title("Apportion")
     st.caption("IT cost allocation: fair, explainable, auditable.")
-    _authenticator().login(location="main")
-    if st.session_state.get("authentication_status") and current_user() is not None:
-        # No st.rerun() here: the cookie component writes the login cookie in the browser and then triggers the
-        # rerun itself. Rerunning at once could unmount it first, and a reopened link would then ask to log in.
-        st.success("Signed in. Opening Apportion…")
-        st.button("Continue", key="login_continue", help="If nothing happens within a second or two.")
-        st.stop()
-    if st.session_state.get("authentication_status") is False:
-        st.error("Username or password is incorrect.")
+    with st.form("login"):
+        st.subheader("Login")
+        username = st.text_input("Username", autocomplete="username")
+        password = st.text_input("Password", type="password", autocomplete="current-password")
+        submitted = st.form_submit_button("Login")
+    if submitted:
+        try:
+            session = sessions.sign_in(db(), username, password)
+            user = users.get_user(db(), session.username)
+        except ApportionError as exc:
+            st.session_state["authentication_status"] = False
+            st.error(plain(str(exc)))
+        else:
+            if user is not None:
+                _signed_in(session.session_id, user)
+                st.session_state.pop(_FORGET_KEY, None)
+                _write_cookie(session)
+                # No st.rerun() here: the cookie component writes the cookie in the browser and then reruns the app
+                # itself. Rerunning at once could unmount it first, and a reopened link would then ask to log in.
+                st.success("Signed in. Opening Apportion…")
+                st.button("Continue", key="login_continue", help="If nothing happens within a second or two.")
+                st.stop()
+    if st.session_state.get(_FORGET_KEY):
+        _forget_cookie()
     if get_settings().demo_mode and users.has_demo_data(db()):
         with st.expander("Demo logins", expanded=True):
             st.table({"user": [u for u, _, _ in _demo_logins()], "password": [p for _, p, _ in _demo_logins()],
@@ -74,15 +139,20 @@ def _request_logout() -> None:
 
 
 def logout_button() -> None:
-    """A plain button: building the authenticator (and its cookie component) on every signed-in run would cost
-    extra reruns per page view; it is built only when the user actually logs out."""
+    """A plain button; the cookie component is built only on the run that logs out."""
     st.sidebar.button("Log out", on_click=_request_logout, icon=":material/logout:")
 
 
 def handle_logout() -> None:
-    """Called by app.py before anything else: ends the session and deletes the login cookie."""
-    if st.session_state.pop("_logout_requested", False) and st.session_state.get("authentication_status"):
-        _authenticator().logout(location="unrendered")
+    """Called by app.py before anything else: revokes the session in the store (every copy of its cookie stops
+    working), forgets it in this tab, and has the login page delete the cookie in this browser."""
+    if not st.session_state.pop("_logout_requested", False):
+        return
+    sid = st.session_state.get(SESSION_KEY)
+    if isinstance(sid, str):
+        sessions.revoke(db(), sid)
+    _signed_out()
+    st.session_state[_FORGET_KEY] = True
 
 
 def deny(message: str) -> NoReturn:

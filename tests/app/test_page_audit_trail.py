@@ -53,6 +53,7 @@ def test_an_intact_trail_says_so(audit_db: Path) -> None:
 
 
 def test_the_page_lists_every_break_after_tampering(audit_db: Path) -> None:
+    at = page_as("audit_trail", "audrey")  # signing in is audited: before the tampering, like a real session
     n = int(_sql(audit_db, "SELECT count(*) FROM audit_event")[0][0])  # type: ignore[call-overload]
     assert n >= 5
     con = duckdb.connect(str(audit_db))  # somebody holding the file, with plain SQL
@@ -64,7 +65,7 @@ def test_the_page_lists_every_break_after_tampering(audit_db: Path) -> None:
     assert [(p.seq, p.kind) for p in expected.problems] == [(1, "changed"), (3, "timestamp edited"),
                                                             (n, "truncated")]
 
-    at = page_as("audit_trail", "audrey").run()
+    at.run()
     assert not at.exception and not at.success
     assert [e.value for e in at.error] == [f"Audit chain broken: 3 problems found in {n - 2} events."]
     problems = at.dataframe[0].value

@@ -41,6 +41,7 @@ from engine.access import policy
 from engine.access.scope import cost_center_filter
 from engine.access.users import User
 from engine.errors import AccessDenied, InputError, NotFound
+from engine.governance import exceptions as business_exceptions
 from engine.insights.anomalies import thresholds
 from engine.insights.anomalies.allocation_change import ALLOCATION_CHANGE, scan_allocation
 from engine.insights.anomalies.allocation_change import RULE as ALLOCATED
@@ -224,6 +225,7 @@ def persist(con: duckdb.DuckDBPyConnection, flags: pl.DataFrame, actor: str, *, 
     flags = flags.select(_FLAG_COLS).cast({c: SCHEMA[c] for c in _FLAG_COLS})
     if flags.is_empty():
         return DetectResult()
+    flags = business_exceptions.drop_excluded(con, flags)   # approved, time-boxed exclusions (a planned spike)
     kept, suppressed = _suppress(flags, _patterns(con))
     now = now_utc()
     centres = _cost_centers(con, sorted(set(kept["scope_kind"].to_list())), *window) if not kept.is_empty() else {}

@@ -24,4 +24,4 @@ else:
     with st.sidebar:
         st.caption(f"Signed in as **{plain(user.display_name)}** · {user.role.replace('_', ' ')}")
         logout_button()
-    st.navigation(sections).run()
+    st.navigation(sections, expanded=True).run()   # every page listed: the roles already trim the list

@@ -37,11 +37,26 @@ PAGES: tuple[PageSpec, ...] = (
              policy.roles_for("close_month")),
     PageSpec("statements", "Statements", ":material/receipt_long:", "Allocation",
              ("app_owner", "finops", "admin", "auditor")),
+    PageSpec("disputes", "Disputes", ":material/gavel:", "Allocation",
+             ("app_owner", "finops", "admin", "auditor")),
+    PageSpec("improvement", "Continuous improvement", ":material/trending_up:", "Governance",
+             (*policy.roles_for("lead_improvement"), "executive", "auditor")),  # the last two read only
     PageSpec("explain", "Explain a charge", ":material/calculate:", "Allocation",
              ("finops", "admin", "auditor", "app_owner")),
+    PageSpec("cost_models", "Cost models", ":material/functions:", "Allocation",
+             ("finops", "admin", "auditor", "executive")),  # the last two read only (edit_cost_models)
+    PageSpec("catalogue", "Service catalogue", ":material/menu_book:", "Allocation",
+             ("app_owner", "finops", "admin", "auditor", "executive")),  # app owners see their applications only
     PageSpec("ingest", "Ingest", ":material/upload_file:", "Data", policy.roles_for("ingest")),
+    PageSpec("invoices", "Invoices", ":material/request_quote:", "Data", policy.roles_for("manage_invoices")),
     PageSpec("reconciliation", "Reconciliation", ":material/rule_settings:", "Data", ("finops", "admin", "auditor")),
+    PageSpec("sources", "Sources", ":material/sync:", "Data", policy.roles_for("manage_sources")),
     PageSpec("rules", "Rule versions", ":material/rule:", "Governance", ("finops", "admin", "auditor")),
+    PageSpec("scope", "Scope and basis", ":material/category:", "Governance", ("finops", "admin", "auditor")),
+    PageSpec("planning", "Plan vs actual", ":material/query_stats:", "Allocation", ("finops", "admin", "auditor")),
+    PageSpec("exceptions", "Business exceptions", ":material/event_busy:", "Governance",
+             ("finops", "admin", "auditor")),
+    PageSpec("users", "Users", ":material/group:", "Governance", policy.roles_for("manage_users")),
     PageSpec("audit_trail", "Audit trail", ":material/policy:", "Governance", ("admin", "finops", "auditor")),
 )
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import duckdb
 
-from engine.errors import NotFound
+from engine.errors import InputError, NotFound
 
 ROLES = ("admin", "finops", "executive", "app_owner", "auditor")
 
@@ -54,6 +54,8 @@ def disable_user(con: duckdb.DuckDBPyConnection, username: str, actor: User | No
     policy.require(actor, "manage_users", f"disable {username}")
     assert actor is not None
     name = sessions.normalise_username(username)
+    if name == sessions.normalise_username(actor.username):
+        raise InputError("you cannot disable yourself: another admin must")
     at = now if now is not None else audit.now()
     with transaction(con):
         if not con.execute("SELECT 1 FROM app_user WHERE username = ?", [name]).fetchall():

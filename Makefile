@@ -15,8 +15,10 @@ $(VENV)/.runtime: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+$(VENV)/.dev: requirements.txt requirements-dev.txt requirements-focus.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	test -x $(VENV)/focus/bin/python || $(PYTHON) -m venv $(VENV)/focus
+	$(VENV)/focus/bin/pip install --quiet -r requirements-focus.txt
 	touch $@ $(VENV)/.runtime
 
 setup: $(VENV)/.runtime

@@ -18,7 +18,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "masterdata": ("engine.cli.masterdata", "apply or revert effective-dated ownership changes"),
     "explain": ("engine.cli.explain", "explain a posted charge to the cent (cells, chains, rounding)"),
     "provision": ("engine.cli.provision", "check a provisioning request against quota and budget"),
+    "journal": ("engine.cli.journal", "write a posted run's ERP journal (SAP FI, Oracle GL_INTERFACE, CSV)"),
+    "export-focus": ("engine.cli.export_focus", "write a posted run's allocated cost as FOCUS 1.0 rows"),
     "sources": ("engine.cli.sources", "list live sources, or run them (one, the due ones, or all)"),
+    "backup": ("engine.cli.backup", "export the whole store to a folder, with per-table checksums"),
+    "restore": ("engine.cli.backup", "replace the store with a backup folder, verified table by table"),
 }
 
 

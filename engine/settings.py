@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -61,10 +62,21 @@ class Settings(BaseSettings):
         description="Minutes a locked username stays locked; even the right password is refused until then.",
     )
     currency: str = Field("USD", pattern=r"^[A-Z]{3}$", description="Reporting currency (ISO 4217).")
+    company_code: str = Field(
+        "1000", pattern=r"^[A-Za-z0-9]{1,4}$",
+        description="Company code the ERP journals post to (SAP BUKRS, Oracle balancing segment SEGMENT1).",
+    )
+    ledger_id: int = Field(1, ge=1, description="Oracle General Ledger LEDGER_ID written in GL_INTERFACE journals.")
     fiscal_year_start_month: int = Field(
         1, ge=1, le=12,
         description="Month (1-12) the fiscal year starts; moves the half-year and mid-quarter depreciation "
         "conventions in month close and what-if.",
+    )
+    fiscal_period_scheme: Literal["calendar", "4-4-5", "4-5-4", "5-4-4"] = Field(
+        "calendar",
+        description="Fiscal periods: calendar months, or 4-4-5 / 4-5-4 / 5-4-4 weeks per quarter (years start on "
+        "the Monday nearest the 1st of the start month; docs/fiscal-calendar.md). Month close picks cost lines by "
+        "their charge date in the period's weeks.",
     )
     provision_owner_limit: Decimal = Field(
         Decimal("1000"), ge=0,
@@ -77,6 +89,14 @@ class Settings(BaseSettings):
         "finance (the executive role) instead of FinOps.",
     )
     demo_mode: bool = Field(True, description="Show demo logins on the login screen while demo data is loaded.")
+    sources_in_app: bool = Field(
+        True,
+        description="Run due live sources (docs/sources.md) in a scheduler thread of the app process, the store's "
+        "single writer; turn off when a cron job runs `python -m engine sources run --due` instead.",
+    )
+    sources_tick_seconds: float = Field(
+        60, ge=1, le=3600, description="How often the in-app scheduler looks for due sources, in seconds.",
+    )
     audit_key: str | None = Field(
         None, min_length=32,
         description="Secret that seals the audit trail (HMAC-SHA256, 32+ chars, never a default; kept out of the "

@@ -10,6 +10,7 @@ import streamlit as st
 from engine.errors import ApportionError
 from engine.outputs import audit_export
 from engine.store import audit
+from engine.store import backup as backups
 from ui.auth import require_role
 from ui.db import db
 from ui.downloads import download
@@ -34,6 +35,7 @@ else:
                                "what was found": [p.message for p in result.problems]},
                               schema={"event": pl.Int64, "kind": pl.String, "what was found": pl.String}),
                  hide_index=True, width="stretch")
+st.caption(plain(backups.last_backup_text(con)))
 for note in result.notes:
     st.caption(":material/info: Note")
     st.text(note)

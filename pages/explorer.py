@@ -15,7 +15,7 @@ from ui.auth import require_role
 from ui.db import db
 from ui.downloads import download_row
 from ui.empty import empty_state
-from ui.formats import money, plain
+from ui.formats import metric_delta, money, plain
 from ui.navigation import roles_for
 
 user = require_role(*roles_for("explorer"))
@@ -33,7 +33,9 @@ if not periods:
 
 path: dict[str, str] = st.session_state.setdefault("explorer_path", {})
 f1, f2, f3, f4, f5 = st.columns([2, 2, 2, 2, 2])
-period = f1.selectbox("Billing period", list(reversed(periods)), key="explorer_period")
+stray = set(overview.stray_periods(con))
+period = f1.selectbox("Billing period", list(reversed(periods)), key="explorer_period",
+                      format_func=lambda p: f"{p} · stray rows only" if p in stray else p)
 provider = f2.selectbox("Provider", ["All", *explorer.providers(con)], key="explorer_provider")
 environment = f3.selectbox("Environment", ["All", *explorer.environments(con)], key="explorer_env")
 tag_key = f4.selectbox("Tag", ["Any", *explorer.tag_keys(con)], key="explorer_tag_key")
@@ -82,10 +84,20 @@ if level is None:
     download_row(daily, f"resource_daily_{period}", "explorer_resource_dl")
     st.stop()
 
+if period in stray:
+    st.warning(plain(f"{period} holds only stray rows: a handful of late or misdated lines, not a month of spend."))
 rows = explorer.breakdown(con, user, period, level, filters)
 total, previous = Decimal(rows["cost"].sum() or 0), Decimal(rows["previous"].sum() or 0)
+prev_period = overview.previous_period(period)
+prev_data = explorer.has_lines(con, user, prev_period, filters)
 m1, m2, m3 = st.columns(3)
-m1.metric("Cost this month", money(total), delta=money(total - previous) + " vs prior month", delta_color="inverse")
+m1.metric("Cost this month", money(total),
+          **metric_delta(total - previous if prev_data else None,
+                         money(total - previous) + plain(f" vs {prev_period}")),
+          help=plain(f"Compared with the calendar month before, {prev_period}"
+                     + ("." if prev_data else ": no data for that month.")))
+if not prev_data:
+    m1.caption(plain(f"No data for {prev_period}: no comparison."))
 m2.metric(plain(LEVEL_TITLES[level] + "s"), len(rows))
 m3.metric("Biggest mover", plain(rows.sort("delta", descending=True)["name"][0]) if not rows.is_empty() else "–")
 
@@ -95,7 +107,9 @@ shown = rows.with_columns(anomalies=pl.col("name").replace_strict(
     {n: f"⚠ {c} open" for n, c in markers.items()}, default="", return_dtype=pl.Utf8))
 st.dataframe(shown, hide_index=True, width="stretch",
              column_config={"cost": st.column_config.NumberColumn("Cost", format="dollar"),
-                            "previous": st.column_config.NumberColumn("Previous month", format="dollar"),
+                            "previous": st.column_config.NumberColumn(
+                                plain(f"{prev_period}" if prev_data else f"{prev_period} (no data)"),
+                                format="dollar"),
                             "delta": st.column_config.NumberColumn("Change", format="dollar"),
                             "anomalies": st.column_config.TextColumn(
                                 "Anomalies", help="Open anomalies of this row's name overlapping the month "
@@ -109,7 +123,7 @@ if not rows.is_empty():
         st.rerun()
 
 st.subheader("Trend")
-trend = explorer.monthly(con, user, level, filters)
+trend = explorer.monthly(con, user, level, filters).filter(~pl.col("period").is_in(sorted(stray)))
 charts.render(charts.stacked_spend(trend, LEVEL_TITLES[level]), trend)
 
 if "cost_center" in path:
@@ -118,4 +132,11 @@ if "cost_center" in path:
     if why.is_empty():
         st.caption("This month has no posted allocation run yet; the figures above are direct attribution.")
     else:
-        st.dataframe(why, hide_index=True, width="stretch")
+        st.dataframe(why, hide_index=True, width="stretch", column_order=[
+            "step", "step_name", "source_pool", "method", "driver", "target", "cost_center", "application", "share",
+            "posted_amount", "target_id", "cost_center_id", "app_id"], column_config={
+            "step": "Step", "step_name": "Step name", "source_pool": "Pool", "method": "Method", "driver": "Driver",
+            "target": "Target", "cost_center": "Cost centre", "application": "Application",
+            "share": st.column_config.NumberColumn("Share", format="%.6f"),
+            "posted_amount": st.column_config.NumberColumn("Posted", format="dollar"),
+            "target_id": "Target id", "cost_center_id": "Cost centre id", "app_id": "Application id"})

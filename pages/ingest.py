@@ -14,6 +14,7 @@ from engine.ingest.pipeline import (
     list_batches,
     quarantine_rows,
     rollback_batch,
+    safe_file_name,
 )
 from engine.settings import get_settings
 from ui.auth import require_role
@@ -86,16 +87,17 @@ with upload_tab:
         results: list[IngestResult] = []
         for f in files:
             data = f.getvalue()
-            with st.status(plain(f"{'Checking' if check else 'Loading'} {f.name}"), expanded=True) as status:
+            name = safe_file_name(f.name)   # any length the browser sends; the name the batch will carry
+            with st.status(plain(f"{'Checking' if check else 'Loading'} {name}"), expanded=True) as status:
                 if len(data) > max_mb * 1024 * 1024:
-                    res = IngestResult(file=f.name, status="refused",
-                                       messages=[f"{f.name}: at most {max_mb} MB (this one has "
+                    res = IngestResult(file=name, status="refused",
+                                       messages=[f"{name}: at most {max_mb} MB (this one has "
                                                  f"{len(data) / 1024**2:.0f} MB)"])
                 else:
                     bar = st.progress(0.0, text="Starting")
-                    res = ingest_bytes(con, data, f.name, kind=chosen, options=options, user=user.username,
+                    res = ingest_bytes(con, data, name, kind=chosen, options=options, user=user.username,
                                        dry_run=bool(check), progress=lambda p, m, bar=bar: bar.progress(p, text=m))
-                status.update(label=plain(f"{f.name}: {res.status}"), expanded=False,
+                status.update(label=plain(f"{name}: {res.status}"), expanded=False,
                               state="error" if res.status == "refused" else "complete")
             results.append(res)
         st.session_state["ingest_results"] = results

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import polars as pl
 import streamlit as st
 
 from engine.access import policy
@@ -11,9 +12,12 @@ from engine.allocation.diff import diff_runs, input_changes
 from engine.allocation.runs import latest_run, run_allocation
 from engine.errors import ApportionError
 from engine.insights.run_history import list_runs
+from engine.outputs import journals
+from engine.outputs.journals import mapping as gl_mapping
 from engine.rules import versions
 from ui.auth import require_role
 from ui.db import db
+from ui.downloads import download
 from ui.formats import money, plain
 from ui.navigation import roles_for
 from ui.pickers import periods_and_rule_sets
@@ -123,3 +127,56 @@ else:
             for line in changes:
                 st.text(line)
         st.dataframe(diff_runs(con, run_a, run_b), hide_index=True, width="stretch")
+
+st.subheader("Journals")
+try:
+    journal = journals.build(con, period)
+except ApportionError as exc:
+    st.warning(plain(exc))
+else:
+    st.caption(plain(
+        f"{'The locked close' if journal.run_state == 'locked' else 'The latest posted run'} of {period}: "
+        f"{labels.get(journal.run_key, journal.run_key[:12])}, {journal.reference}. {len(journal.documents)} "
+        f"documents, each balanced, company code {journal.company_code}, posted {journal.posting_date:%Y-%m-%d} "
+        f"(fiscal {journal.fiscal_year}/{journal.fiscal_period:02d}), {journal.currency}."))
+    j1, j2 = st.columns(2)
+    j1.metric("Debits posted", money(journal.total_debit))
+    j2.metric("Left unallocated (not charged out)", money(journal.unallocated))
+    st.dataframe(pl.DataFrame([{"document": d.number, "kind": d.kind, "pool": d.pool,
+                                "classification": d.classification, "lines": len(d.lines),
+                                "debit": d.total_debit} for d in journal.documents],
+                              schema={"document": pl.String, "kind": pl.String, "pool": pl.String,
+                                      "classification": pl.String, "lines": pl.Int64, "debit": pl.Decimal(18, 2)},
+                              orient="row"),
+                 hide_index=True, width="stretch",
+                 column_config={"debit": st.column_config.NumberColumn(format="dollar")})
+    cols = st.columns(3)
+    for where, (layout, label) in zip(cols, (("sap", "SAP FI posting"), ("oracle", "Oracle GL_INTERFACE"),
+                                             ("csv", "Journal CSV")), strict=True):
+        download(where, label, lambda layout=layout: journals.render(journal, layout),  # type: ignore[misc]
+                 journals.file_name(journal, layout), "text/csv", key=f"mc_journal_{layout}")
+
+if policy.can(user, "manage_gl_mapping"):
+    with st.expander("GL mapping per pool"):
+        gl = gl_mapping.load(con)
+        st.dataframe(pl.DataFrame([vars(m) for m in gl.values()]), hide_index=True, width="stretch")
+        pool = st.selectbox("Pool", sorted(gl), key="mc_gl_pool")
+        current_map = gl.get(pool) if pool else None
+        with st.form("mc_gl_mapping"):
+            g1, g2, g3 = st.columns(3)
+            debit = g1.text_input("Debit account", current_map.debit_account if current_map else "")
+            credit = g2.text_input("Credit account", current_map.credit_account if current_map else "")
+            credit_cc = g3.text_input("Credit cost centre (blank: clearing account)",
+                                      (current_map.credit_cost_center or "") if current_map else "")
+            classification = st.radio("Classification", ["opex", "capex"], horizontal=True,
+                                      index=1 if current_map and current_map.classification == "capex" else 0)
+            text = st.text_input("Line text", current_map.description if current_map else "")
+            if st.form_submit_button("Save mapping", icon=":material/save:"):
+                try:
+                    gl_mapping.set_mapping(con, user, pool=pool, debit_account=debit, credit_account=credit,
+                                           credit_cost_center=credit_cc, classification=classification,
+                                           description=text)
+                except ApportionError as exc:
+                    st.error(plain(exc))
+                else:
+                    st.rerun()

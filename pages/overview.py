@@ -18,7 +18,7 @@ from ui import cache, charts
 from ui.auth import require_role
 from ui.db import data_version, db
 from ui.empty import empty_state
-from ui.formats import money, pct, plain
+from ui.formats import metric_delta, money, pct, plain
 from ui.navigation import roles_for
 
 user = require_role(*roles_for("overview"))
@@ -30,29 +30,56 @@ if not periods:
     empty_state()
     st.stop()
 
+health = overview.period_health(con)
+stray = [p for p in periods if health[p].stray]
+regular = [p for p in reversed(periods) if p not in stray]
+choices = regular + [p for p in reversed(periods) if p in stray]   # stray months last, flagged
 c1, c2 = st.columns([1, 2])
-period = c1.selectbox("Billing period", list(reversed(periods)), key="overview_period")
-models = list(comparison.available(con))
-rec_scenario = c2.selectbox("Chargeback model for recovery", models, index=len(models) - 1, key="overview_scenario")
+period = c1.selectbox("Billing period", choices, key="overview_period",
+                      format_func=lambda p: f"{p} · stray rows only" if p in stray else p)
+models = list(comparison.PRESETS_BY_NAME)
+rec_scenario = c2.selectbox("Chargeback model for recovery", models, index=models.index(comparison.HOUSE_MODEL),
+                            key="overview_scenario",
+                            help="The approved house models. Saved workshop scenarios are drafts: compare them on "
+                                 "Scenario comparison.")
+if period in stray:
+    st.warning(plain(f"{period} holds only stray rows ({health[period].reason}): a handful of late or misdated "
+                     "lines, not a month of spend. It is left out of the trend charts and never used as a "
+                     "comparison month."))
 f = cache.overview_figures(cache.db_path(), data_version(), user.username, period, rec_scenario)
 k, rec = f["kpis"], f["recovery"]
 
+prior = {"no data": f"no data for {k.previous_period}",
+         "stray": f"{k.previous_period} holds only stray rows"}.get(k.previous_state)
 m = st.columns(4)
 m[0].metric("Total spend", money(k.total, compact=True),
-            delta=pct(k.change_pct) + " vs prior month" if k.change_pct is not None else None, delta_color="inverse")
+            **metric_delta(k.change_pct, pct(k.change_pct) + plain(f" vs {k.previous_period}")),
+            help=plain(f"Compared with the calendar month before, {k.previous_period}"
+                       + (f": {prior}." if prior else ".")))
+if prior:
+    m[0].caption(plain(f"No comparison: {prior}."))
 m[1].metric("Untagged", pct(k.untagged_pct), help="Share of effective cost with no cost-centre tag.")
 m[2].metric("Unattributed", pct(k.unattributed_pct),
-            help="Share with neither a valid cost-centre tag nor an account owner: it lands in the unallocated pool.")
+            help="Share with no cost centre by direct attribution: neither a valid cost-centre tag nor an account "
+                 "owner. Allocation may still place it (application tag, CMDB, spread); what it cannot place is "
+                 "the Unallocated line.")
 m[3].metric("Run-rate forecast (next month)", money(k.run_rate_forecast, compact=True),
-            help="This month grown by the average monthly growth of the last two months.")
+            help="This month grown by the average monthly growth over the two calendar months before.")
 if rec is not None:
+    st.caption(plain(f"Allocation: {rec.rule_set} v{rec.rule_version}, the approved rule version in force for "
+                     f"{period}. Charged = what consumers are charged under '{rec_scenario}', the Unallocated line "
+                     "excluded (it is carried centrally)."))
     r = st.columns(4)
     r[0].metric("Allocated", pct(rec.allocated_pct), help="Share of the month's cost posted to a cost centre.")
-    r[1].metric("Unallocated line", money(rec.unallocated, compact=True))
-    r[2].metric("Cost recovered", pct(rec.recovered_pct), help=plain(f"Charged under '{rec_scenario}' ÷ cost."))
-    r[3].metric("Charged", money(rec.charged, compact=True))
+    r[1].metric("Unallocated line", money(rec.unallocated, compact=True),
+                help="Cost no rule could place: posted to UNALLOCATED and carried centrally.")
+    r[2].metric("Cost recovered", pct(rec.recovered_pct),
+                help=plain(f"Invoiced under '{rec_scenario}' ÷ cost (showback invoices nothing)."))
+    r[3].metric("Charged", money(rec.charged, compact=True),
+                help="Charged to consumers, excluding the Unallocated line.")
 else:
-    st.caption("This month has not been closed yet: allocation and recovery appear after month close.")
+    st.caption("This month has not been closed under the approved rule version in force yet: allocation and "
+               "recovery appear after month close.")
 
 POLL_SECONDS = 3
 
@@ -140,15 +167,25 @@ else:
             hide_index=True, width="stretch", column_config=FORECAST_COLUMNS, key="overview_forecast_cc")
 
 st.subheader("Spend by business unit")
-charts.render(charts.stacked_spend(f["spend"]), f["spend"])
+if stray:
+    st.caption(plain(f"Left out of the trends: {', '.join(stray)} (stray rows only)."))
+spend = f["spend"].filter(~pl.col("period").is_in(stray))
+charts.render(charts.stacked_spend(spend), spend)
 
 left, right = st.columns(2)
 with left:
     st.subheader("Top movers by business unit")
-    charts.render(charts.movers(f["movers_bu"], "Business unit"), f["movers_bu"])
+    if prior:
+        st.caption(plain(f"No movers: {prior}."))
+    else:
+        charts.render(charts.movers(f["movers_bu"], "Business unit"), f["movers_bu"])
 with right:
     st.subheader("Top movers by service")
-    charts.render(charts.movers(f["movers_service"], "Service"), f["movers_service"])
+    if prior:
+        st.caption(plain(f"No movers: {prior}."))
+    else:
+        charts.render(charts.movers(f["movers_service"], "Service"), f["movers_service"])
 
 st.subheader("Untagged share of spend")
-charts.render(charts.share_line(f["untagged"], "untagged_pct", "Untagged %"), f["untagged"])
+untagged = f["untagged"].filter(~pl.col("period").is_in(stray))
+charts.render(charts.share_line(untagged, "untagged_pct", "Untagged %"), untagged)

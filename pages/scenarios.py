@@ -10,7 +10,7 @@ from engine.insights import comparison
 from ui.auth import require_role
 from ui.db import db
 from ui.empty import empty_state
-from ui.formats import axis_currency_format, money, plain
+from ui.formats import axis_currency_format, metric_delta, money, plain
 from ui.navigation import roles_for
 
 user = require_role(*roles_for("scenarios"))
@@ -41,12 +41,30 @@ wide = out.pivot(on="scenario", index="name", values="charge", aggregate_functio
 st.dataframe(wide, hide_index=True, width="stretch",
              column_config={n: st.column_config.NumberColumn(n, format="dollar") for n in chosen})
 
+central = comparison.carried_centrally(out)
+st.caption("Charged = what consumers are charged under each scenario, the Unallocated line excluded (it is "
+           "carried centrally, see *Where the money went*). Showback invoices nothing: its figure is what "
+           "consumers are shown.")
 cols = st.columns(len(chosen))
+base_charged = central.filter(pl.col("scenario") == baseline)["charged"].sum()
 for col, name in zip(cols, chosen, strict=True):
-    rows = out.filter(pl.col("scenario") == name)
-    col.metric(plain(name), money(rows["charge"].sum(), compact=True),
-               delta=money(rows["delta"].sum(), compact=True) + " vs baseline" if name != baseline else None,
-               delta_color="off")
+    charged = central.filter(pl.col("scenario") == name)["charged"].sum()
+    col.metric(plain(name), money(charged, compact=True),
+               **(metric_delta(charged - base_charged, money(charged - base_charged, compact=True) + " vs baseline",
+                               delta_color="off") if name != baseline else {"delta": None}))
+
+st.subheader("Where the money went")
+st.dataframe(central, hide_index=True, width="stretch", key="sc_central", column_config={
+    "scenario": "Scenario", "charged": st.column_config.NumberColumn("Charged", format="dollar"),
+    "subsidy": st.column_config.NumberColumn("Subsidies (carried centrally)", format="dollar"),
+    "commitment_central": st.column_config.NumberColumn(
+        "Commitments kept central", format="dollar",
+        help="Unused commitment IT keeps; under on-demand equivalent, net of the savings IT keeps because "
+             "consumers pay their covered usage at on-demand prices (negative: IT keeps more than it carries)."),
+    "unallocated": st.column_config.NumberColumn("Unallocated line", format="dollar"),
+    "allocated": st.column_config.NumberColumn("Allocated cost", format="dollar")})
+st.caption("Charged + subsidies + commitments kept central + Unallocated line = allocated cost + markup, penalties "
+           "and rate-card variance.")
 
 others = [n for n in chosen if n != baseline]
 target = st.selectbox("Waterfall to", others, index=len(others) - 1, key="sc_target")
@@ -65,6 +83,10 @@ st.altair_chart(
 )
 
 st.subheader("Why each unit's charge moved")
-decomp = out.filter(pl.col("scenario") == target).select(
-    "name", "charge", "delta", *[c for c, _ in comparison.WATERFALL_STEPS if c in out.columns])
-st.dataframe(decomp, hide_index=True, width="stretch")
+steps = [(c, label) for c, label in comparison.WATERFALL_STEPS if c in out.columns]
+decomp = out.filter(pl.col("scenario") == target).select("name", "charge", "delta", *[c for c, _ in steps])
+st.dataframe(decomp, hide_index=True, width="stretch", key="sc_decomp", column_config={
+    "name": plain(by.replace("_", " ").capitalize()),
+    "charge": st.column_config.NumberColumn("Charge", format="dollar"),
+    "delta": st.column_config.NumberColumn("Change", format="dollar"),
+    **{c: st.column_config.NumberColumn(plain(label), format="dollar") for c, label in steps}})

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from engine.access import policy
 from engine.access.scope import visible_cost_centers
 from engine.access.statement_access import statement_for
+from engine.improvement import kpis
 from engine.insights import comparison
 from engine.outputs import statements
 from ui.auth import require_role
@@ -33,6 +35,8 @@ cc = c2.selectbox("Cost centre", [c for c, _ in centres], key="stmt_cc",
 scenario_name = c3.selectbox("Scenario", list(options), index=min(1, len(options) - 1), key="stmt_scenario")
 
 stmt = statement_for(con, user, period, cc, options[scenario_name])
+if user.scoped:   # an owner opening their statement counts for adoption (first view only)
+    kpis.record_view(con, user, period, cc)
 for line in stmt.header_lines():
     st.caption(plain(line))
 change = stmt.charge_change
@@ -48,6 +52,8 @@ money_col = {"amount": st.column_config.NumberColumn("Amount", format="dollar"),
              "prior_amount": st.column_config.NumberColumn(f"{stmt.prior.period} (prior month)", format="dollar"),
              "change": st.column_config.NumberColumn("Change", format="dollar")}
 st.dataframe(stmt.lines, hide_index=True, width="stretch", column_config=money_col)
+for adj in stmt.lines.filter(stmt.lines["section"] == statements.DISPUTE_SECTION).iter_rows(named=True):
+    st.caption(plain(f"{adj['step_name']} (accepted dispute): {money(adj['amount'])}"))
 
 flag_lines = stmt.flag_lines()
 if flag_lines:
@@ -61,3 +67,8 @@ d1, d2, d3 = st.columns(3)
 download(d1, "CSV", lambda: statements.to_csv(stmt), f"{base}.csv", "text/csv")
 download(d2, "Excel", lambda: statements.to_xlsx(stmt), f"{base}.xlsx", XLSX)
 download(d3, "Printable HTML", lambda: statements.to_html(stmt), f"{base}.html", "text/html", icon=":material/print:")
+
+if policy.can(user, "raise_dispute"):
+    if st.button("Dispute this line", key="stmt_dispute", icon=":material/gavel:"):
+        st.session_state["dispute_prefill"] = {"period": period, "cc": cc}
+        st.switch_page("pages/disputes.py")

@@ -6,27 +6,54 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
+from engine.insights.attribution import UNATTRIBUTED
 from ui.formats import axis_currency_format
 
-PALETTE = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC"]
+PALETTE = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D", "#EECA3B",
+           "#17BECF", "#8C564B", "#BCBD22"]
+FIXED = {UNATTRIBUTED: "#BAB0AC", "Unallocated (carried centrally)": "#79706E"}  # never a business unit's colour
 
 
-def colour_scale(domain: list[str]) -> alt.Scale:
-    """Stable colours: the same business unit keeps its colour on every chart (sorted domain, fixed palette)."""
-    dom = sorted(domain)
-    return alt.Scale(domain=dom, range=[PALETTE[i % len(PALETTE)] for i in range(len(dom))])
+@st.cache_data(show_spinner=False, ttl=600)
+def _business_units(db_path: str, version: str) -> list[str]:
+    from engine.insights.overview import business_units
+    from ui.db import db
+
+    return business_units(db())
+
+
+def business_unit_colours() -> dict[str, str]:
+    """The one business unit → colour mapping every chart uses: business units in id order take the palette in
+    order (so a unit's colour depends on the org tree only, never on what else a chart shows); Unattributed and
+    the unallocated line are greys no unit gets."""
+    from ui.cache import db_path
+    from ui.db import data_version
+
+    names = _business_units(db_path(), data_version())
+    return {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)} | FIXED
+
+
+def colour_scale(domain: list[str], colours: dict[str, str] | None = None) -> alt.Scale:
+    """Stable colours: each value keeps the colour `colours` gives it (the business-unit mapping by default);
+    values it does not know take the palette in sorted order after the known ones."""
+    known = business_unit_colours() if colours is None else colours
+    dom = sorted(set(domain))
+    spare = iter(PALETTE[len(known) % len(PALETTE):] + PALETTE)
+    return alt.Scale(domain=dom, range=[known[d] if d in known else next(spare) for d in dom])
 
 
 def stacked_spend(df: pl.DataFrame, group_title: str = "Business unit") -> alt.Chart:
+    """Stacked cost per period; business units (and Unattributed) always in their own colour."""
     fmt = axis_currency_format()
     domain = df["grp"].unique().to_list()
+    colours = business_unit_colours() if group_title == "Business unit" else {}
     return (
         alt.Chart(df)
         .mark_bar()
         .encode(
             x=alt.X("period:O", title="Billing period"),
             y=alt.Y("sum(cost):Q", title="Effective cost", axis=alt.Axis(format=fmt)),
-            color=alt.Color("grp:N", title=group_title, scale=colour_scale(domain)),
+            color=alt.Color("grp:N", title=group_title, scale=colour_scale(domain, colours)),
             tooltip=[alt.Tooltip("period:O", title="Period"), alt.Tooltip("grp:N", title=group_title),
                      alt.Tooltip("cost:Q", title="Cost", format=fmt)],
         )

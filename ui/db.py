@@ -37,6 +37,7 @@ def data_version() -> str:
     """Changes whenever data lands or a run posts: part of every st.cache_data key so caches never go stale."""
     row = db().execute(
         "SELECT (SELECT count(*) || ':' || coalesce(max(loaded_at)::VARCHAR, '') FROM ingest_batch) || '|' ||"
-        " (SELECT count(*) || ':' || coalesce(max(started_at)::VARCHAR, '') FROM allocation_run)"
+        " (SELECT count(*) || ':' || coalesce(max(started_at)::VARCHAR, '') FROM allocation_run) || '|' ||"
+        " (SELECT count(*) FROM scope_version)"  # a scope change rewrites the rules the workshop evaluates
     ).fetchall()
     return str(row[0][0])

@@ -31,6 +31,16 @@ def pct(value: float | None, digits: int = 1) -> str:
     return "–" if value is None else f"{value:.{digits}f}%"
 
 
+def metric_delta(change: Decimal | float | None, text: str, *, delta_color: str = "inverse") -> dict[str, object]:
+    """Keyword arguments for `st.metric`'s delta: none without a comparison, a grey "unchanged" without an arrow
+    when the change is zero (never a red ↑ $0.00), else `text` coloured as `delta_color` says."""
+    if change is None:
+        return {"delta": None}
+    if round(float(change), 2) == 0:   # zero to the cent (or to 0.01 %)
+        return {"delta": "unchanged", "delta_color": "off", "delta_arrow": "off"}
+    return {"delta": text, "delta_color": delta_color}
+
+
 def axis_currency_format() -> str:
     """d3 format string for Altair axes and tooltips."""
     return "$,.0f" if get_settings().currency == "USD" else ",.0f"

@@ -18,6 +18,7 @@ from engine.ingest.contract.rules import (
     parse_timestamp,
     q,
     text,
+    underflow_check,
 )
 from engine.ingest.contract.safe_read import jsonl_source, open_csv, parquet_source
 
@@ -104,6 +105,7 @@ def money(src: Source, name: str, checks: list[Check]) -> str:
         return f"TRY_CAST({ref} AS DECIMAL(38, 10))"
     expr = parse_decimal(text(ref))
     checks.append(parse_check(name, ref, expr, "a decimal number"))
+    checks.append(underflow_check(name, ref, expr))
     return expr
 
 

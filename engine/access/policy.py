@@ -25,12 +25,15 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "manage_budgets": ("finops", "admin"),          # set budgets and quotas
     "request_provisioning": ("finops", "admin", "app_owner"),  # ask before deploying (app owners: own scope)
     "manage_users": ("admin",),                     # disable / enable users (disabling revokes their sessions)
+    "edit_scope": ("finops", "admin"),              # scope, materiality threshold, owner and basis per pool
+    "import_plan": ("finops", "admin"),             # load an FP&A plan per cost centre and period
     "edit_cost_models": ("finops", "admin"),        # rate cards, commitment policy, disposals, transition, catalogue
     "manage_invoices": ("finops", "admin"),         # enter / upload invoice totals, open and settle invoice disputes
     "manage_sources": ("finops", "admin"),         # add, pause, resume and run live sources (docs/sources.md)
     "raise_dispute": ("app_owner", "finops", "admin"),  # dispute a statement line (app owners: own scope)
     "decide_dispute": ("finops", "admin"),          # accept (adjustment in the next run) or reject a dispute
     "lead_improvement": ("finops", "admin"),        # KPI targets, rule reviews, avoided cost, cost to operate
+    "manage_gl_mapping": ("finops", "admin"),       # GL accounts per pool for the ERP journals (audited)
 }
 assert all(set(roles) <= set(ROLES) for roles in ACTIONS.values())
 

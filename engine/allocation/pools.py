@@ -10,6 +10,7 @@ import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal, localcontext
 from functools import cached_property
 from typing import Any, Literal
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 from engine.allocation.backends.base import PoolSource
 from engine.allocation.backends.duckdb_sql import DuckDBPoolSource
 from engine.errors import InputError
+from engine.fiscal import calendar as fiscal_calendar
 from engine.masterdata.as_of import changed_after, table_as_of
 from engine.rules.filters import ASSET_FIELDS, LICENCE_FIELDS, compile_all, compile_one
 from engine.rules.model import RuleSet, TargetKind
@@ -199,19 +201,22 @@ def _joins(org_as_of: str | None) -> dict[str, str]:
 
 
 def pool_query(rs: RuleSet, exceptions: list[PooledException], period: str, basis: Basis,
-               org_as_of: str | None = None) -> tuple[str, list[Any]]:
+               org_as_of: str | None = None, window: tuple[date, date] | None = None) -> tuple[str, list[Any]]:
     """The one query over cost_line: (pool, link, target, exact sum, line count, pool total) per group; the pool
     total is DuckDB's own DECIMAL sum, which the conservation check holds the posted cents to.
 
     Lines are first summed per pool and per the few columns the direct steps' fallback chains need (NULL for other
     pools), and only those sums are joined to the owner tables: the joins see thousands of rows, not millions."""
     amount = "l.effective_cost" if basis == "effective" else "l.billed_cost"
+    # a week-based fiscal period (engine/fiscal/calendar.py) takes the lines charged in its dates
+    where, where_params = (("l.billing_period = ?", [period]) if window is None else
+                           ("l.charge_period_start >= ? AND l.charge_period_start < ?", list(window)))
     case_sql, case_params = _classify(rs, exceptions)
     direct = [s for s in rs.steps if s.method.kind == "direct" and s.source.kind == "cost_lines"]
     if not direct:
         sql = (f"SELECT {case_sql} AS pool, NULL AS link, NULL AS target, sum({amount}), count(*),"
-               f" sum({amount}) FROM cost_line l WHERE l.billing_period = ? GROUP BY 1")
-        return sql, case_params + [period]
+               f" sum({amount}) FROM cost_line l WHERE {where} GROUP BY 1")
+        return sql, case_params + where_params
     needed: list[str] = []
     for s in direct:
         for link in s.method.fallback:
@@ -222,7 +227,7 @@ def pool_query(rs: RuleSet, exceptions: list[PooledException], period: str, basi
     inner = (
         f"SELECT pool, {keep}, sum(amt) AS amt, count(*) AS n FROM ("
         f" SELECT {amount} AS amt, {case_sql} AS pool, {', '.join('l.' + c for c in needed)}"
-        " FROM cost_line l WHERE l.billing_period = ?) GROUP BY ALL"
+        f" FROM cost_line l WHERE {where}) GROUP BY ALL"
     )
     link_cases: list[str] = []
     target_cases: list[str] = []
@@ -242,7 +247,7 @@ def pool_query(rs: RuleSet, exceptions: list[PooledException], period: str, basi
         f" FROM ({inner}) c{joins}"
         ") GROUP BY pool, link, target"
     )
-    return sql, link_params + target_params + keep_params + case_params + [period]
+    return sql, link_params + target_params + keep_params + case_params + where_params
 
 
 def load_drivers(con: duckdb.DuckDBPyConnection, period: str) -> tuple[dict[tuple[str, str], dict[str, Decimal]],
@@ -363,9 +368,11 @@ def load_pools(con: duckdb.DuckDBPyConnection, rs: RuleSet, period: str, basis: 
     if fiscal_year_start_month is None:
         fiscal_year_start_month = get_settings().fiscal_year_start_month
     exceptions = load_exceptions(con, period)
+    cal = fiscal_calendar.FiscalCalendar(fiscal_year_start_month, get_settings().fiscal_period_scheme)
+    window = None if cal.is_calendar else cal.window(period)
     # owners as of the month only when a later master-data batch changed them: otherwise the query reads the owner
     # tables as they are (and a pool source elsewhere needs no master-data history)
-    sql, params = pool_query(rs, exceptions, period, basis, period if changed_after(con, period) else None)
+    sql, params = pool_query(rs, exceptions, period, basis, period if changed_after(con, period) else None, window)
     totals: dict[str, Decimal] = {}
     direct: dict[str, list[tuple[str | None, str | None, Decimal]]] = defaultdict(list)
     direct_ids = {s.id for s in rs.steps if s.method.kind == "direct"}

@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from engine.allocation import conservation, overrides, periods, run_org
+from engine.allocation import adjustments, conservation, overrides, periods, run_org
 from engine.allocation.backends.base import PoolSource
 from engine.allocation.cascade import UNALLOCATED_KIND, CascadeError, run_cascade
 from engine.allocation.pools import Basis, Org, PoolData, load_pools
@@ -27,6 +27,7 @@ from engine.errors import AllocationError, InputError
 from engine.insights.anomalies.jobs import detect_after_close
 from engine.rules import versions
 from engine.rules.model import RuleSet, load
+from engine.scope import transform as scope_transform
 from engine.store import audit, transaction
 
 
@@ -65,7 +66,8 @@ def _digest(obj: object) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def run_key(data: PoolData, rs: RuleSet, version: int, params: dict[str, Any] | None) -> str:
+def run_key(data: PoolData, rs: RuleSet, version: int, params: dict[str, Any] | None,
+            scope: str | None = None) -> str:
     """Same key ⇔ same inputs: batches, pool totals, the resolved owners of direct lines, driver quantities, the org
     tree, exceptions, the rule version and body, the parameters (and the fiscal year for asset steps)."""
     payload = {
@@ -83,6 +85,8 @@ def run_key(data: PoolData, rs: RuleSet, version: int, params: dict[str, Any] | 
     }
     if any(s.source.kind == "assets" for s in rs.steps):  # depreciation depends on it; other rule sets keep their keys
         payload["fiscal_year_start_month"] = data.fiscal_year_start_month
+    if scope is not None:  # a scope version that changed the rule set (engine/scope); none keeps the old keys
+        payload["scope"] = scope
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -155,10 +159,13 @@ def run_allocation(con: duckdb.DuckDBPyConnection, period: str, rule_set: str | 
     base_rs, ver = resolve_rule_set(con, rule_set, period, version)
     rs = overrides.from_params(base_rs, params)
     data = load_pools(con, rs, period, basis, fiscal_year_start_month=fiscal_year_start_month, source=source)
-    key = run_key(data, base_rs, ver, params)
+    rs, scope_digest = scope_transform.scoped(con, rs, data)   # engine/scope: basis per pool, materiality → overhead
+    key = run_key(data, base_rs, ver, params, scope_digest)
+    adjust = adjustments.for_period(con, period)   # accepted disputes this month's run posts (their own rows)
+    key = adjustments.keyed(key, adjust)
     total_in = sum(data.pool_totals.values(), Decimal(0))
     try:
-        posted = post(run_cascade(rs, data), data.pool_totals)
+        posted = post(run_cascade(rs, data), data.pool_totals) + adjustments.rows(adjust)
         table = _arrow(key, period, posted, data.org, data.pool_totals)
         with transaction(con):
             replaced = bool(con.sql("SELECT count(*) FROM allocation_run WHERE run_key = ?",
@@ -181,6 +188,10 @@ def run_allocation(con: duckdb.DuckDBPyConnection, period: str, rule_set: str | 
             finally:
                 con.unregister("_apportion_rows")
             conservation.check(con, key, data.pool_totals)
+            adjustments.mark_posted(con, key, adjust)
+            con.execute("DELETE FROM allocation_run_timing WHERE run_key = ?", [key])
+            con.execute("INSERT INTO allocation_run_timing VALUES (?, ?, ?, current_timestamp)",
+                        [key, period, time.perf_counter() - started])
             run_org.save(con, key, run_org.snapshot(con, data.org, period))
             audit.record(con, actor, "allocation.post", "allocation_run", key, {
                 "period": period, "rule_set": rs.name, "version": ver, "basis": basis, "params": params or {},

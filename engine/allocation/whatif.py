@@ -20,6 +20,7 @@ from engine.allocation.pools import Basis, PoolData, load_pools
 from engine.allocation.posting import Posted, post
 from engine.allocation.rollup import MONEY, by_cost_center
 from engine.rules.model import RuleSet
+from engine.scope import transform as scope_transform
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Prepared:
     rule_set: RuleSet
     rule_version: int
     data: PoolData
+    unscoped: RuleSet | None = None   # the approved rule set when the scope (engine/scope) rewrote it
 
     @property
     def weighted_steps(self) -> dict[str, dict[str, float]]:
@@ -39,7 +41,9 @@ def prepare(con: duckdb.DuckDBPyConnection, period: str, rule_set: str | Path | 
     from engine.allocation.runs import resolve_rule_set
 
     rs, ver = resolve_rule_set(con, rule_set, period, version)
-    return Prepared(rs, ver, load_pools(con, rs, period, basis))
+    data = load_pools(con, rs, period, basis)
+    scoped, digest = scope_transform.scoped(con, rs, data)   # the same rewrite month close applies
+    return Prepared(scoped, ver, data, rs if digest else None)
 
 
 def _posted(prepared: Prepared, weights: Mapping[str, Mapping[str, float]] | None,

@@ -24,6 +24,7 @@ import duckdb
 import polars as pl
 
 from engine.errors import InputError
+from engine.fiscal import calendar as fiscal_calendar
 from engine.outputs.exports import to_csv_bytes
 
 Method = Literal["straight_line", "declining_balance", "ddb", "syd", "units_of_production"]
@@ -115,9 +116,10 @@ def _period_index(period: str) -> int:
 
 
 def fiscal_year_of(period: str, fiscal_year_start_month: int = 1) -> int:
-    """A fiscal year is named by the calendar year it ends in (FY2027 = Apr 2026 – Mar 2027 for an April start)."""
-    year, month = int(period[:4]), int(period[5:7])
-    return year if fiscal_year_start_month == 1 or month < fiscal_year_start_month else year + 1
+    """A fiscal year is named by the calendar year it ends in (FY2027 = Apr 2026 – Mar 2027 for an April start).
+    The fiscal calendar's own rule (engine/fiscal/calendar.py), so depreciation and month close agree; a period is
+    a `YYYY-MM` slot, which under a 4-4-5 scheme stands for that fiscal period's weeks."""
+    return fiscal_calendar.fiscal_year_of(period, fiscal_year_start_month)
 
 
 def convention_start(in_service: date, convention: Convention, fiscal_year_start_month: int = 1) -> Decimal:
@@ -355,11 +357,12 @@ JOURNAL_SCHEMA = pl.Schema({
 })
 
 
-def journal(sched: pl.DataFrame, *, expense_account: str = "6810", accumulated_account: str = "1790",
+def journal(sched: pl.DataFrame, *, expense_account: str, accumulated_account: str,
             unassigned_cost_centre: str = "UNASSIGNED") -> pl.DataFrame:
     """Rows finance can post: per period and cost centre, Dr depreciation expense / Cr accumulated depreciation.
 
-    Each period balances (debits = credits); zero months are left out.
+    The accounts come from the GL mapping's `depreciation` row (engine/outputs/journals/mapping.py; the ERP layouts
+    are built by engine/outputs/journals/). Each period balances (debits = credits); zero months are left out.
     """
     agg = (
         sched.with_columns(pl.col("cost_center_id").fill_null(unassigned_cost_centre))

@@ -6,7 +6,9 @@ shows every difference as its own component so a business unit can see why it pa
     charge = direct + shared − subsidy − commitment_central + markup + penalty + rate_variance
 
 `direct` and `shared` are the allocated cost (posted cents); the other components are zero unless the scenario's
-model uses them (`commitment_central` only when an unused-commitment policy is set and names its pools). Showback
+model uses them (`commitment_central` only when an unused-commitment policy is set and names its pools: the unused
+commitment kept by IT, less — under ``on_demand_equivalent`` — the savings IT keeps because consumers pay their
+covered usage at on-demand prices; so the two policies differ by exactly those savings). Showback
 charges nothing (``invoiced`` = 0) but shows the full allocated cost as its charge, so it is the natural baseline.
 The unallocated line is absorbed centrally: no subsidy, markup or penalty applies to it.
 """
@@ -26,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from engine.costmodels.commitments import UnusedPolicy
 from engine.costmodels.pricing import round_to_total
 from engine.errors import InputError, NotFound
+from engine.rules.model import UNALLOCATED
 from engine.store import audit, transaction
 from engine.store.sql import frame
 
@@ -33,7 +36,8 @@ Model = Literal["showback", "full_recovery", "subsidised", "markup", "rate_card"
 MatchColumn = Literal["source_pool", "step_name", "service_name", "target_id", "cost_center_id", "app_id",
                       "business_unit_id"]
 Dimension = Literal["business_unit", "cost_center", "application"]
-UNALLOCATED = "UNALLOCATED"
+UNASSIGNED = "UNASSIGNED"   # a cost centre (or its business unit) that is not in the org tree
+NO_APPLICATION = "(none)"   # a cost-centre target by application: no application
 HUNDRED = Decimal(100)
 MONEY = pl.Decimal(18, 2)
 COMPONENTS = ["direct", "shared", "subsidy", "commitment_central", "markup", "penalty", "rate_variance"]
@@ -116,7 +120,7 @@ def with_business_units(allocated: pl.DataFrame, org_units: pl.DataFrame) -> pl.
     return out.with_columns(
         pl.when(pl.col("target_id") == UNALLOCATED).then(pl.lit(UNALLOCATED))
         .when(pl.col("target_kind") == "business_unit").then(pl.col("target_id"))
-        .otherwise(pl.col("_bu").fill_null("UNASSIGNED")).alias("business_unit_id")
+        .otherwise(pl.col("_bu").fill_null(UNASSIGNED)).alias("business_unit_id")
     ).drop("_bu")
 
 
@@ -210,15 +214,23 @@ def _by_target(frame: pl.DataFrame | None, value: str, keys: list[Key], what: st
 
 
 def apply_scenario(allocated: pl.DataFrame, scenario: Scenario, *, idle: pl.DataFrame | None = None,
-                   rate_charges: pl.DataFrame | None = None) -> pl.DataFrame:
+                   rate_charges: pl.DataFrame | None = None, on_demand: pl.DataFrame | None = None) -> pl.DataFrame:
     """Per target: allocated cost, its decomposition and the charge under `scenario`, all in cents.
 
     `idle` (target_id, idle_cost) is the base for the idle penalty; `rate_charges` (target_id, charge) are the
     rate-card prices of each target's usage (costmodels.ratecard) for a rate-card scenario. Each component is rounded
     with largest remainder across targets, so the scenario totals are the rounded totals of the exact amounts and
     every target's charge is exactly the sum of its components.
+
+    `on_demand` (target_id, uplift) is, per target, the on-demand price of its commitment-covered usage minus what
+    that usage cost at the commitment's effective rate; an ``on_demand_equivalent`` scenario needs it (consumers
+    pay the uplift, IT keeps it as savings against the unused commitment it carries). Targets with no allocated row
+    leave their uplift central.
     """
     _check_columns(allocated)
+    if scenario.unused_commitment_policy == "on_demand_equivalent" and on_demand is None:
+        raise InputError("the on-demand-equivalent policy needs each target's on-demand uplift of its covered usage"
+                         " (engine.insights.comparison.on_demand_uplift)")
     if "business_unit_id" not in allocated.columns:
         allocated = allocated.with_columns(pl.lit(None, dtype=pl.String).alias("business_unit_id"))
     if scenario.model == "rate_card" and rate_charges is None:
@@ -236,7 +248,15 @@ def apply_scenario(allocated: pl.DataFrame, scenario: Scenario, *, idle: pl.Data
         for k, v in rounded(raw).items():
             subsidy[k] += v
     uc = {k: sums.central_uc.get(k, Decimal(0)) for k in keys}
-    markup_base = {k: sums.direct[k] + sums.shared[k] - uc[k] for k in chargeable}
+    if scenario.unused_commitment_policy == "on_demand_equivalent" and on_demand is not None:
+        known = {str(k[1]): k for k in chargeable}
+        uplift: dict[Key, Decimal] = {}
+        for t, v in on_demand.select("target_id", "uplift").iter_rows():
+            if t in known and v is not None:
+                uplift[known[t]] = uplift.get(known[t], Decimal(0)) + Decimal(v)
+        for k, v in rounded(uplift).items():
+            uc[k] -= v   # the savings IT keeps: consumers pay their covered usage at on-demand prices
+    markup_base = {k: sums.direct[k] + sums.shared[k] - sums.central_uc.get(k, Decimal(0)) for k in chargeable}
     if scenario.markup_base == "net_of_subsidy":
         for k in chargeable:
             markup_base[k] -= sum((raw.get(k, Decimal(0)) for raw in sums.subsidy_raw), Decimal(0))
@@ -278,7 +298,8 @@ def totals(applied: pl.DataFrame) -> dict[str, Decimal]:
 
 def compare(allocated: pl.DataFrame, scenarios: Sequence[Scenario], baseline: Scenario | str, *,
             by: Dimension = "business_unit", org_units: pl.DataFrame | None = None, idle: pl.DataFrame | None = None,
-            rate_charges: pl.DataFrame | None = None, cost_centers: Collection[str] | None = None) -> pl.DataFrame:
+            rate_charges: pl.DataFrame | None = None, cost_centers: Collection[str] | None = None,
+            on_demand: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per scenario and business unit (or cost centre, or application): charge, delta to the baseline and
     the delta split into its causes (delta = Σ delta_<component>; a subsidy or a centrally
     carried commitment lowers the charge, so its delta is the negative of its change).
@@ -299,11 +320,13 @@ def compare(allocated: pl.DataFrame, scenarios: Sequence[Scenario], baseline: Sc
     money = ["allocated", *COMPONENTS, "charge", "invoiced"]
 
     def rollup(s: Scenario) -> pl.DataFrame:
-        applied = apply_scenario(allocated, s, idle=idle, rate_charges=rate_charges)
+        applied = apply_scenario(allocated, s, idle=idle, rate_charges=rate_charges, on_demand=on_demand)
         if cost_centers is not None:
             applied = applied.filter(pl.col("cost_center_id").is_in(sorted(set(cost_centers))))
-        label = "(none)" if by == "application" else "UNASSIGNED"
-        return (applied.with_columns(pl.col(dim).fill_null(label))
+        label = NO_APPLICATION if by == "application" else UNASSIGNED
+        # the unallocated line has one name on every dimension: UNALLOCATED (engine/rules/model.py)
+        return (applied.with_columns(pl.when(pl.col("target_id") == UNALLOCATED).then(pl.lit(UNALLOCATED))
+                                     .otherwise(pl.col(dim).fill_null(label)).alias(dim))
                 .group_by(dim).agg(pl.col(c).sum() for c in money)
                 .with_columns(pl.lit(s.name).alias("scenario")))
 

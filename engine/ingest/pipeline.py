@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 import threading
 import time
 import uuid
@@ -29,6 +28,7 @@ from engine.errors import InputError, NotFound
 from engine.ingest.contract.connector import FileRefused
 from engine.ingest.contract.frames import target_columns
 from engine.ingest.contract.rules import StagePlan, lit, q, rules_for
+from engine.ingest.contract.safe_read import TEXT_HYGIENE
 from engine.ingest.sandbox import Limits, run_isolated
 from engine.ingest.staging import (
     ACCEPTED,
@@ -41,6 +41,7 @@ from engine.ingest.staging import (
     stage,
     uses_row_numbers,
 )
+from engine.ingest.workdirs import make_workdir, sweep
 from engine.insights.anomalies.jobs import detect_after_ingest
 from engine.store import audit
 from engine.store.sql import frame
@@ -117,7 +118,8 @@ def ingest_file(
     lim = limits or Limits()
     t0 = time.perf_counter()
     result = IngestResult(file=name, status="refused")
-    workdir = Path(tempfile.mkdtemp(prefix="apportion-ingest-"))
+    sweep()   # folders of ingests whose process was killed (docs/reliability.md)
+    workdir = make_workdir("apportion-ingest-")
     staged_path = workdir / "staged.duckdb"
     digest: dict[str, str] = {}
     hasher = threading.Thread(target=lambda: digest.update(h=file_sha256(p)), daemon=True)
@@ -371,7 +373,13 @@ def _write(con: duckdb.DuckDBPyConnection, staged_path: Path, meta: StageMeta, n
             for t in rejects:
                 con.execute(f"DROP TABLE IF EXISTS temp.main.{t}")
         if plan is not None:
-            source = f"SELECT *, ? FROM ({direct_select_sql(plan, alias, exclude=_by_number(meta.direct or {}) > 0)})"
+            # the child's pre-scan found control characters: compile the same text checks it ran
+            token = TEXT_HYGIENE.set(bool((meta.direct or {}).get("hygiene")))
+            try:
+                select = direct_select_sql(plan, alias, exclude=_by_number(meta.direct or {}) > 0)
+            finally:
+                TEXT_HYGIENE.reset(token)
+            source = f"SELECT *, ? FROM ({select})"
         else:
             source = f"SELECT {col_list}, ? FROM {alias}.{ACCEPTED}"
         insert = f"INSERT INTO {q(table)} ({col_list}, batch_id) {source}"
@@ -565,11 +573,32 @@ def _restore_superseded(con: duckdb.DuckDBPyConnection, batch_id: str) -> dict[s
     return counts
 
 
+MAX_NAME_BYTES = 200   # file systems allow 255 bytes a name; the staging copies add suffixes to it
+
+
+def safe_file_name(file_name: str, max_bytes: int = MAX_NAME_BYTES) -> str:
+    """An upload's own base name, fit to be a file name here: no path, no NUL or control characters, at most
+    `max_bytes` of UTF-8 (cut in the middle, keeping the extensions, marked with …). Never a path the browser chose."""
+    base = Path(file_name.replace("\\", "/")).name
+    base = "".join(ch for ch in base if ch.isprintable()).strip().lstrip(".") or "upload"
+    if len(base.encode()) <= max_bytes:
+        return base
+    stem, dot, ext = base.partition(".")
+    ext = (dot + ext) if dot and len((dot + ext).encode()) <= 40 else ""
+    stem = stem if ext else base
+    room = max_bytes - len(ext.encode()) - len("…".encode())
+    cut = stem.encode()[:room].decode("utf-8", errors="ignore")
+    return f"{cut}…{ext}"
+
+
 def ingest_bytes(con: duckdb.DuckDBPyConnection, data: bytes, file_name: str, **kwargs: Any) -> IngestResult:
-    """An upload: written to a private temp file under its own base name (never a path the browser chose),
-    then the same `ingest_file`."""
-    safe = Path(file_name).name.replace("\x00", "") or "upload"
-    with tempfile.TemporaryDirectory(prefix="apportion-upload-") as d:
-        path = Path(d) / safe
+    """An upload: written to a private temp folder under its own base name (`safe_file_name`), then the same
+    `ingest_file`. Messages and the batch carry that name."""
+    safe = safe_file_name(file_name)
+    d = make_workdir("apportion-upload-")
+    try:
+        path = d / safe
         path.write_bytes(data)
         return ingest_file(con, path, file_name=safe, **kwargs)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)

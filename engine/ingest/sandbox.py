@@ -42,7 +42,38 @@ class Limits:
         return (BASE_VIRTUAL_MB + 2 * self.memory_mb) * 1024 * 1024
 
 
+PARENT_ENV = "APPORTION_INGEST_PARENT"
+PR_SET_PDEATHSIG = 1
+
+
+def bind_to_parent(parent: int) -> None:
+    """Die with the parent (docs/reliability.md): the kernel sends SIGKILL when the thread that started this process
+    exits (prctl PR_SET_PDEATHSIG, Linux), and a watchdog thread exits as soon as this process is re-parented
+    (any platform, and the case of a parent killed before the prctl took effect)."""
+    try:
+        import ctypes  # noqa: PLC0415
+        import signal  # noqa: PLC0415
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass   # not Linux: the watchdog alone
+    if os.getppid() != parent:
+        os._exit(137)
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.25)
+            if os.getppid() != parent:
+                os._exit(137)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watchdog").start()
+
+
 def _child_main() -> int:
+    parent = os.environ.get(PARENT_ENV)
+    if parent:
+        bind_to_parent(int(parent))
     job = json.loads(sys.stdin.read())
     limits = Limits(**job["limits"])
     resource.setrlimit(resource.RLIMIT_AS, (limits.address_space_bytes, limits.address_space_bytes))
@@ -91,6 +122,7 @@ def run_isolated(path: Path, out: Path, *, kind: str | None, options: dict[str, 
     job.update(test_hooks or {})
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env[PARENT_ENV] = str(os.getpid())
     proc = subprocess.Popen([sys.executable, "-m", "engine.ingest.sandbox"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(ROOT), env=env, text=True)
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None

@@ -32,11 +32,16 @@ from engine.ingest.contract.safe_read import (
     CSV_REJECTS,
     CSV_ROW_NUMBERS,
     ENCODINGS,
+    GZIP_MAGIC,
+    HOSTILE_TEXT_RE,
     REJECTS_TABLE,
+    TEXT_HYGIENE,
     check_size,
     check_text_encoding,
     check_xlsx,
     describe_csv_error,
+    gunzip_limited,
+    has_hostile_text,
     transcode_to_utf8,
     uniform_line_endings,
 )
@@ -48,6 +53,7 @@ ACCEPTED = "accepted"
 REJECTED = "rejected"
 EXCLUDED = "excluded"             # direct mode: plan row ids (`__row` of the plan, before display fixes) not to load
 MAX_QUARANTINE_DETAIL = 100_000   # rows beyond this are counted but keep no raw text
+GZIP_NATIVE = ("flow_logs",)   # connectors that read gzip themselves (VPC flow logs arrive as .log.gz)
 SCOPE_COLUMNS = ("provider", "billing_account_id", "billing_period", "billed_cost", "effective_cost")
 
 
@@ -103,6 +109,8 @@ def _typed_source(plan: StagePlan, *, raw: bool) -> tuple[str, list[tuple[str, s
     cols = [(c, t) for c, t in target_columns(plan.target_table) if c in plan.columns]
     named = {c: f"s.{q('__c_' + c)}" for c, _ in cols}
     checks = plan.checks + checks_for(plan.target_table, named)
+    if TEXT_HYGIENE.get():
+        checks += hygiene_checks([(c, named[c]) for c, t in cols if t.upper().startswith("VARCHAR")])
     tags_key = f"CAST(({plan.tags_key}) AS VARCHAR)" if plan.tags_key else "CAST(NULL AS VARCHAR)"
     typed = (["s AS __src"] if raw else []) + ["s.*", "s.__row::BIGINT AS __row_id", f"{tags_key} AS __tags_key"]
     typed += [f"CAST(({plan.columns[c]}) AS {t}) AS {q('__c_' + c)}" for c, t in cols]
@@ -111,6 +119,21 @@ def _typed_source(plan: StagePlan, *, raw: bool) -> tuple[str, list[tuple[str, s
         whens = " ".join(f"WHEN {ch.bad} THEN {i}" for i, ch in enumerate(checks, 1))
         src = f"(SELECT s.*, CASE {whens} END AS __check FROM {src} s)"
     return src, cols, checks
+
+
+def hygiene_checks(columns: list[tuple[str, str]]) -> list[Check]:
+    """Text columns holding a control character, NUL, DEL or a byte-order mark: the row is quarantined naming the
+    column, the character and where it is (added only when the file's bytes hold one: `has_hostile_text`)."""
+    pat = lit(HOSTILE_TEXT_RE)
+    out = []
+    for c, ref in columns:
+        found = f"regexp_extract({ref}, {pat})"
+        out.append(Check(c, f"regexp_matches({ref}, {pat})",
+                         f"'expected text without control characters, NUL or byte-order marks, got U+' || "
+                         f"printf('%04X', unicode({found})) || ' at character ' || "
+                         f"CAST(strpos({ref}, {found}) AS VARCHAR) || ' of ' || left(regexp_replace({ref}, {pat}, "
+                         f"'\ufffd', 'g'), 60)"))
+    return out
 
 
 def staging_sql(plan: StagePlan, *, narrow: bool = False) -> str:
@@ -369,7 +392,7 @@ def _precheck(con: duckdb.DuckDBPyConnection, path: Path, kind: str | None, opti
     rows = int(con.sql(f"SELECT coalesce(sum(__n), 0) FROM {AGG}").fetchall()[0][0])
     con.execute(f"CREATE TABLE {REJECTED} (row_number BIGINT, column_name VARCHAR, reason VARCHAR, raw VARCHAR)")
     direct = {"source": str(path), "rejects": False, "plan_sha256": plan_fingerprint(plan), "excluded": 0,
-              "precheck": True}
+              "precheck": True, "hygiene": TEXT_HYGIENE.get()}
     return StageMeta(kind=plan.kind, target_table=plan.target_table, rows_read=rows, rows_accepted=rows,
                      rows_quarantined=0, warnings=list(plan.warnings), seconds=time.perf_counter() - t0,
                      direct=direct)
@@ -400,6 +423,14 @@ def stage(path: Path, out: Path, *, kind: str | None = None, options: dict[str, 
         opts = dict(options or {})
         with open(path, "rb") as f:
             head = f.read(4)
+        if head.startswith(GZIP_MAGIC) and kind not in GZIP_NATIVE:
+            # gzip is read as documented: expanded (size-capped) into the parent's private work directory, which
+            # the parent's direct load accepts as its source, as for a transcoding
+            path = gunzip_limited(path, out.parent / (out.name + ".gunzip"))
+            with open(path, "rb") as f:
+                head = f.read(4)
+            if head.startswith(GZIP_MAGIC):
+                raise FileRefused(path.name, "one gzip layer around the export (this one is gzipped twice)")
         text = head[:2] != b"PK" and head != b"PAR1" and not head.startswith(COMPRESSED_MAGIC)
         if head[:2] == b"PK":
             check_xlsx(path)   # zip-bomb checks before any connector opens the archive
@@ -409,54 +440,66 @@ def stage(path: Path, out: Path, *, kind: str | None = None, options: dict[str, 
                 path = transcode_to_utf8(path, str(chosen), out.parent / (out.name + ".utf8"))
             else:
                 check_text_encoding(path, chosen)
-        note: str | None = None
-        while True:
-            try:
-                if direct and precheck:
-                    fast = _precheck(con, path, kind, opts, progress, t0)
-                    if fast is not None:
-                        fast.warnings += [note] if note else []
-                        return fast
-                plan, rejects, narrow = _plan_and_stage(con, path, kind, opts, progress, direct)
-                break
-            except (_ReaderRefused, duckdb.Error) as exc:
-                # The strict CSV reader stops at the first line ending unlike the first line's (CRLF, then LF):
-                # only then is the whole file scanned; a file with mixed endings is read again from a copy with
-                # LF only, in the parent's private work directory (the parent accepts that source, as for a
-                # transcoding). Any other failure, or a second one, is the file's answer.
-                if isinstance(exc, duckdb.OutOfMemoryException) or note is not None or not text or not (
-                        isinstance(exc, _ReaderRefused) or _is_csv_error(exc)):
-                    raise _worded(exc, path) from None
-                fixed = uniform_line_endings(path, out.parent / (out.name + ".lf"))
-                if fixed is None:
-                    raise _worded(exc, path) from None
-                path, note = fixed
-                _drop(con, AGG, STAGED, "tag_dict", REJECTED)
-        con.execute(f"CREATE TABLE {REJECTED} (row_number BIGINT, column_name VARCHAR, reason VARCHAR, raw VARCHAR)")
-        if plan.rejects_sql:
-            con.execute(f"INSERT INTO {REJECTED} {plan.rejects_sql}")
-        keys = _natural_key(plan)
-        if keys:
-            _mark_duplicates(con, keys)
-        grouped = narrow and not keys
-        _build_tags(con, plan, view=not narrow, keys_from=AGG if grouped else STAGED)
-        if grouped:
-            _quarantine_bad_tag_groups(con, plan)
-        meta_direct: dict[str, Any] | None = None
-        if narrow:
-            con.execute(f"CREATE TABLE {EXCLUDED} AS SELECT __rid FROM {STAGED} WHERE __reason IS NOT NULL")
-            n_excluded = con.sql(f"SELECT count(*) FROM {EXCLUDED}").fetchall()[0][0]
-            # grouped (no natural key): every excluded row failed a check or its tags, which the parent's own WHERE
-            # drops too, so the parent need not exclude by number (and may read in parallel)
-            meta_direct = {"source": str(path), "rejects": rejects, "plan_sha256": plan_fingerprint(plan),
-                           "excluded": int(n_excluded), "grouped": grouped}
-        _fix_row_numbers(con)
-        meta = _summarise(con, plan, path, time.perf_counter() - t0, grouped=grouped)
-        meta.direct = meta_direct
-        meta.warnings += [note] if note else []
-        return meta
+        hygiene = text and has_hostile_text(path)
+        hygiene_token = TEXT_HYGIENE.set(hygiene)
+        try:
+            return _stage_file(con, path, out, kind, opts, progress, direct, precheck, t0, text, hygiene)
+        finally:
+            TEXT_HYGIENE.reset(hygiene_token)
     finally:
         con.close()
+
+
+def _stage_file(con: duckdb.DuckDBPyConnection, path: Path, out: Path, kind: str | None, opts: dict[str, Any],
+                progress: Callable[[float], None] | None, direct: bool, precheck: bool, t0: float, text: bool,
+                hygiene: bool) -> StageMeta:
+    """`stage` once the file is readable as it will be read: plan, stage, verdicts, summary."""
+    note: str | None = None
+    while True:
+        try:
+            if direct and precheck:
+                fast = _precheck(con, path, kind, opts, progress, t0)
+                if fast is not None:
+                    fast.warnings += [note] if note else []
+                    return fast
+            plan, rejects, narrow = _plan_and_stage(con, path, kind, opts, progress, direct)
+            break
+        except (_ReaderRefused, duckdb.Error) as exc:
+            # The strict CSV reader stops at the first line ending unlike the first line's (CRLF, then LF):
+            # only then is the whole file scanned; a file with mixed endings is read again from a copy with
+            # LF only, in the parent's private work directory (the parent accepts that source, as for a
+            # transcoding). Any other failure, or a second one, is the file's answer.
+            if isinstance(exc, duckdb.OutOfMemoryException) or note is not None or not text or not (
+                    isinstance(exc, _ReaderRefused) or _is_csv_error(exc)):
+                raise _worded(exc, path) from None
+            fixed = uniform_line_endings(path, out.parent / (out.name + ".lf"))
+            if fixed is None:
+                raise _worded(exc, path) from None
+            path, note = fixed
+            _drop(con, AGG, STAGED, "tag_dict", REJECTED)
+    con.execute(f"CREATE TABLE {REJECTED} (row_number BIGINT, column_name VARCHAR, reason VARCHAR, raw VARCHAR)")
+    if plan.rejects_sql:
+        con.execute(f"INSERT INTO {REJECTED} {plan.rejects_sql}")
+    keys = _natural_key(plan)
+    if keys:
+        _mark_duplicates(con, keys)
+    grouped = narrow and not keys
+    _build_tags(con, plan, view=not narrow, keys_from=AGG if grouped else STAGED)
+    if grouped:
+        _quarantine_bad_tag_groups(con, plan)
+    meta_direct: dict[str, Any] | None = None
+    if narrow:
+        con.execute(f"CREATE TABLE {EXCLUDED} AS SELECT __rid FROM {STAGED} WHERE __reason IS NOT NULL")
+        n_excluded = con.sql(f"SELECT count(*) FROM {EXCLUDED}").fetchall()[0][0]
+        # grouped (no natural key): every excluded row failed a check or its tags, which the parent's own WHERE
+        # drops too, so the parent need not exclude by number (and may read in parallel)
+        meta_direct = {"source": str(path), "rejects": rejects, "plan_sha256": plan_fingerprint(plan),
+                       "excluded": int(n_excluded), "grouped": grouped, "hygiene": hygiene}
+    _fix_row_numbers(con)
+    meta = _summarise(con, plan, path, time.perf_counter() - t0, grouped=grouped)
+    meta.direct = meta_direct
+    meta.warnings += [note] if note else []
+    return meta
 
 
 def _plan_and_stage(con: duckdb.DuckDBPyConnection, path: Path, kind: str | None, options: dict[str, Any],

@@ -14,6 +14,7 @@ from engine.allocation.runs import latest_run
 from engine.costmodels.presets import PRESETS
 from engine.costmodels.scenarios import (
     COMPONENTS,
+    UNASSIGNED,
     Dimension,
     Scenario,
     compare,
@@ -22,10 +23,21 @@ from engine.costmodels.scenarios import (
     load_scenario,
 )
 from engine.errors import InputError, NotFound
+from engine.insights.attribution import LINE_OWNER, LINE_OWNER_JOINS
 from engine.insights.workshop import idle_base
+from engine.rules.model import UNALLOCATED
+from engine.store.sql import frame
+
+# Display names of the targets that are not org units: one name each, on every page (docs/glossary.md).
+SPECIAL_NAMES = {UNALLOCATED: "Unallocated (carried centrally)", UNASSIGNED: "Not in the org tree",
+                 "(none)": "No application"}
 
 WATERFALL_STEPS = [("delta_subsidy", "Subsidy"), ("delta_commitment_central", "Commitment kept central"),
                    ("delta_markup", "Markup"), ("delta_penalty", "Idle penalty"), ("delta_rate_variance", "Rate card")]
+
+
+PRESETS_BY_NAME = {s.name: s for s in PRESETS}  # the approved house models (saved scenarios are workshop drafts)
+HOUSE_MODEL = "Full-recovery chargeback"   # the model statements and the overview default to
 
 
 def posted_periods(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -54,10 +66,67 @@ def compare_period(con: duckdb.DuckDBPyConnection, user: User, period: str, scen
     if user.scoped:  # scenarios are applied to the whole run first, so an owner's cents equal the lead's
         scope = [cc for cc, _ in visible_cost_centers(con, user)]
     idle = idle_base(allocated) if any(s.idle_penalty_pct > 0 for s in scenarios) else None
-    out = compare(allocated, scenarios, baseline, by=by, idle=idle, cost_centers=scope)
-    names = {r[0]: r[1] for r in con.execute("SELECT unit_id, name FROM org_unit").fetchall()}
+    od = on_demand_uplift(con, period) if _needs_on_demand(scenarios) else None
+    out = compare(allocated, scenarios, baseline, by=by, idle=idle, cost_centers=scope, on_demand=od)
     dim = out.columns[1]
-    return out.with_columns(pl.col(dim).replace_strict(names, default=pl.col(dim)).alias("name"))
+    return out.with_columns(pl.col(dim).replace_strict(unit_names(con), default=pl.col(dim)).alias("name"))
+
+
+def _needs_on_demand(scenarios: Sequence[Scenario]) -> bool:
+    return any(s.unused_commitment_policy == "on_demand_equivalent" for s in scenarios)
+
+
+def unit_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """id → display name for business units, cost centres, applications and the non-org targets."""
+    names = {r[0]: r[1] for r in con.execute("SELECT unit_id, name FROM org_unit UNION ALL "
+                                             "SELECT app_id, name FROM application").fetchall()}
+    return names | SPECIAL_NAMES
+
+
+def on_demand_uplift(con: duckdb.DuckDBPyConnection, period: str) -> pl.DataFrame:
+    """Per cost centre (its lines' direct owner: tag, else account owner): what its commitment-covered usage would
+    have cost on demand (ListCost) minus its effective cost — the savings an on-demand-equivalent policy keeps
+    centrally. Covered usage with no owner stays central."""
+    return frame(con.sql(
+        f"""
+        WITH lines AS (
+            SELECT {LINE_OWNER}, coalesce(l.list_cost, l.effective_cost) - l.effective_cost AS uplift
+            FROM cost_line l {LINE_OWNER_JOINS}
+            WHERE l.billing_period = ? AND l.commitment_discount_id IS NOT NULL
+              AND l.commitment_discount_status = 'Used'
+        )
+        SELECT cost_center_id AS target_id, sum(uplift) AS uplift FROM lines
+        WHERE cost_center_id IS NOT NULL GROUP BY 1 ORDER BY 1
+        """,
+        params=[period],
+    ))
+
+
+CENTRAL_ITEMS = [("subsidy", "Subsidies"), ("commitment_central", "Commitments kept central"),
+                 ("unallocated", "Unallocated line")]
+
+
+def carried_centrally(compared: pl.DataFrame) -> pl.DataFrame:
+    """Where the money the consumers are not charged went, per scenario: subsidies, unused commitment kept by IT
+    (net of on-demand savings), and the unallocated line. Charged + these = allocated cost (+ markup, penalty and
+    rate variance, which are charged on top)."""
+    dim = compared.columns[1]
+    rows = []
+    for name in dict.fromkeys(compared["scenario"].to_list()):
+        part = compared.filter(pl.col("scenario") == name)
+        unalloc = part.filter(pl.col(dim) == UNALLOCATED)
+        rows.append({
+            "scenario": name,
+            "charged": Decimal(part.filter(pl.col(dim) != UNALLOCATED)["charge"].sum()),
+            "subsidy": Decimal(part["subsidy"].sum()),
+            "commitment_central": Decimal(part["commitment_central"].sum()),
+            "unallocated": Decimal(unalloc["allocated"].sum()),
+            "allocated": Decimal(part["allocated"].sum()),
+        })
+    money = pl.Decimal(18, 2)
+    return pl.DataFrame(rows, schema={"scenario": pl.String, "charged": money, "subsidy": money,
+                                      "commitment_central": money, "unallocated": money, "allocated": money},
+                        orient="row")
 
 
 def waterfall(compared: pl.DataFrame, baseline: str, scenario: str) -> pl.DataFrame:
@@ -87,4 +156,5 @@ def waterfall(compared: pl.DataFrame, baseline: str, scenario: str) -> pl.DataFr
     })
 
 
-__all__ = ["COMPONENTS", "available", "compare_period", "posted_periods", "waterfall"]
+__all__ = ["COMPONENTS", "available", "carried_centrally", "compare_period", "on_demand_uplift",
+           "posted_periods", "unit_names", "waterfall"]

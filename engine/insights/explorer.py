@@ -1,4 +1,8 @@
-"""Drill-down queries (business unit → cost centre → application → service → resource), scoped in SQL."""
+"""Drill-down queries (business unit → cost centre → application → service → resource), scoped in SQL.
+
+"Previous month" is always the calendar month before (engine.insights.overview.previous_period); a line with a
+cost centre but no application shows as NO_APPLICATION, so "Unattributed" keeps its one meaning (no cost centre).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,14 @@ from engine.access.scope import cost_center_filter
 from engine.access.users import User
 from engine.errors import InputError
 from engine.insights.attribution import LINE_OWNER, LINE_OWNER_JOINS, UNATTRIBUTED, attributed_cte
+from engine.insights.overview import previous_period
+from engine.rules.model import UNALLOCATED
 from engine.store.sql import frame
+
+NO_APPLICATION = "No application"  # a line whose cost centre is known but whose application is not
+# `shown`: the attributed lines with the explorer's labels (appended to attributed_cte's WITH clause)
+_SHOWN = (f", shown AS (SELECT * REPLACE (CASE WHEN app_id IS NULL THEN '{NO_APPLICATION}' ELSE application END"
+          " AS application) FROM scoped)")
 
 LEVELS = ("business_unit", "cost_center", "application", "service_name", "resource_id")
 LEVEL_TITLES = {
@@ -72,22 +83,29 @@ def breakdown(con: duckdb.DuckDBPyConnection, user: User, period: str, level: st
         raise InputError(f"unknown drill level {level!r}")
     base, params = attributed_cte(user)
     where, wparams = (filters or Filters()).sql()
+    prev = previous_period(period)
     sql = (
-        base
+        base + _SHOWN
         + f"""
-        , prev AS (SELECT max(period) AS p FROM scoped WHERE period < ?)
         SELECT coalesce({level}, '(none)') AS name,
                coalesce(sum(effective_cost) FILTER (WHERE period = ?), 0)::DECIMAL(18, 2) AS cost,
-               coalesce(sum(effective_cost) FILTER (WHERE period = (SELECT p FROM prev)), 0)::DECIMAL(18, 2)
-                 AS previous
-        FROM scoped WHERE {where}
+               coalesce(sum(effective_cost) FILTER (WHERE period = ?), 0)::DECIMAL(18, 2) AS previous
+        FROM shown WHERE period IN (?, ?) AND {where}
         GROUP BY ALL HAVING cost <> 0 OR previous <> 0
         ORDER BY cost DESC, name
         """
     )
-    return frame(con.sql(sql, params=[*params, period, period, *wparams])).with_columns(
+    return frame(con.sql(sql, params=[*params, period, prev, period, prev, *wparams])).with_columns(
         delta=pl.col("cost") - pl.col("previous")
     )
+
+
+def has_lines(con: duckdb.DuckDBPyConnection, user: User, period: str, filters: Filters | None = None) -> bool:
+    """Whether `period` holds any line the user may see under `filters` (the explorer says "no data" otherwise)."""
+    base, params = attributed_cte(user)
+    where, wparams = (filters or Filters()).sql()
+    return bool(con.execute(base + _SHOWN + f" SELECT count(*) FROM shown WHERE period = ? AND {where}",
+                            [*params, period, *wparams]).fetchall()[0][0])
 
 
 def monthly(con: duckdb.DuckDBPyConnection, user: User, by: str = "application",
@@ -98,8 +116,8 @@ def monthly(con: duckdb.DuckDBPyConnection, user: User, by: str = "application",
     base, params = attributed_cte(user)
     where, wparams = (filters or Filters()).sql()
     return frame(con.sql(
-        base + f"SELECT period, coalesce({by}, '(none)') AS grp, sum(effective_cost)::DOUBLE AS cost "
-        f"FROM scoped WHERE {where} GROUP BY ALL ORDER BY ALL",
+        base + _SHOWN + f"SELECT period, coalesce({by}, '(none)') AS grp, sum(effective_cost)::DOUBLE AS cost "
+        f"FROM shown WHERE {where} GROUP BY ALL ORDER BY ALL",
         params=[*params, *wparams],
     ))
 
@@ -134,12 +152,18 @@ def explain(con: duckdb.DuckDBPyConnection, user: User, period: str, cost_center
             SELECT run_key FROM allocation_run WHERE period = ? AND status = 'posted'
             ORDER BY finished_at DESC NULLS LAST, started_at DESC LIMIT 1
         )
-        SELECT r.step, r.step_name, r.source_pool, r.method, r.driver, r.target_id, r.cost_center_id, r.app_id,
+        SELECT r.step, r.step_name, r.source_pool, r.method, r.driver,
+               CASE WHEN r.target_id = ? THEN ? ELSE coalesce(tu.name, ta.name, r.target_id) END AS target,
+               r.target_id, coalesce(cc.name, r.cost_center_id) AS cost_center, r.cost_center_id,
+               coalesce(ap.name, r.app_id) AS application, r.app_id,
                r.share, sum(r.posted_amount) AS posted_amount
-        FROM allocation_result r WHERE {' AND '.join(where)}
+        FROM allocation_result r
+        LEFT JOIN org_unit tu ON tu.unit_id = r.target_id LEFT JOIN application ta ON ta.app_id = r.target_id
+        LEFT JOIN org_unit cc ON cc.unit_id = r.cost_center_id LEFT JOIN application ap ON ap.app_id = r.app_id
+        WHERE {' AND '.join(where)}
         GROUP BY ALL ORDER BY posted_amount DESC LIMIT ?
         """,
-        params=[period, *params, limit],
+        params=[period, UNALLOCATED, "Unallocated (carried centrally)", *params, limit],
     ))
 
 
@@ -194,7 +218,7 @@ def resource_daily(con: duckdb.DuckDBPyConnection, user: User, period: str, reso
     f = filters or Filters()
     where, wparams = Filters(path, f.provider, f.environment, f.tag_key, f.tag_value).sql()
     sql = _RESOURCE_LINES.format(scope=pred, where=where, owner=LINE_OWNER, owner_joins=LINE_OWNER_JOINS)
-    params: list[object] = [resource_id, last + timedelta(days=1), first, UNATTRIBUTED, UNATTRIBUTED, UNATTRIBUTED,
+    params: list[object] = [resource_id, last + timedelta(days=1), first, UNATTRIBUTED, UNATTRIBUTED, NO_APPLICATION,
                             *sparams, first, last, *wparams]
     out = frame(con.sql(sql, params=params))
     return out.with_columns(

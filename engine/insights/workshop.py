@@ -138,7 +138,7 @@ def save_draft(con: duckdb.DuckDBPyConnection, prepared: whatif.Prepared, params
     if not reason.strip():
         raise InputError("a draft rule version needs a reason: approvers and auditors read it")
     try:  # both are validated before anything is written
-        new_rs = overrides.apply(prepared.rule_set, params.weights or None)
+        new_rs = overrides.apply(prepared.unscoped or prepared.rule_set, params.weights or None)  # not the scope
         draft_scenario = params.scenario(scenario_name)
     except ValidationError as exc:
         raise invalid("The workshop's draft", exc) from exc

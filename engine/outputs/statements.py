@@ -18,6 +18,7 @@ import duckdb
 import polars as pl
 
 from engine.access.users import User
+from engine.allocation.adjustments import POOL_PREFIX as DISPUTE_POOL
 from engine.allocation.runs import latest_run
 from engine.costmodels.scenarios import Scenario, apply_scenario, load_allocated
 from engine.errors import InputError, NotFound
@@ -36,6 +37,7 @@ LINE_KEY = ("section", "step", "step_name", "service", "source_pool", "method", 
 STATEMENT_SCHEMA = pl.Schema({**LINE_SCHEMA, "prior_amount": MONEY, "change": MONEY})
 FLAG_SCHEMA = pl.Schema({"anomaly_id": pl.String(), "title": pl.String(), "status": pl.String(), "excess": MONEY})
 ZERO = Decimal("0.00")
+DISPUTE_SECTION = "dispute_adjustment"   # an accepted dispute posted in this run (allocation/adjustments.py)
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,9 @@ def _charges(con: duckdb.DuckDBPyConnection, run_key: str, cost_center_id: str, 
         .agg(pl.col("posted_amount").sum().alias("amount"))
         .filter(pl.col("amount") != 0)
         .sort("step", "service", "app_id", nulls_last=True)
-        .with_columns(pl.lit("allocated").alias("section"), pl.col("step").cast(pl.Int64))
+        .with_columns(pl.when(pl.col("source_pool").str.starts_with(DISPUTE_POOL))  # accepted disputes
+                      .then(pl.lit(DISPUTE_SECTION)).otherwise(pl.lit("allocated")).alias("section"),
+                      pl.col("step").cast(pl.Int64))
         .select(list(LINE_SCHEMA))
     )
 

@@ -15,6 +15,8 @@ from decimal import Decimal, InvalidOperation
 import duckdb
 import polars as pl
 
+from engine.access import policy
+from engine.access.users import User
 from engine.costmodels.pricing import to_cents
 from engine.errors import InputError, NotFound
 from engine.store import audit, transaction
@@ -195,3 +197,19 @@ def allocated_vs_invoice(con: duckdb.DuckDBPyConnection, run_key: str) -> Alloca
     diff = None if inv_total is None else Decimal(allocated) - Decimal(inv_total)
     return AllocatedVsInvoice(period, basis, Decimal(allocated), to_cents(Decimal(billed)),
                               None if inv_total is None else Decimal(inv_total), int(n), diff)
+
+
+def enter_invoice(con: duckdb.DuckDBPyConnection, user: User | None, invoice_id: str, vendor: str,
+                  billing_period: str, total: Decimal, currency: str) -> None:
+    """`record_invoice` for a signed-in user: only roles that may manage invoices (finops, admin) enter totals."""
+    policy.require(user, "manage_invoices", "enter an invoice total")
+    assert user is not None
+    record_invoice(con, invoice_id, vendor, billing_period, total, currency, user.username)
+
+
+def upload_invoices(con: duckdb.DuckDBPyConnection, user: User | None, data: bytes,
+                    file_name: str = "upload") -> UploadResult:
+    """`load_invoices_csv` for a signed-in user who may manage invoices."""
+    policy.require(user, "manage_invoices", "upload invoice totals")
+    assert user is not None
+    return load_invoices_csv(con, data, user.username, file_name)

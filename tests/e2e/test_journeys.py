@@ -53,7 +53,7 @@ def test_finops_lead_runs_a_workshop(page: Page, server: Server) -> None:
     value = thumb.inner_text().strip()
     assert int(value) < start
     retail_after = _metric_value(page, "Retail")
-    assert _metric_value(page, "Total charged") == total_before  # winners and losers, same total
+    expect(_metric(page, "Total charged")).to_have_text(total_before)  # winners and losers, same total
     query = parse_qs(urlparse(page.url).query)
     assert query.get("w_it_overhead_headcount") == [value], page.url
     screenshot(page, "workshop_after_slider")

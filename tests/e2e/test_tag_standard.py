@@ -64,5 +64,5 @@ def test_finops_requires_only_the_cost_centre_and_coverage_follows(page: Page, o
     finally:
         con.close()
     expect(_coverage_value(page)).to_have_text(f"{share:.1f}%", timeout=20_000)  # the rerun may still be drawing
-    assert _coverage(page) != before
+    expect(_coverage_value(page)).not_to_have_text(before)
     screenshot(page, "reconciliation_tag_standard")

@@ -179,6 +179,19 @@ def parse_check(column: str, raw: str, parsed: str, expected: str) -> Check:
     )
 
 
+def underflow_check(column: str, raw: str, parsed: str) -> Check:
+    """A non-zero amount too small for any number type (`1e-400`): it would read as 0, so it is quarantined, never
+    stored as 0. Digits beyond the 10th decimal that a double still holds (the FOCUS sample's `-0.00000000004`
+    float noise) are rounded as documented, not refused. Only cells that parsed to 0 are looked at again."""
+    t = text(raw)
+    return Check(
+        column=column,
+        bad=f"(({parsed}) = 0 AND TRY_CAST({t} AS DOUBLE) = 0 AND regexp_matches({t}, '^[^eE]*[1-9]'))",
+        reason=f"{lit('expected a decimal number within the range of a double (this one underflows: it would be ')}"
+               f" || {lit('stored as 0), got ')} || left({t}, 60)",
+    )
+
+
 def checks_for(table: str, columns: dict[str, str]) -> list[Check]:
     """Generic checks over the typed canonical expressions a connector produced (`columns`: name → SQL)."""
     r = rules_for(table)

@@ -10,9 +10,11 @@ from __future__ import annotations
 import codecs
 import contextvars
 import csv
+import gzip
 import io
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +38,18 @@ CSV_ROW_NUMBERS: contextvars.ContextVar[bool] = contextvars.ContextVar("csv_row_
 XLSX_MAX_ENTRIES = 2_000
 XLSX_MAX_UNCOMPRESSED = 512 * 1024**2
 XLSX_MAX_RATIO = 200
+MAX_GUNZIP_BYTES = MAX_FILE_BYTES   # a gzipped export may expand to what a plain one may be, no more
+GZIP_MAGIC = b"\x1f\x8b"
+# Characters that never belong in a billing or inventory value: C0 controls other than TAB/LF/CR (NUL included),
+# DEL and the byte-order mark U+FEFF (inside a value: Excel concatenating BOM'd files). A file whose bytes hold none
+# of them (the usual case: one C-speed pass over the bytes, `has_hostile_text`) pays no per-cell check at all.
+HOSTILE_TEXT_RE = "[\\x{0}-\\x{8}\\x{B}\\x{C}\\x{E}-\\x{1F}\\x{7F}\\x{FEFF}]"
+_HOSTILE_BYTES = bytes([*range(0, 9), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+_KEEP_HOSTILE = bytes(b for b in range(256) if b not in _HOSTILE_BYTES)
+_JSON_ESCAPED = re.compile(rb"\\u(00[01][0-9a-fA-F]|007[fF]|[fF][eE][fF][fF])")
+# A pre-scan found hostile characters: every text column of the plan gets the check (engine/ingest/staging.py);
+# the parent's direct load sets it from the child's verdict so both compile the same checks.
+TEXT_HYGIENE: contextvars.ContextVar[bool] = contextvars.ContextVar("text_hygiene", default=False)
 
 
 @dataclass(frozen=True)
@@ -72,8 +86,11 @@ def check_text_encoding(path: Path, encoding: str | None) -> str:
             raise FileRefused(path.name, "UTF-8 text, but the file is UTF-16; choose encoding utf-16 to read it",
                               row=1)
         if b"\x00" in head[:4096]:
-            raise FileRefused(path.name, "a text file, but it contains NUL bytes (binary or UTF-16 without BOM)",
-                              row=1)
+            # NULs this early mean binary or UTF-16 without a BOM; a NUL later is a damaged value (quarantined)
+            at = head.index(b"\x00")
+            line = head[:at].count(b"\n") + 1
+            raise FileRefused(path.name, "a text file, but it contains NUL bytes (binary or UTF-16 without BOM; "
+                              f"the first at byte {at}, line {line})", row=max(line - 1, 1))
         try:
             head.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -113,7 +130,7 @@ def open_csv(con: duckdb.DuckDBPyConnection, path: Path, *, encoding: str | None
     shown = "\\t" if delim == "\t" else delim
     opts = (f"header = true, auto_detect = false, delim = {lit(shown)}, quote = '\"', escape = '\"', "
             f"columns = {columns}, encoding = {lit(enc)}, max_line_size = {int(max_line_bytes)}, "
-            f"strict_mode = true, null_padding = false")
+            f"strict_mode = true, null_padding = false, compression = 'none'")
     if CSV_REJECTS.get():
         opts += f", store_rejects = true, rejects_table = {lit(rejects)}, rejects_scan = {lit(rejects + '_scan')}"
     reader = f"read_csv({lit(str(path))}, {opts})"
@@ -126,9 +143,15 @@ def open_csv(con: duckdb.DuckDBPyConnection, path: Path, *, encoding: str | None
     source_sql = f"SELECT {numbering} AS __row, *{missing} FROM {reader}"
     rejects_sql = None
     if CSV_REJECTS.get():
-        rejects_sql = (f"SELECT line - 1 AS row_number, column_name, "
-                       f"error_type || ': ' || left(error_message, 300) AS reason, left(csv_line, 4000) AS raw "
-                       f"FROM {rejects} QUALIFY row_number() OVER (PARTITION BY line ORDER BY column_idx) = 1")
+        # one reason per line; a line over the size cap says so first (the reader then also reports the cells it
+        # could not find on it, which would misname the damage)
+        too_long = lit(f"LINE SIZE OVER MAXIMUM: expected CSV lines under {max_line_bytes // 1024**2} MB "
+                       "(this line is longer; it was not read)")
+        rejects_sql = (f"SELECT line - 1 AS row_number, CASE WHEN error_type = 'LINE SIZE OVER MAXIMUM' THEN NULL "
+                       f"ELSE column_name END AS column_name, CASE WHEN error_type = 'LINE SIZE OVER MAXIMUM' "
+                       f"THEN {too_long} ELSE error_type || ': ' || left(error_message, 300) END AS reason, "
+                       f"left(csv_line, 4000) AS raw FROM {rejects} QUALIFY row_number() OVER (PARTITION BY line "
+                       f"ORDER BY error_type = 'LINE SIZE OVER MAXIMUM' DESC, column_idx NULLS LAST) = 1")
     return CsvSource(source_sql=source_sql, columns=cols + absent, rejects_sql=rejects_sql, absent=absent,
                      warnings=warnings)
 
@@ -266,11 +289,25 @@ def _header(path: Path) -> tuple[str, list[str]]:
         raise FileRefused(path.name, "a header row that can be split into columns", row=1) from None
     seen: dict[str, int] = {}
     out: list[str] = []
+    named: dict[str, list[int]] = {}
     for i, name in enumerate(names):
         base = name.strip() or f"column{i}"
+        if name.strip():
+            # case-insensitive (connectors match names so), except tag columns (`resourceTags/user:Env` and
+            # `…:env` are two AWS tags): those must only not repeat exactly
+            named.setdefault(base if ":" in base else base.lower(), []).append(i + 1)
         k = seen.get(base, 0)
         seen[base] = k + 1
         out.append(base if k == 0 else f"{base}_{k}")
+    repeated = {n: at for n, at in named.items() if len(at) > 1}
+    if repeated:
+        # Decided (docs/ingestion.md): which copy holds the amount is a guess, so no copy is read
+        first_name, at = next(iter(repeated.items()))
+        spelled = names[at[0] - 1].strip()
+        listed = "; ".join(f"'{names[a[0] - 1].strip()[:60]}' at columns {', '.join(map(str, a))}"
+                           for a in list(repeated.values())[:5])
+        raise FileRefused(path.name, f"each column named once in the header (repeated: {listed})", row=1,
+                          column=spelled[:80] or first_name)
     return delim, out
 
 
@@ -278,8 +315,52 @@ def first_line(message: str) -> str:
     return message.strip().splitlines()[0][:300] if message.strip() else message
 
 
+def has_hostile_text(path: Path, chunk: int = 8 * 1024 * 1024) -> bool:
+    """Whether a text file holds a control character, NUL, DEL or a byte-order mark anywhere but its first bytes
+    (the BOM that starts a file is the encoding's, stripped by the reader), or a JSON escape of one."""
+    carry = b""
+    first = True
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            data = carry + block
+            if first and data.startswith(codecs.BOM_UTF8):
+                data = data[3:]
+            first = False
+            if data.translate(None, _KEEP_HOSTILE) or b"\xef\xbb\xbf" in data or _JSON_ESCAPED.search(data):
+                return True
+            carry = data[-5:]
+    return False
+
+
+def gunzip_limited(path: Path, out_dir: Path, max_bytes: int | None = None) -> Path:
+    """A gzip file expanded (streamed) under its own name into `out_dir`; refused as soon as the output
+    passes `max_bytes`, so a gzip bomb costs at most that much disk and no memory."""
+    max_bytes = MAX_GUNZIP_BYTES if max_bytes is None else max_bytes
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / path.name   # the same name, so every later message names the file as it was given
+    written = 0
+    try:
+        with gzip.open(path, "rb") as src, open(out, "wb") as dst:
+            while block := src.read(4 * 1024 * 1024):
+                written += len(block)
+                if written > max_bytes:
+                    raise FileRefused(path.name, f"a gzip file that expands to at most {max_bytes / 1024**2:.0f} MB "
+                                      "(this one expands further; it was stopped there)")
+                dst.write(block)
+    except (OSError, EOFError, zlib.error) as exc:
+        out.unlink(missing_ok=True)
+        raise FileRefused(path.name, f"a complete gzip file ({first_line(str(exc)) or type(exc).__name__})") from None
+    except FileRefused:
+        out.unlink(missing_ok=True)
+        raise
+    if written == 0:
+        raise FileRefused(path.name, "a gzip file with content (it expands to 0 bytes)")
+    return out
+
+
 def check_xlsx(path: Path) -> None:
-    """Zip-bomb checks before any XML is parsed: entry count, declared size, compression ratio."""
+    """Zip-bomb checks before any XML is parsed: entry count, declared size, compression ratio; then no XML part
+    may declare a DTD (entity expansion, external entities: an XLSX never needs one)."""
     check_size(path, 256 * 1024**2)
     try:
         with zipfile.ZipFile(path) as z:
@@ -299,6 +380,26 @@ def check_xlsx(path: Path) -> None:
                               f"(entry '{i.filename[:80]}' expands {i.file_size / i.compress_size:.0f}:1)")
     if not any(i.filename.startswith("xl/") for i in infos):
         raise FileRefused(path.name, "an XLSX workbook (no xl/ part in the archive)")
+    _refuse_dtd(path, infos)
+
+
+def _refuse_dtd(path: Path, infos: list[zipfile.ZipInfo]) -> None:
+    """Stream each XML part (bounded by the checks above) looking for `<!DOCTYPE` / `<!ENTITY`."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            for i in infos:
+                if not i.filename.lower().endswith((".xml", ".rels", ".vml")):
+                    continue
+                tail = b""
+                with z.open(i) as part:
+                    while block := part.read(1024 * 1024):
+                        window = (tail + block).upper()
+                        if b"<!DOCTYPE" in window or b"<!ENTITY" in window:
+                            raise FileRefused(path.name, "an XLSX workbook without a document type declaration "
+                                              f"(part '{i.filename[:80]}' declares XML entities: refused unread)")
+                        tail = block[-16:]
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError) as exc:
+        raise FileRefused(path.name, f"an XLSX workbook whose parts can be unpacked ({first_line(str(exc))})") from None
 
 
 def read_xlsx_rows(path: Path, sheet: str | None = None, max_rows: int = 1_000_000) -> list[list[object]]:
@@ -306,14 +407,30 @@ def read_xlsx_rows(path: Path, sheet: str | None = None, max_rows: int = 1_000_0
     check_xlsx(path)
     import openpyxl  # noqa: PLC0415 - only XLSX readers pay for it
 
-    wb = openpyxl.load_workbook(path, read_only=True, data_only=False)
     try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    except Exception as exc:  # noqa: BLE001 - any failure of the XML reader is the file's, worded plainly
+        raise FileRefused(path.name, f"an XLSX workbook openpyxl can open ({type(exc).__name__}: "
+                          f"{first_line(str(exc))[:200]})") from None
+    try:
+        if not wb.worksheets:
+            raise FileRefused(path.name, "an XLSX workbook with at least one worksheet (it has none)")
+        if sheet and sheet not in wb.sheetnames:
+            raise FileRefused(path.name, f"a worksheet named '{sheet[:80]}' (the workbook has: "
+                              f"{', '.join(wb.sheetnames)[:200]})")
         ws = wb[sheet] if sheet else wb.worksheets[0]
         rows: list[list[object]] = []
-        for n, row in enumerate(ws.iter_rows(values_only=True), start=1):
-            if n > max_rows:
-                raise FileRefused(path.name, f"at most {max_rows} rows per sheet", row=n)
-            rows.append(list(row))
+        n = 0
+        try:
+            for n, row in enumerate(ws.iter_rows(values_only=True), start=1):
+                if n > max_rows:
+                    raise FileRefused(path.name, f"at most {max_rows} rows per sheet", row=n)
+                rows.append(list(row))
+        except FileRefused:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a damaged sheet: say where reading stopped, not the traceback
+            raise FileRefused(path.name, f"a worksheet that can be read to its end (reading stopped after row {n}: "
+                              f"{type(exc).__name__}: {first_line(str(exc))[:200]})", row=n + 1) from None
         return rows
     finally:
         wb.close()
@@ -336,7 +453,7 @@ def jsonl_source(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, tuple
     check_size(path)
     check_text_encoding(path, None)
     reader = (f"read_json({lit(str(path))}, format = 'newline_delimited', maximum_object_size = {MAX_LINE_BYTES}, "
-              f"sample_size = 20480)")
+              f"sample_size = 20480, compression = 'none')")   # never by the name: gzip is expanded before this
     try:
         cols = tuple(str(r[0]) for r in con.sql(f"DESCRIBE SELECT * FROM {reader}").fetchall())
     except duckdb.Error as exc:

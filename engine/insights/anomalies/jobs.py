@@ -18,7 +18,13 @@ from typing import Protocol
 import duckdb
 
 from engine.insights.anomalies.monthly import MONTH_HISTORY
-from engine.insights.anomalies.workflow import DetectResult, detect, detect_allocation, detect_months
+from engine.insights.anomalies.workflow import (
+    DetectResult,
+    detect,
+    detect_allocation,
+    detect_budgets,
+    detect_months,
+)
 from engine.store import audit
 
 log = logging.getLogger(__name__)
@@ -83,7 +89,8 @@ def detect_after_close(con: duckdb.DuckDBPyConnection, period: str, actor: str) 
     before's run) and the month-over-month rule on spend, which is skipped while the store holds fewer than the
     months of history it needs. A failure is audited as `anomaly.detect_failed`, never raised."""
     try:
-        allocated = detect_allocation(con, period, actor, trigger="close", context={"period": period})
+        allocated = _merge(detect_allocation(con, period, actor, trigger="close", context={"period": period}),
+                           detect_budgets(con, period, actor, trigger="close", context={"period": period}))
         months = con.execute("SELECT count(DISTINCT billing_period) FROM cost_line WHERE billing_period <= ?",
                              [period]).fetchall()[0][0]
         if int(months) <= MONTH_HISTORY:

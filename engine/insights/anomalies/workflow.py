@@ -41,7 +41,9 @@ from engine.access import policy
 from engine.access.scope import cost_center_filter
 from engine.access.users import User
 from engine.errors import AccessDenied, InputError, NotFound
+from engine.governance import budgets as business_budgets
 from engine.governance import exceptions as business_exceptions
+from engine.governance.budgets import RULE as BUDGET
 from engine.insights.anomalies import thresholds
 from engine.insights.anomalies.allocation_change import ALLOCATION_CHANGE, scan_allocation
 from engine.insights.anomalies.allocation_change import RULE as ALLOCATED
@@ -70,8 +72,9 @@ PATTERNS = ("any_day", "weekday", "day_of_month")   # what a false positive may 
 KIND_TITLES = {"cost_center": "Cost centre", "application": "Application", "service": "Service",
                "account": "Account", "resource": "Resource"}
 RULE_TITLES = {"seasonal": "Daily, vs same weekday", "week_over_week": "Daily, vs last week",
-               "new_entity": "New", MONTHLY: "Month over month", ALLOCATED: "Allocated charge, month over month"}
-MONTH_RULES = (MONTHLY, ALLOCATED)   # rules whose flags are months (dated the month's first day)
+               "new_entity": "New", MONTHLY: "Month over month", ALLOCATED: "Allocated charge, month over month",
+               BUDGET: "Budget threshold crossed"}
+MONTH_RULES = (MONTHLY, ALLOCATED, BUDGET)   # rules whose flags are months (dated the month's first day)
 METRIC = "effective_cost"
 SYSTEM = User("system", "Anomaly detector", "admin", None)  # the jobs read every cost centre; readers are scoped
 COMMENT_MAX = 2_000
@@ -229,7 +232,7 @@ def persist(con: duckdb.DuckDBPyConnection, flags: pl.DataFrame, actor: str, *, 
     kept, suppressed = _suppress(flags, _patterns(con))
     now = now_utc()
     centres = _cost_centers(con, sorted(set(kept["scope_kind"].to_list())), *window) if not kept.is_empty() else {}
-    for sid in kept.filter(pl.col("rule") == ALLOCATED)["scope_id"].to_list():
+    for sid in kept.filter(pl.col("rule").is_in([ALLOCATED, BUDGET]))["scope_id"].to_list():
         centres[("cost_center", sid)] = sid   # an allocated charge belongs to the cost centre charged
     with transaction(con):
         joined = _with_known(con, kept)
@@ -410,6 +413,14 @@ def detect_allocation(con: duckdb.DuckDBPyConnection, period: str, actor: str, *
     """Run the allocation-change rule (allocation_change.py) for one posted month and persist what it flags."""
     loose, change = thresholds.loosest(con, params, threshold)
     flags = thresholds.apply(con, scan_allocation(con, period, threshold=change, params=loose), params, threshold)
+    first = month_start(period)
+    return persist(con, flags, actor, window=(first, month_end(first)), trigger=trigger, context=context)
+
+
+def detect_budgets(con: duckdb.DuckDBPyConnection, period: str, actor: str, *, trigger: str = "manual",
+                   context: dict[str, Any] | None = None) -> DetectResult:
+    """Flag the cost centres whose posted charge for `period` crossed a threshold of their budget."""
+    flags = business_budgets.crossing_flags(con, period)
     first = month_start(period)
     return persist(con, flags, actor, window=(first, month_end(first)), trigger=trigger, context=context)
 

@@ -121,7 +121,7 @@ def test_journal_balances_and_is_postable() -> None:
     a = Asset("SRV-2", date(2026, 1, 1), D(3_600), 36, cost_center_id="=HYPERLINK(1)")
     b = Asset("SRV-3", date(2026, 1, 1), D(1_200), 12, cost_center_id="CC-OPS")
     sched = pl.concat([schedule(a, last_period="2026-02"), schedule(b, last_period="2026-02")])
-    rows = journal(sched)
+    rows = journal(sched, expense_account="6810", accumulated_account="1790")
     assert rows.height == 8
     per_period = rows.group_by("period").agg(pl.col("debit").sum(), pl.col("credit").sum()).sort("period")
     assert per_period.rows() == [("2026-01", D("200.00"), D("200.00")), ("2026-02", D("200.00"), D("200.00"))]

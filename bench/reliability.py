@@ -1,0 +1,531 @@
+"""`python -m bench.reliability`: try to break the store and write what happened to docs/reliability.md.
+
+Three parts (docs/reliability.md explains each and holds the last figures):
+
+1. **Kill trials**: a worker process (`python -m bench.reliability --worker OP …`) ingests a bill, re-delivers a
+   month or closes a month, and is sent SIGKILL after a random delay. After each kill: the worker's descendants
+   (the sandboxed parser child) must be gone, the worker's temp folders must be removed by the next start's sweep,
+   and the store must be consistent; then the same operation is run again to completion and must count every line
+   once.
+2. **Hostile corpus**: tests/unit/ingest/test_hostile_files.CORPUS through the real pipeline: crashes, partial
+   writes and imprecise messages are counted.
+3. **Concurrency**: N Playwright browser contexts on a localhost server, each logged in as a demo user, opening
+   pages until the time is up: page latency (median, p95), errors and lost sessions.
+
+`--quick` is the small slice `make test` runs as ordinary tests (tests/unit/ingest/test_clean_kills.py,
+tests/e2e/test_concurrent_sessions.py) — here it only shortens every part.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import io
+import json
+import os
+import random
+import secrets
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
+DOC = ROOT / "docs" / "reliability.md"
+PREFIXES = ("apportion-ingest-", "apportion-upload-", "apportion-parse-")
+OPS = ("ingest", "redeliver", "close")
+
+
+# ------------------------------------------------------------------------------------------------ store checks
+
+def check_store(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Inconsistencies and double counts a kill could leave; empty when the store is whole."""
+    problems: list[str] = []
+
+    def one(sql: str) -> int:
+        return int(con.sql(sql).fetchall()[0][0] or 0)
+
+    n = one("SELECT count(*) FROM cost_line c LEFT JOIN ingest_batch b USING (batch_id) "
+            "WHERE b.batch_id IS NULL OR b.status <> 'loaded'")
+    if n:
+        problems.append(f"inconsistency: {n} cost lines of a batch that is missing or not loaded")
+    for batch, lines, scoped in con.sql(
+            "SELECT b.batch_id, (SELECT count(*) FROM cost_line c WHERE c.batch_id = b.batch_id), "
+            "(SELECT coalesce(sum(rows_loaded), 0) FROM ingest_batch_scope s WHERE s.batch_id = b.batch_id "
+            "AND s.replaced_by IS NULL) FROM ingest_batch b WHERE b.status = 'loaded' AND b.target_table = "
+            "'cost_line' AND b.source_kind <> 'demo'").fetchall():
+        if int(lines) != int(scoped):
+            problems.append(f"inconsistency: batch {batch} holds {lines} cost lines, its live scope says {scoped}")
+    for p, a, bp, k in con.sql(
+            "SELECT s.provider, s.billing_account_id, s.billing_period, count(DISTINCT s.batch_id) FROM "
+            "ingest_batch_scope s JOIN ingest_batch b USING (batch_id) WHERE b.status = 'loaded' AND "
+            "s.replaced_by IS NULL GROUP BY ALL HAVING count(DISTINCT s.batch_id) > 1").fetchall():
+        problems.append(f"double count: {k} live batches for {p} / {a} / {bp}")
+    n = one("SELECT count(*) FROM quarantine_row q LEFT JOIN ingest_batch b USING (batch_id) "
+            "WHERE b.batch_id IS NULL")
+    if n:
+        problems.append(f"inconsistency: {n} quarantine rows without a batch")
+    for run, total, posted, rows in con.sql(
+            "SELECT r.run_key, r.total_out, coalesce(sum(a.posted_amount), 0), count(a.run_key) FROM allocation_run r "
+            "LEFT JOIN allocation_result a USING (run_key) WHERE r.status = 'posted' GROUP BY ALL").fetchall():
+        if rows == 0 or Decimal(posted) != Decimal(total):
+            problems.append(f"inconsistency: posted run {run} has {rows} rows summing to {posted}, recorded {total}")
+    n = one("SELECT count(*) FROM allocation_result a LEFT JOIN allocation_run r USING (run_key) "
+            "WHERE r.run_key IS NULL OR r.status <> 'posted'")
+    if n:
+        problems.append(f"inconsistency: {n} allocation rows of a run that is not posted")
+    return problems
+
+
+# ------------------------------------------------------------------------------------------------ processes
+
+def _ppid_and_state(pid: int) -> tuple[int, str] | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return int(fields[1]), fields[0]
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below `pid` (scanning /proc)."""
+    parents: dict[int, int] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            info = _ppid_and_state(int(d.name))
+            if info:
+                parents[int(d.name)] = info[0]
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        nxt = {c for c, p in parents.items() if p in frontier and c not in found}
+        found |= nxt
+        frontier = nxt
+    return found
+
+
+def alive(pid: int) -> bool:
+    info = _ppid_and_state(pid)
+    return info is not None and info[1] != "Z"
+
+
+def temp_folders(base: Path) -> list[Path]:
+    return [p for p in base.iterdir() if p.name.startswith(PREFIXES)] if base.exists() else []
+
+
+# ------------------------------------------------------------------------------------------------ inputs
+
+def focus_bill(path: Path, account: str, lines: int, scale: str = "1") -> Path:
+    """The FOCUS sample's rows repeated to `lines` lines (distinct resources) for one billing account."""
+    rows = list(csv.reader(io.StringIO((FIXTURES / "focus_1.2_sample.csv").read_text())))
+    head, body = rows[0], rows[1:]
+    ri, ai = head.index("ResourceId"), head.index("BillingAccountId")
+    bi, ei = head.index("BilledCost"), head.index("EffectiveCost")
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(head)
+    for i in range(lines):
+        r = list(body[i % len(body)])
+        r[ri], r[ai] = f"res-{i}", account
+        r[bi] = str(Decimal(r[bi]) * Decimal(scale))
+        r[ei] = str(Decimal(r[ei]) * Decimal(scale))
+        w.writerow(r)
+    path.write_text(buf.getvalue())
+    return path
+
+
+def bill_total(path: Path) -> Decimal:
+    with open(path) as f:
+        return sum((Decimal(r["BilledCost"]) for r in csv.DictReader(f)), Decimal(0))
+
+
+# ------------------------------------------------------------------------------------------------ the worker
+
+def worker(op: str, db: Path, arg: str) -> int:
+    """One operation, run to its end unless killed (the harness's child)."""
+    from engine import store  # noqa: PLC0415
+
+    con = store.connect(db)
+    if op in ("ingest", "redeliver"):
+        from engine.ingest.pipeline import ingest_file  # noqa: PLC0415
+
+        res = ingest_file(con, Path(arg), user="bench")
+        print(json.dumps({"status": res.status, "messages": res.messages[:2]}))
+        return 0 if res.ok else 1
+    from data.demo_close import ensure_rule_set  # noqa: PLC0415
+    from engine.allocation.runs import run_allocation  # noqa: PLC0415
+
+    name, _ = ensure_rule_set(con)
+    s = run_allocation(con, arg, name, actor="bench")
+    print(json.dumps({"status": s.status}))
+    return 0
+
+
+def _spawn(op: str, db: Path, arg: str, tmp: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "TMPDIR": str(tmp), "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "bench.reliability", "--worker", op, str(db), arg], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+@dataclass
+class Trial:
+    op: str
+    delay: float
+    killed: bool
+    children_seen: int = 0
+    orphans: int = 0
+    folders_left: int = 0          # after the start-up sweep
+    folders_swept: int = 0
+    problems: list[str] = field(default_factory=list)
+    rerun_problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class KillReport:
+    trials: list[Trial]
+    seconds: float
+
+    def count(self, what: str) -> int:
+        return sum(getattr(t, what) if isinstance(getattr(t, what), int) else len(getattr(t, what))
+                   for t in self.trials)
+
+
+def kill_trials(n: int, work: Path, lines: int = 20_000, seed: int = 19) -> KillReport:
+    """`n` SIGKILLs spread over ingest, re-delivery and month close; see the module doc."""
+    from data.demo_close import ensure_rule_set  # noqa: PLC0415
+    from data.generate import generate  # noqa: PLC0415
+    from engine import store  # noqa: PLC0415
+    from engine.ingest import workdirs  # noqa: PLC0415
+
+    rnd = random.Random(seed)
+    t0 = time.perf_counter()
+    tmp = work / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    template = work / "template.duckdb"
+    con = store.connect(template)
+    generate(con, lines=5_000)
+    ensure_rule_set(con)
+    periods = [r[0] for r in con.sql("SELECT DISTINCT billing_period FROM cost_line ORDER BY 1").fetchall()]
+    con.close()
+    shared = work / "ingest.duckdb"
+    shutil.copy(template, shared)
+    # how long each operation takes when left alone: kills land anywhere in that span
+    span: dict[str, float] = {}
+    for op in OPS:
+        arg = (str(focus_bill(work / "calib.csv", "BA-CAL", lines)) if op != "close" else periods[-1])
+        db = shared if op != "close" else work / "calib.duckdb"
+        if op == "close":
+            shutil.copy(template, db)
+        s = time.perf_counter()
+        p = _spawn(op, db, arg, tmp)
+        p.wait()
+        span[op] = time.perf_counter() - s
+    trials: list[Trial] = []
+    i = -1
+    while sum(t.killed for t in trials) < n and len(trials) < 2 * n:   # `n` kills mid-way, not `n` attempts
+        i += 1
+        op = OPS[i % len(OPS)]
+        if op == "ingest":
+            db, arg = shared, str(focus_bill(work / f"bill_{i}.csv", f"BA-K{i}", lines))
+        elif op == "redeliver":
+            db, arg = shared, str(focus_bill(work / f"redeliver_{i}.csv", "BA-R", lines, scale=str(1 + i)))
+        else:
+            db = work / f"close_{i}.duckdb"
+            shutil.copy(template, db)
+            arg = periods[i % len(periods)]
+        delay = rnd.uniform(0.3, span[op] * 0.8)
+        proc = _spawn(op, db, arg, tmp)
+        seen: set[int] = set()
+        end = time.monotonic() + delay
+        while time.monotonic() < end and proc.poll() is None:
+            seen |= descendants(proc.pid)
+            time.sleep(0.05)
+        killed = proc.poll() is None
+        if killed:
+            seen |= descendants(proc.pid)
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        trial = Trial(op, delay, killed, children_seen=len(seen))
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline and any(alive(c) for c in seen):
+            time.sleep(0.05)
+        trial.orphans = sum(1 for c in seen if alive(c))
+        for c in seen:   # never leave one behind, even when counted
+            if alive(c):
+                os.kill(c, signal.SIGKILL)
+        trial.folders_swept = workdirs.sweep(tmp)   # what the next start does
+        trial.folders_left = len(temp_folders(tmp))
+        c = store.connect(db)
+        trial.problems = check_store(c)
+        c.close()
+        # run it again, to its end: it must count every line once
+        again = _spawn(op, db, arg, tmp)
+        out, err = again.communicate()
+        c = store.connect(db)
+        trial.rerun_problems = check_store(c)
+        if op != "close":
+            expected = bill_total(Path(arg))
+            account = f"BA-K{i}" if op == "ingest" else "BA-R"
+            got = c.sql("SELECT coalesce(sum(billed_cost), 0), count(*) FROM cost_line WHERE billing_account_id = ?",
+                        params=[account]).fetchall()[0]
+            if Decimal(got[0]) != expected or int(got[1]) != lines:
+                trial.rerun_problems.append(f"double count: {account} holds {got[1]} lines / {got[0]}, the file "
+                                            f"has {lines} / {expected}")
+        else:
+            runs = c.sql("SELECT count(*) FROM allocation_run WHERE period = ? AND status = 'posted' "
+                         "AND started_by = 'bench'", params=[arg]).fetchall()[0][0]
+            if runs != 1:
+                trial.rerun_problems.append(f"double count: {runs} posted bench runs for {arg}")
+        if again.returncode != 0:
+            trial.rerun_problems.append(f"re-run failed: {err.decode()[-300:]}")
+        c.close()
+        if op == "close":
+            db.unlink(missing_ok=True)
+            db.with_name(db.name + ".wal").unlink(missing_ok=True)
+        trials.append(trial)
+        print(f"  trial {i + 1} (kills {sum(t.killed for t in trials)}/{n}) {op:9} after {delay:4.1f}s "
+              f"killed={killed} children={len(seen)} "
+              f"orphans={trial.orphans} swept={trial.folders_swept} left={trial.folders_left} "
+              f"problems={len(trial.problems) + len(trial.rerun_problems)}", flush=True)
+    return KillReport(trials, time.perf_counter() - t0)
+
+
+# ------------------------------------------------------------------------------------------------ hostile corpus
+
+@dataclass
+class CorpusReport:
+    files: int
+    crashes: list[str]
+    failures: list[str]
+    seconds: float
+
+
+def hostile_corpus(work: Path) -> CorpusReport:
+    from engine import store  # noqa: PLC0415
+    from engine.ingest.pipeline import ingest_file  # noqa: PLC0415
+    from tests.unit.ingest.test_hostile_files import CORPUS, check_case  # noqa: PLC0415
+
+    t0 = time.perf_counter()
+    d = work / "corpus"
+    d.mkdir(parents=True, exist_ok=True)
+    con = store.connect(d / "corpus.duckdb")
+    crashes: list[str] = []
+    failures: list[str] = []
+    for case in CORPUS:
+        path = d / case.name
+        path.write_bytes(case.data)
+        before = store.table_checksums(con)
+        try:
+            res = ingest_file(con, path)   # in the sandboxed child, as the app runs it
+        except Exception as exc:  # noqa: BLE001 - a crash is what this counts
+            crashes.append(f"{case.name}: {type(exc).__name__}: {exc}")
+            continue
+        try:
+            check_case(con, case, res, before)
+        except AssertionError as exc:
+            failures.append(f"{case.name}: {exc}")
+    con.close()
+    return CorpusReport(len(CORPUS), crashes, failures, time.perf_counter() - t0)
+
+
+# ------------------------------------------------------------------------------------------------ concurrency
+
+PAGES = ("/", "/explorer", "/anomalies", "/statements", "/workshop", "/month_close", "/audit_trail")
+USERS = ("fiona", "admin", "omar", "eve", "audrey")
+
+
+@dataclass
+class RoomReport:
+    sessions: int
+    seconds: float
+    logins: list[float]
+    loads: list[float]
+    errors: list[str]
+    lost: int
+
+
+async def _session(browser: Any, url: str, user: str, password: str, until: float, rep: RoomReport) -> None:
+    from playwright.async_api import expect  # noqa: PLC0415
+
+    ctx = await browser.new_context(viewport={"width": 1300, "height": 900})
+    page = await ctx.new_page()
+    idle = page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')
+    try:
+        t = time.perf_counter()
+        await page.goto(url)
+        await expect(idle).to_be_attached(timeout=120_000)
+        await page.wait_for_timeout(400)
+        await page.get_by_role("textbox", name="Username").fill(user)
+        await page.get_by_role("textbox", name="Password").fill(password)
+        await page.get_by_role("button", name="Login").click()
+        await expect(page.get_by_text("Signed in as")).to_be_visible(timeout=120_000)
+        rep.logins.append(time.perf_counter() - t)
+        await page.wait_for_timeout(1000)   # the session cookie is written by the component after the rerun
+        i = USERS.index(user)
+        while time.monotonic() < until:
+            path = PAGES[i % len(PAGES)]
+            i += 1
+            t = time.perf_counter()
+            await page.goto(url + path)
+            await expect(idle).to_be_attached(timeout=120_000)
+            await page.wait_for_timeout(100)
+            await expect(idle).to_be_attached(timeout=120_000)
+            rep.loads.append(time.perf_counter() - t)
+            if await page.get_by_text("Signed in as").count() == 0:
+                if await page.get_by_role("textbox", name="Username").count():
+                    rep.lost += 1
+                    break
+            if await page.locator('[data-testid="stException"]').count():
+                rep.errors.append(f"{user} {path}: an exception is shown")
+    except Exception as exc:  # noqa: BLE001 - every failure of a session is a finding, counted
+        rep.errors.append(f"{user}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+    finally:
+        await ctx.close()
+
+
+def room(sessions: int, seconds: float, work: Path, source_db: Path | None = None) -> RoomReport:
+    """`source_db`: a demo store to copy (the e2e slice passes the suite's); otherwise one is generated."""
+    from playwright.async_api import async_playwright  # noqa: PLC0415
+
+    from data.demo_close import close_months  # noqa: PLC0415
+    from data.generate import DEMO_LOGINS, generate  # noqa: PLC0415
+    from engine import store  # noqa: PLC0415
+    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server  # noqa: PLC0415
+
+    os.environ.setdefault("APPORTION_COOKIE_KEY", secrets.token_urlsafe(48))
+    db = work / "room.duckdb"
+    if source_db is not None:
+        shutil.copy(source_db, db)
+    else:
+        con = store.connect(db)
+        generate(con, lines=40_000)
+        close_months(con, 2)
+        con.close()
+    rep = RoomReport(sessions, seconds, [], [], [], 0)
+    server = start_server(db, work / "room.log")
+    try:
+        async def main() -> None:
+            async with async_playwright() as p:
+                browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                until = time.monotonic() + seconds
+                users = [USERS[k % len(USERS)] for k in range(sessions)]
+                await asyncio.gather(*(_session(browser, server.url, u, DEMO_LOGINS[u][0], until, rep)
+                                       for u in users))
+                await browser.close()
+        asyncio.run(main())
+    finally:
+        stop_server(server)
+    log = (work / "room.log").read_text(errors="replace")
+    if "Traceback" in log:
+        rep.errors.append("the server log holds a traceback")
+    return rep
+
+
+# ------------------------------------------------------------------------------------------------ report
+
+def _q(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1]
+
+
+def write_doc(kills: KillReport | None, corpus: CorpusReport | None, rm: RoomReport | None, note: str) -> str:
+    old = DOC.read_text() if DOC.exists() else ""
+    marker = "<!-- figures: written by python -m bench.reliability -->"
+    head = old.split(marker)[0] if marker in old else old
+    lines = [marker, "", f"## Last run ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})", "", note, ""]
+    if kills:
+        t = kills.trials
+        killed = [x for x in t if x.killed]
+        lines += ["### Kill trials", "",
+                  "| operation | trials | killed mid-way | parser children seen | orphans | folders swept | "
+                  "folders left | inconsistencies after kill | problems after re-run |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for op in OPS:
+            s = [x for x in t if x.op == op]
+            lines.append(f"| {op} | {len(s)} | {sum(x.killed for x in s)} | {sum(x.children_seen for x in s)} | "
+                         f"{sum(x.orphans for x in s)} | {sum(x.folders_swept for x in s)} | "
+                         f"{sum(x.folders_left for x in s)} | {sum(len(x.problems) for x in s)} | "
+                         f"{sum(len(x.rerun_problems) for x in s)} |")
+        lines += ["", f"{len(killed)} of {len(t)} workers were killed mid-way (the others had finished before their "
+                  f"random delay); {kills.seconds:.0f} s in all."]
+        found = [p for x in t for p in x.problems + x.rerun_problems]
+        lines += [""] + ([f"- {p}" for p in found[:20]] or ["Nothing found: 0 inconsistencies, 0 double counts."])
+        lines.append("")
+    if corpus:
+        lines += ["### Hostile corpus", "",
+                  f"{corpus.files} files through the sandboxed pipeline in {corpus.seconds:.0f} s: "
+                  f"{len(corpus.crashes)} crashes, {len(corpus.failures)} partial writes or imprecise messages."]
+        lines += [f"- {x}" for x in (corpus.crashes + corpus.failures)[:20]] + [""]
+    if rm:
+        lines += ["### Concurrency", "",
+                  f"{rm.sessions} browser sessions (Playwright contexts of one chromium) for {rm.seconds:.0f} s on "
+                  "localhost, each logging in as a demo user and opening pages in turn until the time was up.", "",
+                  "| sessions | logins | login median s | page loads | load median s | load p95 s | errors | "
+                  "lost sessions |", "|---|---|---|---|---|---|---|---|",
+                  f"| {rm.sessions} | {len(rm.logins)} | {_q(rm.logins, 50):.1f} | {len(rm.loads)} | "
+                  f"{_q(rm.loads, 50):.2f} | {_q(rm.loads, 95):.2f} | {len(rm.errors)} | {rm.lost} |", ""]
+        lines += [f"- {e}" for e in rm.errors[:20]] + [""]
+    text = head.rstrip() + "\n\n" + "\n".join(lines)
+    DOC.write_text(text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.reliability")
+    ap.add_argument("--worker", nargs=3, metavar=("OP", "DB", "ARG"), help=argparse.SUPPRESS)
+    ap.add_argument("--kills", type=int, default=51)
+    ap.add_argument("--lines", type=int, default=20_000, help="lines per bill in the ingest trials")
+    ap.add_argument("--sessions", type=int, default=20)
+    ap.add_argument("--seconds", type=float, default=180.0)
+    ap.add_argument("--skip", nargs="*", default=[], choices=["kills", "corpus", "room"])
+    ap.add_argument("--room-db", type=Path, default=None, help="copy this demo store for the concurrency run")
+    ap.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
+    ap.add_argument("--note", default="", help="how the machine was loaded, for the report")
+    ap.add_argument("--no-doc", action="store_true", help="print, do not write docs/reliability.md")
+    args = ap.parse_args(argv)
+    if args.worker:
+        op, db, arg = args.worker
+        return worker(op, Path(db), arg)
+    work = Path(tempfile.mkdtemp(prefix="reliability-"))
+    try:
+        kills = None if "kills" in args.skip else kill_trials(args.kills, work, args.lines)
+        corpus = None if "corpus" in args.skip else hostile_corpus(work)
+        rm = None if "room" in args.skip else room(args.sessions, args.seconds, work, args.room_db)
+        if args.json:
+            args.json.write_text(json.dumps({
+                "kills": None if kills is None else {k: kills.count(k) for k in
+                                                     ("orphans", "folders_left", "problems", "rerun_problems")}
+                | {"trials": len(kills.trials), "killed": sum(t.killed for t in kills.trials)},
+                "corpus": None if corpus is None else {"files": corpus.files, "crashes": corpus.crashes,
+                                                       "failures": corpus.failures},
+                "room": None if rm is None else {"sessions": rm.sessions, "logins": len(rm.logins),
+                                                 "loads": len(rm.loads), "errors": rm.errors, "lost": rm.lost,
+                                                 "median": _q(rm.loads, 50), "p95": _q(rm.loads, 95)}}))
+        note = args.note or f"{os.cpu_count()} cores; load average at the end {os.getloadavg()[0]:.1f}."
+        text = (write_doc if not args.no_doc else lambda *a: "")(kills, corpus, rm, note)
+        print(text.split("<!-- figures")[-1] if text else "")
+        bad = (kills and (kills.count("orphans") or kills.count("folders_left") or kills.count("problems")
+                          or kills.count("rerun_problems"))) or (corpus and (corpus.crashes or corpus.failures)) \
+            or (rm and (rm.errors or rm.lost))
+        return 1 if bad else 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

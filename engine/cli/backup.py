@@ -1,0 +1,49 @@
+"""`python -m engine backup PATH` / `python -m engine restore PATH`: the whole store to a folder and back
+(engine/store/backup.py). Exit 0 on success, 1 when refused (a non-empty folder, checksums that differ, the store
+in use), with the reason on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import duckdb
+
+from engine import store
+from engine.cli import resolve_db
+from engine.errors import ApportionError
+from engine.store import backup as backups
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", help="backup folder (backup: a new or empty folder; restore: a backup folder)")
+    parser.add_argument("--user", default="system", help="who is recorded in the audit trail")
+
+
+def run(args: argparse.Namespace) -> int:
+    db = resolve_db(getattr(args, "db", None))
+    path = Path(args.path)
+    try:
+        if args.command == "restore":
+            info, kept = backups.restore(path, db, user=args.user)
+            print(f"restored {info.tables} tables ({info.rows:,} rows, backup of {info.taken_at}, schema "
+                  f"{info.schema_version}) into {db}; every table matched the backup's checksums")
+            if kept:
+                print(f"the replaced store is kept as {kept}")
+            return 0
+        try:
+            con = store.connect(db)
+        except duckdb.Error as exc:
+            print(f"cannot open {db} (is the app holding it?): {str(exc).splitlines()[0]}", file=sys.stderr)
+            return 1
+        try:
+            info = backups.backup(con, path, user=args.user)
+        finally:
+            con.close()
+        print(f"backed up {info.tables} tables ({info.rows:,} rows, schema {info.schema_version}) to {path} "
+              f"at {info.taken_at}")
+        return 0
+    except ApportionError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1

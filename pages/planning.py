@@ -10,6 +10,7 @@ from engine.access import policy
 from engine.errors import ApportionError
 from engine.fiscal import calendar as fiscal_calendar
 from engine.fiscal import plan
+from engine.governance import budgets
 from engine.settings import get_settings
 from ui.auth import require_role
 from ui.db import db
@@ -57,3 +58,34 @@ if policy.can(user, "import_plan"):
                 st.session_state["plan_loaded"] = (f"Loaded {result.rows} plan rows from {result.file_name} "
                                                    f"({money(result.total)}; {', '.join(result.periods)}).")
                 st.rerun()
+
+st.subheader("Budgets")
+st.caption("The budget each cost centre is held to (on allocated cost); a month close whose charge crosses "
+           f"{', '.join(f'{t} %' for t in budgets.THRESHOLDS)} of it raises a flag on the Anomalies page, the "
+           "overview and the cost centre's statement.")
+st.dataframe(budgets.status(con, user, period), hide_index=True, width="stretch", key="budget_status",
+             column_config={"budget": st.column_config.NumberColumn("Budget", format="dollar"),
+                            "charged": st.column_config.NumberColumn("Charged", format="dollar"),
+                            "used_pct": st.column_config.NumberColumn("Used", format="%.1f %%")})
+if policy.can(user, "manage_budgets"):
+    with st.expander("Propose and set budgets"):
+        growth = st.slider("Growth over the median of the last three posted months", -20, 50, 5, format="%d %%",
+                           key="budget_growth")
+        try:
+            proposal = budgets.propose(con, period, growth=Decimal(growth) / 100)
+        except ApportionError as exc:
+            st.caption(plain(exc))
+        else:
+            edited = st.data_editor(proposal, hide_index=True, width="stretch", key="budget_editor",
+                                    disabled=["cost_center_id", "name", "history"])
+            why = st.text_input("Why", key="budget_reason")
+            if st.button("Save budgets", key="budget_save", type="primary"):
+                try:
+                    n = budgets.set_budgets(con, user, period, {
+                        str(cc): Decimal(str(v)) for cc, v in edited.select("cost_center_id", "proposed").iter_rows()
+                        if v is not None}, why)
+                except ApportionError as exc:
+                    st.error(plain(exc))
+                else:
+                    st.session_state["plan_loaded"] = f"Saved {n} budgets for {period}."
+                    st.rerun()

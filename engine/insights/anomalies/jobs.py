@@ -2,7 +2,8 @@
 
 - After a billing file is loaded (engine/ingest/pipeline.py): the daily detector over the days the batch's lines
   cover (at most the last 366 of them), every scope level. A new flag shows on the pages' next poll.
-- After a month is posted (engine/allocation/runs.py): the allocation-change rule (allocation_change.py) and the
+- After a month is posted (engine/allocation/runs.py): the allocation-change rule (allocation_change.py), the budget
+  thresholds (engine/governance/budgets.py) and the
   month-over-month rule for that month, which is complete once it is closed.
 - At the end of the demo build (data/demo_close.py): the month-over-month rule for every demo month.
 

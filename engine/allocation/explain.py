@@ -18,7 +18,7 @@ import duckdb
 
 from engine.access.scope import ensure_can_see
 from engine.access.users import User
-from engine.allocation import methods, overrides, run_org
+from engine.allocation import adjustments, methods, overrides, run_org
 from engine.allocation.cascade import PRECISION, UNALLOCATED_KIND, RowKey, Rows, _Flow, run_flow
 from engine.allocation.pools import UNMATCHED, Basis, Org, PooledException, load_pools
 from engine.allocation.posting import AMOUNT_QUANTUM
@@ -26,6 +26,7 @@ from engine.allocation.runs import latest_run, resolve_rule_set
 from engine.errors import AccessDenied, AllocationError, InputError, NotFound
 from engine.rules import versions
 from engine.rules.model import STEP_PREFIX, UNALLOCATED, RuleSet, Step
+from engine.scope import transform as scope_transform
 
 CENT = Decimal("0.01")
 Receiver = tuple[str, str]  # (target_kind, target_id) or ("pool", step id)
@@ -354,7 +355,9 @@ def _rederive(con: duckdb.DuckDBPyConnection, run_key: str, period: str, rule_se
     base, _ = resolve_rule_set(con, rule_set, period, version)
     rs = overrides.from_params(base, params)
     b: Basis = "billed" if basis == "billed" else "effective"
-    tracer = _Tracer(rs, load_pools(con, rs, period, b))
+    data = load_pools(con, rs, period, b)
+    rs, _ = scope_transform.scoped(con, rs, data)     # the scope in force for the month, as month close applied it
+    tracer = _Tracer(rs, data)
     return rs, tracer, run_flow(tracer)
 
 
@@ -381,6 +384,9 @@ def explain(con: duckdb.DuckDBPyConnection, user: User | None, period: str, targ
     rs, tracer, rows = _rederive(con, key, period, str(rule_set), int(version), str(basis),
                                  json.loads(params_json or "{}"))
     stored = _stored(con, key)
+    # accepted disputes post their own rows after the cascade (engine/allocation/adjustments.py): explained apart
+    adjusted = {k: v for k, v in stored.items() if adjustments.is_adjustment_pool(str(k[1]))}
+    stored = {k: v for k, v in stored.items() if k not in adjusted}
     rederived: dict[tuple[object, ...], Decimal] = defaultdict(Decimal)
     for rk, amount in rows.items():
         rederived[(rk.step, rk.source_pool, rk.method, rk.driver, rk.target_kind, rk.target_id)] += amount
@@ -402,6 +408,13 @@ def explain(con: duckdb.DuckDBPyConnection, user: User | None, period: str, targ
             ctx.prec = PRECISION
             exact = sum((a for _, a in members), Decimal(0))
         out.append(Cell(pool, tk, tid, exact, posted, tuple(chains)))
+    for adj_key, (amount, posted_amount) in sorted(adjusted.items(), key=str):
+        a_step, a_pool, a_method, a_driver, a_kind, a_id = (str(x) for x in adj_key)
+        if _belongs(org, kind, target_id, a_kind, a_id):
+            hop = Hop(int(a_step), a_pool, a_pool.replace(adjustments.POOL_PREFIX, "Dispute ") + " adjustment",
+                      a_method, a_driver, amount, a_kind, a_id, None, None, Decimal(1), amount,
+                      note="an accepted dispute: its amount moves as agreed, after the cascade")
+            out.append(Cell(a_pool, a_kind, a_id, amount, posted_amount, (Chain((hop,)),)))
     total = sum((c.posted for c in out), Decimal(0))
     return Explanation(key, period, str(rule_set), int(version), kind, target_id, total, tuple(out))
 

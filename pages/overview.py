@@ -94,6 +94,8 @@ def anomaly_panel() -> None:
     a[0].metric("Open anomalies", f"{s['active']:,}", help="Detected, not yet resolved or dismissed (all months).")
     a[1].metric("Amount at risk", money(s["at_risk"], compact=True),
                 help="Summed excess over expected of the open anomalies.")
+    a[2].metric("Over budget", f"{s['over_budget']:,}",
+                help="Cost centres whose closed month crossed their budget (open budget flags; Anomalies page).")
     if s["top"].is_empty():
         st.caption("No open anomalies. Bills are checked as they are loaded, and each month again when it is closed.")
         return

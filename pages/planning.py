@@ -60,10 +60,11 @@ if policy.can(user, "import_plan"):
                 st.rerun()
 
 st.subheader("Budgets")
-st.caption("The budget each cost centre is held to (on allocated cost); a month close whose charge crosses "
-           f"{', '.join(f'{t} %' for t in budgets.THRESHOLDS)} of it raises a flag on the Anomalies page, the "
-           "overview and the cost centre's statement.")
-st.dataframe(budgets.status(con, user, period), hide_index=True, width="stretch", key="budget_status",
+st.caption(plain(f"The budget each cost centre is held to (on allocated cost), and which of "
+                 f"{', '.join(f'{t} %' for t in budgets.THRESHOLDS)} its posted charge reached; from "
+                 f"{budgets.FLAG_FROM} % a month close raises a flag (Anomalies page, the overview's Over budget, the "
+                 "cost centre's statement)."))
+st.dataframe(budgets.standing(con, user, period), hide_index=True, width="stretch", key="budget_status",
              column_config={"budget": st.column_config.NumberColumn("Budget", format="dollar"),
                             "charged": st.column_config.NumberColumn("Charged", format="dollar"),
                             "used_pct": st.column_config.NumberColumn("Used", format="%.1f %%")})

@@ -20,6 +20,9 @@ st.title("Users")
 notice = st.session_state.pop("users_notice", None)
 if notice:
     st.success(plain(notice))
+st.info("Add people with the role they need; app owners see only the cost centres in their scope. Every change is "
+        "audited, and disabling a user or resetting a password ends their sessions at once.",
+        icon=":material/info:")
 st.dataframe(user_admin.list_users(con), hide_index=True, width="stretch")
 
 centres = [(r[0], r[1]) for r in con.execute(

@@ -10,6 +10,7 @@ import streamlit as st
 from engine.errors import ApportionError
 from engine.insights import workshop
 from engine.insights.workshop import WorkshopParams
+from engine.rules.model import UNALLOCATED
 from ui import cache, charts
 from ui.auth import require_role
 from ui.db import data_version, db
@@ -69,13 +70,17 @@ def panel() -> None:
     params = WorkshopParams(weights=weights, chargeback=chargeback, subsidy_pct=subsidy,
                             subsidy_pools=tuple(subsidy_pools), markup_pct=markup, idle_penalty_pct=idle,
                             unused_policy=None if unused == "as allocated" else unused)  # type: ignore[arg-type]
-    result = workshop.against(workshop.charges(prep, params, by), baseline)  # type: ignore[arg-type]
+    uplift = (cache.on_demand_uplift(cache.db_path(), period, version)
+              if params.unused_policy == "on_demand_equivalent" else None)
+    result = workshop.against(workshop.charges(prep, params, by, uplift), baseline)  # type: ignore[arg-type]
     result = result.with_columns(pl.col("unit").replace_strict(names, default=pl.col("unit")).alias("name"))
     with right:
-        total, base_total = Decimal(result["charge"].sum()), Decimal(result["baseline"].sum())
+        charged = result.filter(pl.col("unit") != UNALLOCATED)   # "Charged" never includes the unallocated line
+        total, base_total = Decimal(charged["charge"].sum()), Decimal(charged["baseline"].sum())
         m1, m2, m3 = st.columns(3)
+        unallocated = Decimal(result.filter(pl.col("unit") == UNALLOCATED)["charge"].sum())
         m1.metric("Total charged", money(total), delta=money(total - base_total) + " vs baseline",
-                  delta_color="off")
+                  delta_color="off", help=f"Excludes the unallocated line ({money(unallocated)}), carried centrally.")
         m2.metric("Subsidy carried centrally", money(result["subsidy"].sum()))
         m3.metric("Markup + penalties", money(Decimal(result["markup"].sum()) + Decimal(result["penalty"].sum())))
         shown = result.sort(pl.col("delta").abs(), descending=True).head(8).sort("name")

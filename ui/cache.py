@@ -23,6 +23,14 @@ def baseline_charges(db_path: str, period: str, rule_set: str, data_version: str
     return workshop.charges(prep, workshop.baseline_params(prep), by)  # type: ignore[arg-type]
 
 
+@st.cache_data(show_spinner=False, max_entries=16, ttl=3600)
+def on_demand_uplift(db_path: str, period: str, data_version: str) -> pl.DataFrame:
+    """Per cost centre, the on-demand price of its commitment-covered usage minus its effective cost (one query)."""
+    from engine.insights import comparison
+
+    return comparison.on_demand_uplift(db(), period)
+
+
 def db_path() -> str:
     return str(get_settings().db_path)
 
@@ -58,4 +66,4 @@ def flag_summary(db_path: str, flags_version: str, username: str, limit: int = 5
     con = db()
     user = users.get_user(con, username)
     s = workflow.summary(con, user, limit)
-    return {"active": s.active, "at_risk": s.at_risk, "top": s.top}
+    return {"active": s.active, "at_risk": s.at_risk, "top": s.top, "over_budget": s.over_budget}

@@ -56,6 +56,8 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("planning", "Plan vs actual", ":material/query_stats:", "Allocation", ("finops", "admin", "auditor")),
     PageSpec("exceptions", "Business exceptions", ":material/event_busy:", "Governance",
              ("finops", "admin", "auditor")),
+    PageSpec("contracts", "Contracts", ":material/handshake:", "Governance",
+             ("finops", "admin", "auditor", "executive")),
     PageSpec("users", "Users", ":material/group:", "Governance", policy.roles_for("manage_users")),
     PageSpec("audit_trail", "Audit trail", ":material/policy:", "Governance", ("admin", "finops", "auditor")),
 )

@@ -23,6 +23,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "approve_close": ("finops", "admin"),           # approve a month close someone else submitted; locks it
     "reopen_period": ("admin",),                    # re-open a locked month, with a reason
     "manage_budgets": ("finops", "admin"),          # set budgets and quotas
+    "manage_contracts": ("finops", "admin"),        # the contract register (procurement's allocation clauses)
     "request_provisioning": ("finops", "admin", "app_owner"),  # ask before deploying (app owners: own scope)
     "manage_users": ("admin",),                     # disable / enable users (disabling revokes their sessions)
     "edit_scope": ("finops", "admin"),              # scope, materiality threshold, owner and basis per pool

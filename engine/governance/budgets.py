@@ -1,6 +1,8 @@
-"""Budgets per cost centre and month: proposed from history, edited (audited), and watched — a posted month whose
-charge crosses a threshold of its budget (default 80 / 100 / 120 %) raises a flag in the anomaly workflow, so it
-shows on the overview, in the Anomalies page and on the cost centre's statement like every other flag.
+"""Budgets per cost centre and month: proposed from history, edited (audited), and watched against thresholds
+(default 80 / 100 / 120 %, shown by `standing`). A posted month whose charge reaches 100 % of its budget raises a
+flag in the anomaly workflow: it shows on the Anomalies page and the cost centre's statement like every other flag,
+and is counted on the overview as "Over budget" (apart from spend anomalies: an overrun's excess is not unexpected
+spend).
 
 Proposal: the median of the cost centre's posted charge (allocated cost, the basis statements charge) over the last
 `months` posted months before the period, times (1 + growth), rounded to the cent.
@@ -30,6 +32,7 @@ from engine.store.sql import query
 
 RULE = "budget_threshold"
 THRESHOLDS: tuple[int, ...] = (80, 100, 120)
+FLAG_FROM = 100     # a closed month flags from 100 %: 80 % of a month's budget spent by its end is no alarm
 CENT = Decimal("0.01")
 
 
@@ -93,7 +96,7 @@ def set_budgets(con: duckdb.DuckDBPyConnection, user: User, period: str, amounts
     return len(amounts)
 
 
-def status(con: duckdb.DuckDBPyConnection, user: User | None, period: str,
+def standing(con: duckdb.DuckDBPyConnection, user: User | None, period: str,
            thresholds: Sequence[int] = THRESHOLDS) -> pl.DataFrame:
     """Per cost centre the caller may see: budget, posted charge, used % and the highest threshold crossed."""
     check_period(period)
@@ -116,12 +119,12 @@ def status(con: duckdb.DuckDBPyConnection, user: User | None, period: str,
 
 def crossing_flags(con: duckdb.DuckDBPyConnection, period: str,
                    thresholds: Sequence[int] = THRESHOLDS) -> pl.DataFrame:
-    """The flag frame (the anomaly workflow's shape) for every cost centre whose posted charge crossed the lowest
-    threshold of its budget."""
+    """The flag frame (the anomaly workflow's shape) for every cost centre whose posted charge reached FLAG_FROM %
+    of its budget (the lower thresholds show in `standing`)."""
     first = date(int(period[:4]), int(period[5:7]), 1)
     rows = []
-    for r in status(con, _everyone(), period, thresholds).iter_rows(named=True):
-        if r["crossed"] is None or r["charged"] is None:
+    for r in standing(con, _everyone(), period, thresholds).iter_rows(named=True):
+        if r["crossed"] is None or r["charged"] is None or r["crossed"] < FLAG_FROM:
             continue
         rows.append({"scope_kind": "cost_center", "scope_id": r["cost_center_id"], "date": first,
                      "actual": r["charged"], "expected": r["budget"],

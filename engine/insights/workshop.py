@@ -83,12 +83,16 @@ def idle_base(allocated: pl.DataFrame, pools: tuple[str, ...] = UNUSED_COMMITMEN
             .filter(pl.col("idle_cost") > 0))
 
 
-def charges(prepared: whatif.Prepared, params: WorkshopParams, by: Dimension = "business_unit") -> pl.DataFrame:
-    """Per business unit (or cost centre / application): allocated cost, charge and its components."""
+def charges(prepared: whatif.Prepared, params: WorkshopParams, by: Dimension = "business_unit",
+            on_demand: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Per business unit (or cost centre / application): allocated cost, charge and its components. An
+    on-demand-equivalent policy needs `on_demand` (engine.insights.comparison.on_demand_uplift of the period)."""
     allocated = allocated_rows(prepared, params.weights)
     scenario = params.scenario()
     idle = idle_base(allocated) if scenario.idle_penalty_pct > 0 else None
-    applied = apply_scenario(allocated, scenario, idle=idle)
+    applied = apply_scenario(allocated, scenario, idle=idle,
+                             on_demand=on_demand if scenario.unused_commitment_policy == "on_demand_equivalent"
+                             else None)
     dim = DIMENSION_COLUMN[by]
     money = ["allocated", "direct", "shared", "subsidy", "markup", "penalty", "commitment_central", "charge"]
     return (applied.with_columns(pl.col(dim).fill_null("UNASSIGNED"))

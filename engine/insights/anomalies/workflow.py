@@ -457,7 +457,7 @@ _SELECT = """
 
 def list_anomalies(con: duckdb.DuckDBPyConnection, user: User | None, status: str | tuple[str, ...] | None = None,
                    period: str | None = None, *, scope_kind: str | None = None,
-                   limit: int | None = None) -> pl.DataFrame:
+                   limit: int | None = None, exclude_rules: tuple[str, ...] = ()) -> pl.DataFrame:
     """Incidents `user` may see (app owners: their cost centres; None: nothing), largest excess first.
 
     `status` is one status, a tuple of them, or "active" (open, acknowledged, ticketed); `period` a YYYY-MM that
@@ -480,6 +480,9 @@ def list_anomalies(con: duckdb.DuckDBPyConnection, user: User | None, status: st
             raise InputError(f"unknown scope kind {scope_kind!r}; choose from {', '.join(LEVELS)}")
         where.append("a.scope_kind = ?")
         params.append(scope_kind)
+    if exclude_rules:
+        where.append("a.rule NOT IN (SELECT unnest(?::VARCHAR[]))")
+        params.append(list(exclude_rules))
     sql = _SELECT.format(scope=" AND ".join(where)) + \
         " ORDER BY a.excess DESC NULLS LAST, a.first_date, a.scope_kind, a.scope_id, a.rule"
     if limit is not None:
@@ -518,16 +521,21 @@ class FlagSummary:
     active: int
     at_risk: Decimal            # summed excess of the active incidents
     top: pl.DataFrame           # the largest active incidents
+    over_budget: int = 0        # active budget-threshold incidents, counted apart
 
 
 def summary(con: duckdb.DuckDBPyConnection, user: User | None, limit: int = 5) -> FlagSummary:
-    """Active incidents `user` may see: how many, their summed excess, and the `limit` largest."""
+    """Active spend anomalies `user` may see: how many, their summed excess, and the `limit` largest; budget
+    overruns are counted apart (an overrun is not money nobody expected, and its excess would count twice)."""
     pred, params = cost_center_filter(user, "a.cost_center_id")
     active = ", ".join(lit(s) for s in ACTIVE)
-    n, total = con.execute(f"SELECT count(*), coalesce(sum(a.excess), 0) FROM anomaly a WHERE a.rule IS NOT NULL "
-                           f"AND a.status IN ({active}) AND {pred}", params).fetchall()[0]
-    top = list_anomalies(con, user, "active", limit=limit)
-    return FlagSummary(int(n), Decimal(total).quantize(Decimal("0.01")), top)
+    n, total, over = con.execute(
+        f"SELECT count(*) FILTER (WHERE a.rule <> {lit(BUDGET)}),"
+        f" coalesce(sum(a.excess) FILTER (WHERE a.rule <> {lit(BUDGET)}), 0),"
+        f" count(*) FILTER (WHERE a.rule = {lit(BUDGET)}) FROM anomaly a WHERE a.rule IS NOT NULL "
+        f"AND a.status IN ({active}) AND {pred}", params).fetchall()[0]
+    top = list_anomalies(con, user, "active", limit=limit, exclude_rules=(BUDGET,))
+    return FlagSummary(int(n), Decimal(total).quantize(Decimal("0.01")), top, int(over))
 
 
 def open_markers(con: duckdb.DuckDBPyConnection, user: User | None, period: str, level: str) -> dict[str, int]:

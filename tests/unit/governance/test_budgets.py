@@ -71,16 +71,17 @@ def test_a_close_that_crosses_a_threshold_raises_a_flag(demo_con: duckdb.DuckDBP
     fiona = _user(demo_con, "fiona")
     budgets.set_budgets(demo_con, fiona, PERIOD, {
         over: (charges[over] / Decimal("1.05")).quantize(Decimal("0.01")),     # 105 % used: crosses 80 and 100
-        under: charges[under] * 2}, "tight budget for the test")               # 50 % used: crosses nothing
-    state = {r["cost_center_id"]: r for r in budgets.status(demo_con, fiona, PERIOD).iter_rows(named=True)}
-    assert state[over]["crossed"] == 100 and state[under]["crossed"] is None
+        under: (charges[under] / Decimal("0.85")).quantize(Decimal("0.01"))},  # 85 %: crosses 80, flags nothing
+        "tight budget for the test")
+    state = {r["cost_center_id"]: r for r in budgets.standing(demo_con, fiona, PERIOD).iter_rows(named=True)}
+    assert state[over]["crossed"] == 100 and state[under]["crossed"] == 80
 
     run_allocation(demo_con, PERIOD, "demo_default", actor="fiona")            # the close watches the budgets
     # the month's flags (an incident spans consecutive flagged months, so read the flags of this month)
     month = {sid: (a, e, x, aid) for sid, a, e, x, aid in demo_con.execute(
         "SELECT scope_id, actual, expected, excess, anomaly_id FROM anomaly_flag WHERE rule = ? AND date = ?",
         [budgets.RULE, f"{PERIOD}-01"]).fetchall()}
-    crossed = {cc for cc, r in state.items() if r["crossed"] is not None}   # the demo's own budgets cross too
+    crossed = {cc for cc, r in state.items() if (r["crossed"] or 0) >= budgets.FLAG_FROM}   # the demo's own too
     # flags stay once raised (a later, higher budget does not erase them): the month holds the earlier ones too
     assert set(month) == crossed | before and over in crossed and under not in month
     actual, expected, excess, anomaly_id = month[over]
@@ -89,4 +90,4 @@ def test_a_close_that_crosses_a_threshold_raises_a_flag(demo_con: duckdb.DuckDBP
         pl.col("anomaly_id") == anomaly_id).row(0, named=True)
     assert incident["rule"] == budgets.RULE and incident["cost_center_id"] == over
     omar = _user(demo_con, "omar")                                              # scoped: only his own
-    assert set(budgets.status(demo_con, omar, PERIOD)["cost_center_id"].to_list()) <= set(omar.cost_centers or ())
+    assert set(budgets.standing(demo_con, omar, PERIOD)["cost_center_id"].to_list()) <= set(omar.cost_centers or ())

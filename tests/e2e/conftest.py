@@ -17,6 +17,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 ROOT = Path(__file__).resolve().parents[2]
+# Web-first assertions wait for what they assert; on a loaded 2-core machine a rerun can take several seconds, so
+# the default 5 s is raised for every browser test (a passing assertion still returns as soon as it holds).
+expect.set_options(timeout=20_000)
+
 ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

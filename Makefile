@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8501
 DB     ?= data/apportion.duckdb
 
-.PHONY: run test setup setup-dev demo-data chromium lint bench clean
+.PHONY: run test setup setup-dev demo-data chromium java lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,11 +35,15 @@ run: setup demo-data
 chromium:
 	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
+# a Java runtime for PySpark (the Spark backend's tests run in local mode)
+java:
+	@command -v java >/dev/null || (apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null)
+
 lint: setup-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy --strict engine connectors
 
-test: setup-dev chromium lint
+test: setup-dev chromium java lint
 	$(BIN)/python -m pytest tests
 
 bench: setup-dev

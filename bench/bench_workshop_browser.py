@@ -1,8 +1,13 @@
 """Workshop latency as a person feels it: from a slider key press in Debian chromium to the updated business-unit
 numbers on screen, on the demo organisation (200k lines) and on a 10M-line store.
 
-Goal (issue 6): median ≤ 300 ms on demo data, ≤ 1 s at 10M lines. The first open of a month (the one heavy
-pre-aggregation) is reported separately. Stores are built once under data/bench/ and reused.
+Goals (issue 18): median ≤ 150 ms, p90 ≤ 250 ms on the demo store; ≤ 300 ms median at 10M lines. Each store is
+measured in RUNS fresh server+browser runs of MOVES key presses; the table gives every run and the median of the
+runs' medians, with the machine's load average at the start of each run (the machine is shared). The first open of
+a month (the one heavy pre-aggregation) is reported separately. Stores are built once under data/bench/ and reused.
+
+    python -m bench.bench_workshop_browser            # demo store only (the 10M store takes ~10 min to build)
+    WORKSHOP_BENCH_SIZES=demo,10M python -m bench.bench_workshop_browser
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, login, start_server, sto
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = ROOT / "data" / "bench"
 RESULTS = ROOT / "bench" / "results" / "workshop_browser.md"
-SIZES = {"demo (200k lines)": 200_000, "10M lines": 10_000_000}
+SIZES = {"demo": ("demo (200k lines)", 200_000), "10M": ("10M lines", 10_000_000)}
 MOVES = 21
+RUNS = int(os.environ.get("WORKSHOP_BENCH_RUNS", "3"))
 
 _VALUE_JS = """() => {
   for (const m of document.querySelectorAll('[data-testid="stMetric"]')) {
@@ -67,35 +73,49 @@ def _measure(page: Page) -> list[float]:
     return timings[1:]  # the first move also warms the fragment's code path
 
 
+def _one_run(db: Path, lines: int) -> tuple[list[float], float]:
+    server = start_server(db, BENCH_DIR / f"workshop_{lines}.log")
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            login(page, server.url, "fiona", DEMO_LOGINS["fiona"][0])
+            t0 = time.perf_counter()
+            page.goto(server.url + "/workshop")
+            page.wait_for_function(f"() => ({_VALUE_JS})() !== null", timeout=600_000, polling=200)
+            first_open = time.perf_counter() - t0
+            wait_idle(page)
+            timings = _measure(page)
+            browser.close()
+    finally:
+        stop_server(server)
+    return timings, first_open
+
+
 def run() -> str:
     os.environ.setdefault("APPORTION_COOKIE_KEY", secrets.token_urlsafe(48))
-    rows = []
-    for label, lines in SIZES.items():
+    rows, summary = [], []
+    for size in os.environ.get("WORKSHOP_BENCH_SIZES", "demo").split(","):
+        label, lines = SIZES[size.strip()]
         db = _store(lines)
-        server = start_server(db, BENCH_DIR / f"workshop_{lines}.log")
-        try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                login(page, server.url, "fiona", DEMO_LOGINS["fiona"][0])
-                t0 = time.perf_counter()
-                page.goto(server.url + "/workshop")
-                page.wait_for_function(f"() => ({_VALUE_JS})() !== null", timeout=600_000, polling=200)
-                first_open = time.perf_counter() - t0
-                wait_idle(page)
-                timings = _measure(page)
-                browser.close()
-        finally:
-            stop_server(server)
-        q = statistics.quantiles(timings, n=10)
-        rows.append(f"| {label} | {len(timings)} | {statistics.median(timings):.0f} | {q[-1]:.0f} | "
-                    f"{min(timings):.0f} | {first_open:.1f} |")
+        medians, p90s = [], []
+        for n in range(1, RUNS + 1):
+            load = os.getloadavg()[0]
+            timings, first_open = _one_run(db, lines)
+            q = statistics.quantiles(timings, n=10)
+            medians.append(statistics.median(timings))
+            p90s.append(q[-1])
+            rows.append(f"| {label} | {n} | {load:.1f} | {len(timings)} | {medians[-1]:.0f} | {q[-1]:.0f} | "
+                        f"{min(timings):.0f} | {first_open:.1f} |")
+        summary.append(f"| {label} | {RUNS} | {statistics.median(medians):.0f} | {statistics.median(p90s):.0f} |")
     table = "\n".join([
         "# Workshop slider latency (browser)", "",
         "Key press on the first driver-weight slider → the Retail charge delta changes on screen; Debian chromium,",
-        f"headless, {MOVES - 1} moves after one warm-up. Goal: median ≤ 300 ms (demo), ≤ 1000 ms (10M lines).", "",
-        "| store | moves | median ms | p90 ms | min ms | first open of the month s |",
-        "|---|---|---|---|---|---|", *rows, "",
+        f"headless, {MOVES - 1} moves after one warm-up per run. Goal: median ≤ 150 ms, p90 ≤ 250 ms (demo);",
+        "≤ 300 ms median (10M lines). Load = 1-minute load average when the run started (2 cores, shared).", "",
+        "| store | runs | median of medians ms | median p90 ms |", "|---|---|---|---|", *summary, "",
+        "| store | run | load | moves | median ms | p90 ms | min ms | first open of the month s |",
+        "|---|---|---|---|---|---|---|---|", *rows, "",
     ])
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(table)

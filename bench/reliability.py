@@ -259,8 +259,10 @@ def kill_trials(n: int, work: Path, lines: int = 20_000, seed: int = 19) -> Kill
         if killed:
             seen |= descendants(proc.pid)
             os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+        _, first_err = proc.communicate()
         trial = Trial(op, delay, killed, children_seen=len(seen))
+        if not killed and proc.returncode != 0:
+            trial.problems.append(f"the un-killed run failed: {first_err.decode(errors='replace')[-300:]}")
         deadline = time.monotonic() + 3.0
         while time.monotonic() < deadline and any(alive(c) for c in seen):
             time.sleep(0.05)
@@ -271,7 +273,7 @@ def kill_trials(n: int, work: Path, lines: int = 20_000, seed: int = 19) -> Kill
         trial.folders_swept = workdirs.sweep(tmp)   # what the next start does
         trial.folders_left = len(temp_folders(tmp))
         c = store.connect(db)
-        trial.problems = check_store(c)
+        trial.problems += check_store(c)
         c.close()
         # run it again, to its end: it must count every line once
         again = _spawn(op, db, arg, tmp)
@@ -373,7 +375,15 @@ async def _session(browser: Any, url: str, user: str, password: str, until: floa
         await page.get_by_role("textbox", name="Username").fill(user)
         await page.get_by_role("textbox", name="Password").fill(password)
         await page.get_by_role("button", name="Login").click()
-        await expect(page.get_by_text("Signed in as")).to_be_visible(timeout=120_000)
+        try:
+            await expect(page.get_by_text("Signed in as")).to_be_visible(timeout=15_000)
+        except AssertionError:
+            # as tests/e2e/conftest.login: a submit that lands while the cookie component's first rerun is in
+            # flight can be dropped by Streamlit; a person clicks again, and so do we (once)
+            await expect(idle).to_be_attached(timeout=120_000)
+            if await page.get_by_role("button", name="Login").count():
+                await page.get_by_role("button", name="Login").click()
+            await expect(page.get_by_text("Signed in as")).to_be_visible(timeout=120_000)
         rep.logins.append(time.perf_counter() - t)
         await page.wait_for_timeout(1000)   # the session cookie is written by the component after the rerun
         i = USERS.index(user)

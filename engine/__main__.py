@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sources": ("engine.cli.sources", "list live sources, or run them (one, the due ones, or all)"),
     "backup": ("engine.cli.backup", "export the whole store to a folder, with per-table checksums"),
     "restore": ("engine.cli.backup", "replace the store with a backup folder, verified table by table"),
+    "export-lines": ("engine.cli.export_lines", "write the tables a month close reads as Parquet (for --engine spark)"),
 }
 
 

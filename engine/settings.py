@@ -61,6 +61,29 @@ class Settings(BaseSettings):
         15, gt=0, le=1440,
         description="Minutes a locked username stays locked; even the right password is refused until then.",
     )
+    sso_username_claim: str = Field(
+        "preferred_username", min_length=1,
+        description="Single sign-on: the OIDC claim that names the Apportion user (docs/security.md).",
+    )
+    sso_username_fallback_claim: str = Field(
+        "email", min_length=1,
+        description="Single sign-on: the claim used for the username when the username claim is missing.",
+    )
+    sso_role_claim: str = Field(
+        "apportion_role", min_length=1,
+        description="Single sign-on: the claim holding the user's role (admin, finops, executive, app_owner, "
+        "auditor); any other value is refused.",
+    )
+    sso_scope_claim: str = Field(
+        "cost_centers", min_length=1,
+        description="Single sign-on: the claim holding an app owner's cost centres (a list, or a comma-separated "
+        "string); an app owner without one is refused.",
+    )
+    sso_create_users: bool = Field(
+        True,
+        description="Single sign-on: create an unknown user at their first sign-in (just in time); off, only "
+        "users an administrator added may sign in.",
+    )
     currency: str = Field("USD", pattern=r"^[A-Z]{3}$", description="Reporting currency (ISO 4217).")
     company_code: str = Field(
         "1000", pattern=r"^[A-Za-z0-9]{1,4}$",

@@ -8,8 +8,9 @@ from urllib.parse import urlsplit
 import polars as pl
 import streamlit as st
 
-from engine.access import policy
+from engine.access import grants, policy
 from engine.errors import ApportionError
+from engine.governance.budgets import RULE as BUDGET
 from engine.insights import explorer, overview
 from engine.insights.anomalies import decompose, spend_split, thresholds, workflow
 from engine.insights.anomalies.allocation_change import RULE as ALLOCATED
@@ -87,14 +88,19 @@ if policy.can(user, "tune_detectors"):
                     st.session_state["anomaly_notice"] = f"Thresholds version {v} saved; the next detection uses it."
                     st.rerun()
 
-f1, f2, f3 = st.columns(3)
+f0, f1, f2, f3 = st.columns(4)
+what = f0.selectbox("Kind", ["spend", "budget", "all"], key="anomaly_what",
+                    format_func={"spend": "Spend anomalies", "budget": "Budget overruns", "all": "All"}.__getitem__)
 status = f1.selectbox("Status", ["active", "all", *STATUSES], format_func=STATUS_TITLES.__getitem__,
                       key="anomaly_status")
 period = f2.selectbox("Billing period", ["All", *reversed(periods)], key="anomaly_period")
 kind = f3.selectbox("Scope", ["All", *LEVELS], key="anomaly_kind",
                     format_func=lambda k: "All" if k == "All" else KIND_TITLES[k])
 rows = workflow.list_anomalies(con, user, None if status == "all" else status, None if period == "All" else period,
-                               scope_kind=None if kind == "All" else kind)
+                               scope_kind=None if kind == "All" else kind,
+                               exclude_rules=(BUDGET,) if what == "spend" else ())
+if what == "budget":
+    rows = rows.filter(pl.col("rule") == BUDGET)
 if rows.is_empty():
     st.info("No anomalies match these filters. New bills are checked as they are loaded, and each month again when "
             "it is closed.")
@@ -163,8 +169,11 @@ if why is not None:
 st.subheader("What carries it")
 st.caption("Lines of this scope, largest excess first: the incident's days against the days before (the 4 weeks "
            "before a daily anomaly, the 3 months before a monthly one), scaled to the same length.")
-lines = workflow.drivers(con, user, a.anomaly_id)
-if lines.is_empty():
+lines = (workflow.drivers(con, user, a.anomaly_id) if grants.can_see_resource_lines(con, user)
+         else None)
+if lines is None:
+    st.info("Executives see the incident's totals; its resource lines need a grant from an admin (Users).")
+elif lines.is_empty():
     st.info("No cost lines of this scope in these days any more (a re-delivered bill may have replaced them).")
 else:
     st.dataframe(lines, hide_index=True, width="stretch", column_order=[

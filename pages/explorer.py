@@ -7,6 +7,7 @@ from decimal import Decimal
 import polars as pl
 import streamlit as st
 
+from engine.access import grants
 from engine.insights import explorer, overview
 from engine.insights.anomalies import workflow
 from engine.insights.explorer import LEVEL_TITLES, Filters
@@ -58,6 +59,9 @@ for i, (crumb_level, value) in enumerate(list(path.items())):
         st.rerun()
 
 level = filters.next_level()
+if level in ("resource_id", None) and not grants.can_see_resource_lines(con, user):
+    st.info("Executives see aggregates down to the service; resource lines need a grant from an admin (Users).")
+    st.stop()
 if level is None:
     resource = path["resource_id"]
     st.subheader("Resource day by day")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.access import user_admin, users
+from engine.access import grants, user_admin, users
 from engine.access.users import ROLES
 from engine.errors import ApportionError
 from ui.auth import require_role
@@ -78,6 +78,16 @@ with b.form("users_reset"):
             st.error(plain(exc))
         else:
             _done(f"Password of {who} reset; {n} session(s) ended.")
+with st.form("users_grant"):
+    lines = st.checkbox("May see resource-level lines (executives see aggregates otherwise)", key="ua_grant",
+                        value=grants.has(con, users.get_user(con, who), grants.RESOURCE_LINES))
+    if st.form_submit_button("Save grant"):
+        try:
+            grants.set_grant(con, admin, who, grants.RESOURCE_LINES, lines)
+        except ApportionError as exc:
+            st.error(plain(exc))
+        else:
+            _done(f"{who}: resource lines {'granted' if lines else 'not granted'}.")
 with c.form("users_disable"):
     why = st.text_input("Reason", key="ua_reason")
     d1, d2 = st.columns(2)

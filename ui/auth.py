@@ -17,7 +17,7 @@ from typing import NoReturn
 import streamlit as st
 from extra_streamlit_components.CookieManager import _component_func as _cookie_component
 
-from engine.access import sessions, users
+from engine.access import oidc, sessions, users
 from engine.access.users import User
 from engine.errors import ApportionError
 from engine.settings import get_settings
@@ -27,6 +27,7 @@ from ui.formats import plain
 DEMO_LOGINS_KEY = "_demo_logins"
 SESSION_KEY = "_apportion_session"   # the session id of this browser tab (server-side state, never rendered)
 _FORGET_KEY = "_forget_cookie"       # set at logout until the browser confirms the cookie is deleted
+_SSO_KEY = "_apportion_sso"          # the username this tab signed in as through single sign-on (st.login)
 _AUTH_KEYS = ("authentication_status", "username", "name")
 _HIDE_COMPONENT = '<style>.element-container:has(iframe[height="0"]) { display: none; }</style>'
 
@@ -52,9 +53,39 @@ def _signed_in(session_id: str, user: User) -> None:
     st.session_state["name"] = user.display_name
 
 
+def sso_configured() -> bool:
+    """Single sign-on is offered when the secrets hold Streamlit's OIDC section `[auth]` (docs/security.md)."""
+    return st.secrets.load_if_toml_exists() and "auth" in st.secrets
+
+
+def _sso_user() -> User:
+    """The user Streamlit's identity cookie names, mapped from its claims on every run (engine/access/oidc.py); a
+    refusal shows its reason and a way out, and nothing else."""
+    claims = dict(st.user.to_dict())
+    try:
+        user = oidc.user_from_claims(db(), claims)
+        if st.session_state.get(_SSO_KEY) != user.username:
+            oidc.record_sign_in(db(), user, claims)
+    except ApportionError as exc:
+        _signed_out()
+        st.title("Apportion")
+        st.error(plain(str(exc)))
+        st.button("Log out of single sign-on", on_click=st.logout, icon=":material/logout:")
+        st.stop()
+    st.session_state[_SSO_KEY] = user.username
+    st.session_state["authentication_status"] = True
+    st.session_state["username"] = user.username
+    st.session_state["name"] = user.display_name
+    return user
+
+
 def current_user() -> User | None:
     """The user of a live session, else None. The session id comes from this tab's state or, on a fresh tab, from
-    the login cookie of the request; a malformed, minted, revoked, expired or idle one is simply signed out."""
+    the login cookie of the request; a malformed, minted, revoked, expired or idle one is simply signed out. With
+    single sign-on configured, a user signed in through the identity provider comes first."""
+    if sso_configured() and st.user.is_logged_in:
+        return _sso_user()
+    st.session_state.pop(_SSO_KEY, None)
     sid = st.session_state.get(SESSION_KEY)
     if not isinstance(sid, str):
         sid = sessions.session_id_from_cookie(st.context.cookies.get(get_settings().cookie_name), _cookie_key())
@@ -109,6 +140,8 @@ def render_login() -> None:
         username = st.text_input("Username", autocomplete="username")
         password = st.text_input("Password", type="password", autocomplete="current-password")
         submitted = st.form_submit_button("Login")
+    if sso_configured():
+        st.button("Sign in with single sign-on", on_click=st.login, icon=":material/key:", key="login_sso")
     if submitted:
         try:
             session = sessions.sign_in(db(), username, password)
@@ -153,6 +186,8 @@ def handle_logout() -> None:
         sessions.revoke(db(), sid)
     _signed_out()
     st.session_state[_FORGET_KEY] = True
+    if st.session_state.pop(_SSO_KEY, None) is not None:
+        st.logout()  # deletes Streamlit's identity cookie and ends the provider's session (its end_session page)
 
 
 def deny(message: str) -> NoReturn:

@@ -1,17 +1,26 @@
 """`python -m engine allocate`: the month-close job. Idempotent (same inputs → the same run, replaced);
-exit 0 posted, 1 bad arguments or rules, 2 the run failed (conservation or write) and nothing was posted."""
+exit 0 posted, 1 bad arguments or rules, 2 the run failed (conservation or write) and nothing was posted.
+
+`--engine spark --lines DIR [--master URL]` runs the cost-line aggregation on Spark over the Parquet tables in DIR
+(written by `export-lines`, or a lakehouse folder holding the same tables); the cascade, rounding and posting run
+here and post into the store as the DuckDB path does (docs/spark.md)."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
 import sys
+from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine import store
 from engine.allocation.runs import run_allocation
 from engine.cli import resolve_db
-from engine.errors import AllocationError
+from engine.errors import AllocationError, ApportionError
+
+if TYPE_CHECKING:
+    from engine.allocation.backends.base import PoolSource
 from engine.rules.versions import VersionError
 
 EXPORT_SQL = (
@@ -30,6 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="effective (amortised, default) or billed cost")
     parser.add_argument("--out", default=None, help="also write the posted rows to FILE.csv or FILE.parquet")
     parser.add_argument("--actor", default=None, help="who runs the job, for the audit trail (default: OS user)")
+    parser.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb",
+                        help="where the cost lines are aggregated: the store (duckdb, default) or Spark over --lines")
+    parser.add_argument("--master", default="local[2]", help="Spark master URL for --engine spark (default local[2])")
+    parser.add_argument("--lines", default=None,
+                        help="folder of <table>.parquet (python -m engine export-lines) for --engine spark")
 
 
 def _actor(arg: str | None) -> str:
@@ -41,24 +55,41 @@ def _actor(arg: str | None) -> str:
         return "cli"
 
 
+def _source(args: argparse.Namespace, stack: ExitStack) -> PoolSource | None:
+    """None: the store itself. Spark: a session for the run (stopped after it) over the Parquet tables."""
+    if args.engine != "spark":
+        return None
+    from engine.allocation.backends import spark
+
+    paths = spark.table_paths(Path(args.lines))   # refuse a folder lacking a table before starting Spark
+    session = stack.enter_context(spark.spark_session(args.master))
+    return spark.SparkPoolSource(session, paths)
+
+
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     if out is not None and out.suffix.lower() not in (".csv", ".parquet"):
         print(f"--out must end in .csv or .parquet, not {out.name!r}", file=sys.stderr)
         return 1
+    if args.engine == "spark" and not args.lines:
+        print("--engine spark needs --lines DIR (write it with `python -m engine export-lines`)", file=sys.stderr)
+        return 1
     con = store.connect(resolve_db(args.db))
     try:
         try:
-            summary = run_allocation(con, args.period, args.ruleset, version=args.version, basis=args.basis,
-                                     actor=_actor(args.actor))
+            with ExitStack() as stack:
+                source = _source(args, stack)
+                summary = run_allocation(con, args.period, args.ruleset, version=args.version, basis=args.basis,
+                                         actor=_actor(args.actor), source=source)
         except AllocationError as exc:
             print(f"allocation FAILED, nothing posted: {exc}", file=sys.stderr)
             return 2
-        except (VersionError, ValueError, FileNotFoundError) as exc:
+        except (VersionError, ValueError, FileNotFoundError, ApportionError) as exc:
             print(f"cannot allocate: {exc}", file=sys.stderr)
             return 1
         print(
-            f"posted {summary.period} with {summary.rule_set} v{summary.rule_version} ({summary.basis}): "
+            f"posted {summary.period} ({args.engine}) with {summary.rule_set} v{summary.rule_version}"
+            f" ({summary.basis}): "
             f"in {summary.total_in:,.2f}, posted {summary.total_out:,.2f}, unallocated {summary.unallocated:,.2f}, "
             f"{summary.result_rows} rows from {summary.input_lines} lines in {summary.seconds:.2f}s"
             f"{' (replaced the earlier identical run)' if summary.replaced else ''}\nrun key {summary.run_key}"

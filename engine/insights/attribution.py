@@ -1,6 +1,7 @@
 """Direct attribution of cost lines, the shared base of dashboard queries before (or beside) allocation runs.
 
-A line belongs to its valid cost-centre tag, else to its account owner, else to nobody ('Unattributed').
+A line belongs to its valid cost-centre tag, else to its application tag's cost centre, else to its account owner,
+else to nobody ('Unattributed') — the order of the direct steps' fallback, so dashboards and allocation agree.
 Scoping is part of the SQL: an app owner's rows are filtered here, in the engine, not in the page.
 """
 
@@ -11,13 +12,18 @@ from engine.access.users import User
 
 UNATTRIBUTED = "Unattributed"
 
-# Who a cost line `l` belongs to before any allocation: its valid cost-centre tag, else its account's owner; its
-# application tag, else the account owner's application. Every query that attributes lines uses these two.
-LINE_OWNER = ("coalesce(tcc.unit_id, ao.cost_center_id) AS cost_center_id, "
-              "coalesce(app.app_id, ao.app_id) AS app_id")
+# Who a cost line `l` belongs to before any allocation, in the order the direct steps' fallback reads it: its valid
+# cost-centre tag, else its application tag's cost centre, else its account's owner. Its application: the tagged
+# one, else the account owner's — and only when that application belongs to the line's cost centre, so a scope
+# never shows another cost centre's application. Every query that attributes lines uses these two.
+_LINE_CC = "coalesce(tcc.unit_id, app.cost_center_id, ao.cost_center_id)"
+LINE_OWNER = (f"{_LINE_CC} AS cost_center_id, "
+              f"CASE WHEN app.cost_center_id = {_LINE_CC} THEN app.app_id "
+              f"WHEN aoa.cost_center_id = {_LINE_CC} THEN ao.app_id END AS app_id")
 LINE_OWNER_JOINS = ("LEFT JOIN org_unit tcc ON tcc.unit_id = l.tag_cost_center AND tcc.kind = 'cost_center' "
                     "LEFT JOIN account_owner ao ON ao.provider = l.provider AND ao.sub_account_id = l.sub_account_id "
-                    "LEFT JOIN application app ON app.app_id = l.tag_application")
+                    "LEFT JOIN application app ON app.app_id = l.tag_application "
+                    "LEFT JOIN application aoa ON aoa.app_id = ao.app_id")
 
 _ATTRIBUTED = """
 WITH cc AS (

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 import duckdb
 import polars as pl
 
+from engine.access import grants
 from engine.access.scope import cost_center_filter
 from engine.access.users import User
 from engine.errors import InputError
@@ -81,6 +82,8 @@ def breakdown(con: duckdb.DuckDBPyConnection, user: User, period: str, level: st
     """Cost at one drill level for `period`, with the previous period beside it."""
     if level not in LEVELS:
         raise InputError(f"unknown drill level {level!r}")
+    if level == "resource_id":
+        grants.require_resource_lines(con, user)
     base, params = attributed_cte(user)
     where, wparams = (filters or Filters()).sql()
     prev = previous_period(period)
@@ -208,6 +211,7 @@ def resource_daily(con: duckdb.DuckDBPyConnection, user: User, period: str, reso
     """One resource's month, day by day: effective cost, consumed quantity and unit price (cost ÷ quantity), per
     consumed unit. A line spanning several days is spread over them by its overlap. The attribution, the user's
     scope and the drill path's filters apply as in `breakdown` (the same lines, shown by day)."""
+    grants.require_resource_lines(con, user)
     try:
         first = date(int(period[:4]), int(period[5:7]), 1)
     except ValueError:

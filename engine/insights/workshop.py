@@ -1,5 +1,6 @@
-"""The allocation workshop: driver weights and cost-model parameters → charges per business unit / cost centre,
-against a baseline, in milliseconds (it evaluates pre-aggregated pools from engine.allocation.whatif).
+"""The allocation workshop: driver switches, weights, fixed splits and cost-model parameters → charges per business
+unit / cost centre, against a baseline, in milliseconds (it evaluates pre-aggregated pools from
+engine.allocation.whatif).
 
 Idle penalty base: the part of each target's allocation that comes from the unused-commitment pools (capacity that
 was reserved and paid for but not used), so a penalty % charges the consumers who drive idle reservations.
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 
 from engine.allocation import whatif
 from engine.allocation.cascade import UNALLOCATED_KIND
+from engine.allocation.overrides import DriverSwitch
 from engine.costmodels.commitments import UnusedPolicy
 from engine.costmodels.scenarios import (
     DIMENSION_COLUMN,
@@ -38,17 +40,23 @@ class WorkshopParams:
     """Everything a slider can move. Percentages are 0–100."""
 
     weights: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    drivers: Mapping[str, DriverSwitch] = field(default_factory=dict)          # step → (driver, target kind)
+    splits: Mapping[str, Mapping[str, float | Decimal]] = field(default_factory=dict)   # fixed step → target → %
     chargeback: bool = True
     subsidy_pct: float = 0.0
     subsidy_pools: tuple[str, ...] = ()
+    pool_subsidies: Mapping[str, float] = field(default_factory=dict)      # pool → its own subsidised share %
     markup_pct: float = 0.0
     idle_penalty_pct: float = 0.0
     unused_policy: UnusedPolicy | None = None
 
     def scenario(self, name: str = "Workshop") -> Scenario:
         pct = Decimal(str(round(self.subsidy_pct, 4)))
-        subsidies = ([Subsidy(column="source_pool", values=list(self.subsidy_pools), pct=pct)]
-                     if self.chargeback and self.subsidy_pools and pct > 0 else [])
+        own = {p: Decimal(str(round(v, 4))) for p, v in sorted(self.pool_subsidies.items()) if v > 0}
+        shared = [p for p in self.subsidy_pools if p not in own]   # a pool's own share wins over the common one
+        subsidies = ([Subsidy(column="source_pool", values=[p], pct=v) for p, v in own.items()]
+                     + ([Subsidy(column="source_pool", values=shared, pct=pct)] if shared and pct > 0 else [])
+                     if self.chargeback else [])
         markup = Decimal(str(round(self.markup_pct, 4))) if self.chargeback else Decimal(0)
         model: Model = ("showback" if not self.chargeback else "subsidised" if subsidies
                  else "markup" if markup > 0 else "full_recovery")
@@ -60,9 +68,11 @@ class WorkshopParams:
         )
 
 
-def allocated_rows(prepared: whatif.Prepared, weights: Mapping[str, Mapping[str, float]] | None) -> pl.DataFrame:
+def allocated_rows(prepared: whatif.Prepared, weights: Mapping[str, Mapping[str, float]] | None,
+                   splits: Mapping[str, Mapping[str, float | Decimal]] | None = None,
+                   drivers: Mapping[str, DriverSwitch] | None = None) -> pl.DataFrame:
     """What-if posted rows in the shape of allocation_result (+ business_unit_id), for the cost models."""
-    rows = whatif.evaluate_rows(prepared, weights or None)
+    rows = whatif.evaluate_rows(prepared, weights or None, splits or None, drivers or None)  # type: ignore[arg-type]
     org = prepared.data.org
     kinds, targets = rows["target_kind"].to_list(), rows["target_id"].to_list()
     shaped = rows.with_columns(
@@ -87,7 +97,7 @@ def charges(prepared: whatif.Prepared, params: WorkshopParams, by: Dimension = "
             on_demand: pl.DataFrame | None = None) -> pl.DataFrame:
     """Per business unit (or cost centre / application): allocated cost, charge and its components. An
     on-demand-equivalent policy needs `on_demand` (engine.insights.comparison.on_demand_uplift of the period)."""
-    allocated = allocated_rows(prepared, params.weights)
+    allocated = allocated_rows(prepared, params.weights, params.splits, params.drivers)
     scenario = params.scenario()
     idle = idle_base(allocated) if scenario.idle_penalty_pct > 0 else None
     applied = apply_scenario(allocated, scenario, idle=idle,
@@ -117,8 +127,14 @@ def against(now: pl.DataFrame, baseline: pl.DataFrame) -> pl.DataFrame:
 
 
 def baseline_params(prepared: whatif.Prepared) -> WorkshopParams:
-    """The rule set's own weights, charged at full recovery: what the room compares against."""
+    """The rule set's own drivers, weights and splits, charged at full recovery: what the room compares against."""
     return WorkshopParams(weights=prepared.weighted_steps, chargeback=True)
+
+
+def changed_drivers(prepared: whatif.Prepared, params: WorkshopParams) -> dict[str, DriverSwitch]:
+    """The driver switches that differ from the approved rule set (what a draft changes)."""
+    current = prepared.driver_steps
+    return {sid: (d, k) for sid, (d, k) in params.drivers.items() if current.get(sid) != (d, k)}
 
 
 def pools(prepared: whatif.Prepared) -> list[str]:
@@ -142,7 +158,8 @@ def save_draft(con: duckdb.DuckDBPyConnection, prepared: whatif.Prepared, params
     if not reason.strip():
         raise InputError("a draft rule version needs a reason: approvers and auditors read it")
     try:  # both are validated before anything is written
-        new_rs = overrides.apply(prepared.unscoped or prepared.rule_set, params.weights or None)  # not the scope
+        new_rs = overrides.apply(prepared.unscoped or prepared.rule_set, params.weights or None,  # not the scope
+                                 params.splits or None, changed_drivers(prepared, params) or None)
         draft_scenario = params.scenario(scenario_name)
     except ValidationError as exc:
         raise invalid("The workshop's draft", exc) from exc

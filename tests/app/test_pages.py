@@ -51,8 +51,9 @@ def test_app_owner_explorer_is_scoped_in_the_engine(app_db: Path) -> None:
     expected = _sql(app_db, """
         SELECT sum(l.effective_cost) FROM cost_line l
         LEFT JOIN org_unit t ON t.unit_id = l.tag_cost_center AND t.kind = 'cost_center'
+        LEFT JOIN application tapp ON tapp.app_id = l.tag_application
         LEFT JOIN account_owner ao ON ao.provider = l.provider AND ao.sub_account_id = l.sub_account_id
-        WHERE l.billing_period = ? AND coalesce(t.unit_id, ao.cost_center_id) IN (
+        WHERE l.billing_period = ? AND coalesce(t.unit_id, tapp.cost_center_id, ao.cost_center_id) IN (
             SELECT cost_center_id FROM user_scope WHERE username = 'omar')""", [PERIOD])[0][0]
     assert _metric(at, "Cost this month").startswith(money(Decimal(expected).quantize(Decimal("0.01"))))
     assert at.dataframe[0].value["name"].tolist() == ["Digital"]  # only his business unit is visible

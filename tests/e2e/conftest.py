@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,13 +40,15 @@ class Server:
     db_path: Path
 
 
-def start_server(db_path: Path, log_path: Path) -> Server:
-    port = _free_port()
+def start_server(db_path: Path, log_path: Path, *, port: int | None = None,
+                 extra_args: Sequence[str] = ()) -> Server:
+    """`port` when the caller must know it first (an OIDC redirect URI); `extra_args` are more Streamlit options."""
+    port = port if port is not None else _free_port()
     env = {**os.environ, "APPORTION_DB_PATH": str(db_path)}
     log = open(log_path, "wb")  # noqa: SIM115 (closed with the process)
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
-         "--server.address", "127.0.0.1"],
+         "--server.address", "127.0.0.1", *extra_args],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"

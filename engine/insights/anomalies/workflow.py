@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import polars as pl
 
-from engine.access import policy
+from engine.access import grants, policy
 from engine.access.scope import cost_center_filter
 from engine.access.users import User
 from engine.errors import AccessDenied, InputError, NotFound
@@ -612,6 +612,7 @@ def drivers(con: duckdb.DuckDBPyConnection, user: User | None, anomaly_id: str, 
     before a daily incident, the 3 months before a monthly one, scaled to the incident's length), and the excess.
     Lines spanning several days count by their overlap. Scoped to `user` in SQL."""
     a = get_anomaly(con, user, anomaly_id)
+    grants.require_resource_lines(con, user)   # one row per resource: executives need the grant
     after, before, scale = windows(a)
     pred, sparams = cost_center_filter(user, "cost_center_id")
     overlap = ("greatest(0, epoch(least(e, CAST(? AS TIMESTAMP))) - epoch(greatest(s, CAST(? AS TIMESTAMP)))) "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from engine.access import policy
-from engine.access.scope import visible_cost_centers
+from engine.access.scope import visible_business_units, visible_cost_centers
 from engine.access.statement_access import statement_for
 from engine.improvement import kpis
 from engine.insights import comparison
@@ -28,14 +28,21 @@ if not periods or not centres:
     st.stop()
 options = comparison.available(con)
 
+level = ("Cost centre" if user.scoped else
+         st.radio("Statement for", ["Cost centre", "Business unit"], horizontal=True, key="stmt_level"))
 c1, c2, c3 = st.columns(3)
 period = c1.selectbox("Period", list(reversed(periods)), key="stmt_period")
-cc = c2.selectbox("Cost centre", [c for c, _ in centres], key="stmt_cc",
-                  format_func=lambda c: f"{c} · {dict(centres)[c]}")
+if level == "Business unit":
+    units = visible_business_units(con, user)
+    cc = c2.selectbox("Business unit", [u for u, _ in units], key="stmt_bu",
+                      format_func=lambda u: plain(f"{u} · {dict(units)[u]}"))
+else:
+    cc = c2.selectbox("Cost centre", [c for c, _ in centres], key="stmt_cc",
+                      format_func=lambda c: plain(f"{c} · {dict(centres)[c]}"))
 scenario_name = c3.selectbox("Scenario", list(options), index=min(1, len(options) - 1), key="stmt_scenario")
 
 stmt = statement_for(con, user, period, cc, options[scenario_name])
-if user.scoped:   # an owner opening their statement counts for adoption (first view only)
+if user.scoped and level == "Cost centre":   # an owner opening their statement counts for adoption (first view)
     kpis.record_view(con, user, period, cc)
 for line in stmt.header_lines():
     st.caption(plain(line))

@@ -38,3 +38,15 @@ def visible_cost_centers(con: duckdb.DuckDBPyConnection, user: User | None) -> l
     return [(r[0], r[1]) for r in con.execute(
         f"SELECT unit_id, name FROM org_unit WHERE kind = 'cost_center' AND {pred} ORDER BY unit_id", params
     ).fetchall()]
+
+
+def visible_business_units(con: duckdb.DuckDBPyConnection, user: User | None) -> list[tuple[str, str]]:
+    """(id, name) of the business units `user` may see whole: every one for unscoped users; for an app owner, only
+    those whose every cost centre is in the scope."""
+    if user is None:
+        return []
+    rows = con.execute("SELECT b.unit_id, b.name, list(c.unit_id) FILTER (WHERE c.unit_id IS NOT NULL) FROM org_unit b"
+                       " LEFT JOIN org_unit c ON c.parent_id = b.unit_id AND c.kind = 'cost_center'"
+                       " WHERE b.kind = 'business_unit' GROUP BY ALL ORDER BY 1").fetchall()
+    seen = user.cost_centers
+    return [(str(u), str(n)) for u, n, ccs in rows if seen is None or (ccs and set(ccs) <= seen)]

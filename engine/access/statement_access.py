@@ -25,8 +25,13 @@ def sees_whole_organisation(user: User | None) -> bool:
 
 def statement_for(con: duckdb.DuckDBPyConnection, user: User, period: str, cost_center_id: str,
                   scenario: Scenario) -> Statement:
-    """The latest posted run's statement for one cost centre; AccessDenied outside the user's scope."""
-    ensure_can_see(user, cost_center_id)
+    """The latest posted run's statement for one cost centre, or for a business unit (all its cost centres);
+    AccessDenied outside the user's scope (an app owner sees a business unit only if its scope holds every cost
+    centre of it)."""
+    below = [r[0] for r in con.execute("SELECT unit_id FROM org_unit WHERE parent_id = ? AND kind = 'cost_center'",
+                                       [cost_center_id]).fetchall()]
+    for cc in below or [cost_center_id]:
+        ensure_can_see(user, cc)
     run = latest_run(con, period)
     if run is None:
         raise NotFound(f"{period} has no posted allocation run yet")

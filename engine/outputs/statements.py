@@ -104,7 +104,9 @@ class Statement:
     def header_lines(self) -> list[str]:
         """What heads every format. The organisation's reconciliation line only when it was built for a caller who
         sees the whole organisation (engine.access.statement_access decides)."""
-        bu = f" · {self.business_unit_name} ({self.business_unit_id})" if self.business_unit_id else ""
+        bu = (f" · {self.business_unit_name} ({self.business_unit_id})"
+              if self.business_unit_id and self.business_unit_id != self.cost_center_id else
+              " · business unit, all its cost centres" if self.business_unit_id else "")
         lines = [
             f"Chargeback statement — {self.cost_center_name} ({self.cost_center_id}){bu}",
             f"Period {self.period} · scenario {self.scenario_label}",
@@ -146,14 +148,16 @@ class _Charges:
 
 
 def _charges(con: duckdb.DuckDBPyConnection, run_key: str, cost_center_id: str, scenario: Scenario,
-             idle: pl.DataFrame | None, rate_charges: pl.DataFrame | None) -> _Charges:
-    """One run's lines and totals for one cost centre under `scenario` (applied to the whole run)."""
+             idle: pl.DataFrame | None, rate_charges: pl.DataFrame | None, *, unit_column: str = "cost_center_id",
+             ) -> _Charges:
+    """One run's lines and totals for one cost centre (or, `unit_column="business_unit_id"`, one business unit)
+    under `scenario` (applied to the whole run)."""
     allocated = load_allocated(con, run_key)
     if idle is None and scenario.idle_penalty_pct > 0:
         idle = idle_base(allocated)   # as the scenario comparison does, so both show the same cents
     applied = apply_scenario(allocated, scenario, idle=idle, rate_charges=rate_charges).filter(
-        pl.col("cost_center_id") == cost_center_id)
-    mine = allocated.filter(pl.col("cost_center_id") == cost_center_id)
+        pl.col(unit_column) == cost_center_id)
+    mine = allocated.filter(pl.col(unit_column) == cost_center_id)
     grouped = (
         mine.with_columns(pl.coalesce(pl.col("service_name"), pl.col("source_pool")).alias("service"))
         .group_by("step", "step_name", "service", "source_pool", "method", "driver", "app_id")
@@ -236,12 +240,16 @@ def build_statement(con: duckdb.DuckDBPyConnection, run_key: str, cost_center_id
     period, rule_set, rule_version, basis, status = run[0]
     if status != "posted":
         raise InputError(f"run {run_key[:16]} is {status}, not posted: no statement")
-    org = con.sql("SELECT c.name, c.parent_id, b.name FROM org_unit c LEFT JOIN org_unit b ON b.unit_id = c.parent_id"
-                  " WHERE c.unit_id = ?", params=[cost_center_id]).fetchall()
+    org = con.sql("SELECT c.name, c.parent_id, b.name, c.kind FROM org_unit c"
+                  " LEFT JOIN org_unit b ON b.unit_id = c.parent_id WHERE c.unit_id = ?",
+                  params=[cost_center_id]).fetchall()
     if not org:
-        raise NotFound(f"no cost centre {cost_center_id!r}")
-    cc_name, bu_id, bu_name = org[0]
-    current = _charges(con, run_key, cost_center_id, scenario, idle, rate_charges)
+        raise NotFound(f"no cost centre or business unit {cost_center_id!r}")
+    cc_name, bu_id, bu_name, kind = org[0]
+    unit_column = "business_unit_id" if kind == "business_unit" else "cost_center_id"
+    if kind == "business_unit":          # a business unit's statement: every cost centre under it, together
+        bu_id, bu_name = cost_center_id, cc_name
+    current = _charges(con, run_key, cost_center_id, scenario, idle, rate_charges, unit_column=unit_column)
 
     prior = PriorMonth(previous_period(period))
     before: pl.DataFrame | None = None
@@ -251,7 +259,7 @@ def build_statement(con: duckdb.DuckDBPyConnection, run_key: str, cost_center_id
     elif prior_run is not None:
         meta = con.sql("SELECT rule_set, rule_version FROM allocation_run WHERE run_key = ?",
                        params=[prior_run]).fetchall()[0]
-        last = _charges(con, prior_run, cost_center_id, scenario, None, prior_rate_charges)
+        last = _charges(con, prior_run, cost_center_id, scenario, None, prior_rate_charges, unit_column=unit_column)
         before = last.lines
         prior = PriorMonth(prior.period, prior_run, meta[0], int(meta[1]), last.totals["allocated"],
                            last.totals["charge"], last.totals["invoiced"])
@@ -271,7 +279,9 @@ def build_statement(con: duckdb.DuckDBPyConnection, run_key: str, cost_center_id
 def open_flags(con: duckdb.DuckDBPyConnection, user: User | None, period: str, cost_center_id: str) -> pl.DataFrame:
     """Active anomalies (open, acknowledged, ticketed) of one cost centre overlapping `period`, through the anomaly
     workflow's own scoped query (an app owner reads only their cost centres' incidents), largest excess first."""
-    found = workflow.list_anomalies(con, user, "active", period).filter(pl.col("cost_center_id") == cost_center_id)
+    units = {cost_center_id} | {r[0] for r in con.execute(
+        "SELECT unit_id FROM org_unit WHERE parent_id = ? AND kind = 'cost_center'", [cost_center_id]).fetchall()}
+    found = workflow.list_anomalies(con, user, "active", period).filter(pl.col("cost_center_id").is_in(units))
     rows = [{"anomaly_id": a.anomaly_id, "title": workflow.ticket_text(a)[0], "status": a.status,
              "excess": a.excess} for a in (workflow.Anomaly(**r) for r in found.iter_rows(named=True))]
     return pl.DataFrame(rows, schema=FLAG_SCHEMA, orient="row")

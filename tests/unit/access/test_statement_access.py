@@ -10,12 +10,15 @@ from decimal import Decimal as D
 import duckdb
 import openpyxl
 import polars as pl
+import pytest
 
 from data.demo_close import ensure_rule_set
+from engine.access.scope import visible_business_units
 from engine.access.statement_access import sees_whole_organisation, statement_for
 from engine.access.users import User, get_user
 from engine.allocation.runs import latest_run, run_allocation
 from engine.costmodels.presets import FULL_RECOVERY, SUBSIDISED
+from engine.errors import AccessDenied
 from engine.insights import comparison
 from engine.insights.anomalies import workflow
 from engine.outputs.statements import Statement, to_csv, to_html, to_xlsx
@@ -121,3 +124,24 @@ def test_open_anomalies_are_the_workflows_for_the_cost_centre(demo_con: duckdb.D
     after = statement_for(demo_con, omar, period, cc, FULL_RECOVERY)
     assert after.flags is not None and gone not in after.flags["anomaly_id"].to_list()
     assert after.flag_count == st.flag_count - 1
+
+
+def test_a_business_unit_statement_adds_up_its_cost_centres(demo_con: duckdb.DuckDBPyConnection) -> None:
+    """A business unit's statement is its cost centres' together: allocated and charge are their sums to the cent,
+    prior month too; an app owner gets one only when the scope holds the whole unit."""
+    fiona, omar = get_user(demo_con, "fiona"), get_user(demo_con, "omar")
+    assert fiona is not None and omar is not None
+    bu = demo_con.execute("SELECT parent_id FROM org_unit WHERE kind = 'cost_center' GROUP BY 1 ORDER BY count(*)"
+                          " DESC LIMIT 1").fetchall()[0][0]
+    ccs = [r[0] for r in demo_con.execute("SELECT unit_id FROM org_unit WHERE parent_id = ?", [bu]).fetchall()]
+    whole = statement_for(demo_con, fiona, "2026-10", bu, FULL_RECOVERY)
+    parts = [statement_for(demo_con, fiona, "2026-10", cc, FULL_RECOVERY) for cc in ccs]
+    assert whole.allocated == sum((p.allocated for p in parts), D(0)) > 0
+    assert whole.charge == sum((p.charge for p in parts), D(0))
+    assert whole.prior.charge == sum((p.prior.charge or D(0) for p in parts), D(0))
+    assert whole.header_lines()[0].endswith("business unit, all its cost centres")
+    assert bu in {u for u, _ in visible_business_units(demo_con, fiona)}
+    if not set(ccs) <= set(omar.cost_centers or ()):
+        assert bu not in {u for u, _ in visible_business_units(demo_con, omar)}
+        with pytest.raises(AccessDenied):
+            statement_for(demo_con, omar, "2026-10", bu, FULL_RECOVERY)

@@ -21,6 +21,7 @@ import numpy as np
 import polars as pl
 
 from engine.access.users import User
+from engine.allocation.rounding import largest_remainder, to_cents
 from engine.errors import InputError
 from engine.insights.forecast import model
 from engine.insights.forecast.model import FloatArray
@@ -38,6 +39,13 @@ SCHEMA: dict[str, pl.DataType] = {"cost_center_id": pl.Utf8(), "to_date": MONEY,
 
 def cents(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_EVEN)
+
+
+def summing_cents(values: list[Decimal], ids: list[str]) -> list[Decimal]:
+    """Exact amounts to cents that add up to their exact total rounded to the cent (largest remainder, the
+    allocation's own rounding), so a business unit's or the organisation's actual is the bill to the cent."""
+    total = to_cents(sum(values, Decimal(0)))
+    return [Decimal(c).scaleb(-2) for c in largest_remainder(values, total, ids)]
 
 
 def _sums(df: pl.DataFrame, ids: list[str]) -> list[Decimal]:
@@ -109,6 +117,7 @@ def project(data: Daily, period: str, as_of: date) -> pl.DataFrame:
     rest = days_between(as_of + timedelta(days=1), last)
     quarter = days_between(last + timedelta(days=1), month_bounds(shift(period, QUARTER_MONTHS))[1])
     run_rate_rest = fitted.daily(rest).sum(axis=1)
+    to_date, known_rest = summing_cents(to_date, ids), summing_cents(known_rest, ids)   # exact cents that add up
     month_end = np.array([float(a + b) for a, b in zip(to_date, known_rest, strict=True)]) + run_rate_rest
     month_hw = fitted.half_width(rest)
     next_q = fitted.daily(quarter).sum(axis=1) + commit_rate * len(quarter)
@@ -118,7 +127,7 @@ def project(data: Daily, period: str, as_of: date) -> pl.DataFrame:
               "next_quarter_lo": next_q - quarter_hw, "next_quarter_hi": next_q + quarter_hw,
               "next_quarter_hw": quarter_hw}
     return pl.DataFrame({
-        "cost_center_id": ids, "to_date": [cents(v) for v in to_date], "known_rest": [cents(v) for v in known_rest],
+        "cost_center_id": ids, "to_date": to_date, "known_rest": known_rest,
         **{k: np.round(v, 2) for k, v in values.items()},
     }, schema=SCHEMA)
 

@@ -85,7 +85,9 @@ def test_scope_page_changes_a_pools_basis_and_the_workshop_follows(page: Page, o
     expect(page.get_by_role("heading", name="Allocation workshop")).to_be_visible()
     # the pool is now shared by headcount alone: its weight sliders are gone and the charges follow the engine
     expect(page.get_by_role("slider", name="Revenue weight")).to_have_count(0, timeout=20_000)
-    expect(page.get_by_text("IT service desk and architecture")).to_have_count(0)
+    # … it is a driver step now, so the workshop offers it as a driver select (issue 18), set to headcount
+    expect(page.get_by_role("combobox", name="IT service desk and architecture")).to_have_value(
+        "Headcount (per cost centre)")
     retail = page.get_by_test_id("stMetric").filter(has_text="Retail").get_by_test_id("stMetricValue")
     expect(retail).to_have_text(_expected_retail(demo_db_path, tmp_path), timeout=20_000)
     screenshot(page, "scope_basis_workshop")

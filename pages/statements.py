@@ -35,10 +35,10 @@ period = c1.selectbox("Period", list(reversed(periods)), key="stmt_period")
 if level == "Business unit":
     units = visible_business_units(con, user)
     cc = c2.selectbox("Business unit", [u for u, _ in units], key="stmt_bu",
-                      format_func=lambda u: plain(f"{u} · {dict(units)[u]}"))
+                      format_func=lambda u: f"{u} · {dict(units)[u]}")
 else:
     cc = c2.selectbox("Cost centre", [c for c, _ in centres], key="stmt_cc",
-                      format_func=lambda c: plain(f"{c} · {dict(centres)[c]}"))
+                      format_func=lambda c: f"{c} · {dict(centres)[c]}")
 scenario_name = c3.selectbox("Scenario", list(options), index=min(1, len(options) - 1), key="stmt_scenario")
 
 stmt = statement_for(con, user, period, cc, options[scenario_name])

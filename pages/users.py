@@ -44,9 +44,9 @@ with st.expander("Add a user", expanded=False):
         role = c3.selectbox("Role", ROLES, index=ROLES.index("app_owner"), key="ua_role")
         password = st.text_input("Initial password (12+ characters)", type="password", key="ua_password")
         cc = st.multiselect("Cost centres (app owners)", [c for c, _ in centres], key="ua_ccs",
-                            format_func=lambda c: plain(f"{c} · {names[c]}"))
+                            format_func=lambda c: f"{c} · {names[c]}")
         ap = st.multiselect("Applications (app owners; adds their cost centres)", [a for a, _ in apps],
-                            key="ua_apps", format_func=lambda a: plain(f"{a} · {names[a]}"))
+                            key="ua_apps", format_func=lambda a: f"{a} · {names[a]}")
         if st.form_submit_button("Add user", type="primary"):
             try:
                 user_admin.add_user(con, admin, username, display, role, password, cost_centers=cc,
@@ -61,7 +61,7 @@ who = st.selectbox("User", everyone, key="ua_who")
 a, b, c = st.columns(3)
 with a.form("users_scope"):
     scope = st.multiselect("Scope (cost centres)", [c for c, _ in centres], key="ua_scope",
-                           format_func=lambda c: plain(f"{c} · {names[c]}"))
+                           format_func=lambda c: f"{c} · {names[c]}")
     if st.form_submit_button("Set scope"):
         try:
             now = user_admin.set_scope(con, admin, who, scope)

@@ -179,6 +179,7 @@ class FlowLogsConnector(FramePlan):
         out = Collector(path.name, DRIVER_SCHEMA)
         codec = {"utf-8-sig": "utf-8"}.get(text_encoding(path), text_encoding(path))
         con.execute("SET preserve_insertion_order = true")
+        con.execute("SET threads = 1")   # row_number() OVER () is the file's line number only when read in order
         con.execute("SET enable_progress_bar = false")
         con.execute(f"SET memory_limit = '{MEMORY_MB}MB'")
         skip_header = "n > 1" if header else "true"
@@ -187,11 +188,15 @@ class FlowLogsConnector(FramePlan):
         def col(name: str, default: str = "NULL") -> str:
             return f"f[{fields.index(name) + 1}]" if name in fields else default
 
-        # One pass over the file; the line text is kept only for rows that will be quarantined.
+        # One pass over the file; the line text is kept only for rows that will be quarantined. Compression by the
+        # bytes, never by the name: the pipeline may hand over an already expanded `.gz` under its own name.
+        with open(path, "rb") as f:
+            compression = "gzip" if f.read(2) == b"\x1f\x8b" else "none"
         con.execute(f"""CREATE TABLE classed AS
             WITH raw AS (SELECT row_number() OVER () AS n, line FROM read_csv({lit(str(path))},
                     columns={{'line': 'VARCHAR'}}, delim='\x1f', header=false, quote='', escape='',
-                    auto_detect=false, compression='auto', encoding={lit(codec)}, max_line_size={MAX_LINE})),
+                    auto_detect=false, compression={lit(compression)}, encoding={lit(codec)},
+                    max_line_size={MAX_LINE})),
                  split AS (SELECT n, line, string_split(trim(line), ' ') AS f
                     FROM raw WHERE {skip_header} AND trim(line) <> ''),
                  typed AS (SELECT n, line, len(f) AS nfields, {col('interface-id')} AS eni, {col('srcaddr')} AS src,

@@ -24,6 +24,7 @@ from typing import Any
 
 import duckdb
 
+from engine.errors import ApportionError
 from engine.ingest import registry
 from engine.ingest.contract.connector import FileRefused
 from engine.ingest.contract.frames import target_columns
@@ -405,6 +406,16 @@ def _drop(con: duckdb.DuckDBPyConnection, *tables: str) -> None:
         con.execute(f"DROP TABLE IF EXISTS {t}")
 
 
+def _gzip_reader(path: Path) -> str | None:
+    """The connector a gzipped file is for, when it reads gzip itself (its sibling files, e.g. a flow-log map, stay
+    beside it); None when none of GZIP_NATIVE claims it."""
+    try:
+        found = registry.detect(path).name
+    except ApportionError:
+        return None
+    return found if found in GZIP_NATIVE else None
+
+
 def stage(path: Path, out: Path, *, kind: str | None = None, options: dict[str, Any] | None = None,
           threads: int | None = None, memory_mb: int | None = None,
           progress: Callable[[float], None] | None = None, direct: bool = False,
@@ -423,7 +434,7 @@ def stage(path: Path, out: Path, *, kind: str | None = None, options: dict[str, 
         opts = dict(options or {})
         with open(path, "rb") as f:
             head = f.read(4)
-        if head.startswith(GZIP_MAGIC) and kind not in GZIP_NATIVE:
+        if head.startswith(GZIP_MAGIC) and (kind or _gzip_reader(path)) not in GZIP_NATIVE:
             # gzip is read as documented: expanded (size-capped) into the parent's private work directory, which
             # the parent's direct load accepts as its source, as for a transcoding
             path = gunzip_limited(path, out.parent / (out.name + ".gunzip"))

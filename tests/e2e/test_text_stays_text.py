@@ -109,7 +109,11 @@ def _open(page: Page, name: str) -> None:
 
 def _choose(page: Page, label: str, option: str) -> None:
     page.get_by_role("combobox", name=label).click()
-    page.get_by_role("option", name=option, exact=True).click()
+    options = page.get_by_role("option")
+    expect(options.first).to_be_visible()
+    match = [i for i, t in enumerate(options.all_inner_texts()) if t.strip() == option]
+    assert match, options.all_inner_texts()
+    options.nth(match[0]).click()
     wait_idle(page)
 
 
@@ -156,17 +160,20 @@ def test_app_owner_sees_payloads_as_text_and_downloads_no_formula(page: Page, st
 def test_finops_sees_scenario_and_reason_as_text(page: Page, stage: Stage) -> None:
     login(page, stage.server.url, "fiona", DEMO_LOGINS["fiona"][0])
     wait_idle(page)
-    # the overview's recovery model defaults to the last scenario: the saved one with the payload name
-    expect(page.get_by_role("combobox", name="Chargeback model for recovery")).to_have_value(stage.scenario)
+    # the overview reads the approved house models only (docs/glossary.md): the saved scenario is a draft, shown on
+    # Scenario comparison
+    expect(page.get_by_role("combobox", name="Chargeback model for recovery")).to_have_value(
+        "Full-recovery chargeback")
     _open(page, "Scenario comparison")
-    page.get_by_role("combobox", name="Scenarios (2–5)").click()
-    page.get_by_role("option", name=stage.scenario, exact=True).click()
-    page.keyboard.press("Escape")
     wait_idle(page)
+    if not _metric(page, unlinked(stage.scenario)).count():          # not among the default choices: add it
+        page.get_by_role("combobox", name="Scenarios (2–5)").click()
+        page.get_by_role("option").filter(has_text=stage.scenario).first.click()
+        page.keyboard.press("Escape")
+        wait_idle(page)
     expect(_metric(page, unlinked(stage.scenario))).to_be_visible()
-    _choose(page, "Waterfall to", stage.scenario)
-    heading = page.get_by_role("heading", name=f"to {unlinked(stage.scenario)}")
-    expect(heading).to_have_text(f"From {PRESETS[0].name} to {unlinked(stage.scenario)}")
+    # the scenario's name as a table cell too (the "where the money went" table), as text
+    expect(page.get_by_text(unlinked(stage.scenario), exact=True).first).to_be_visible()
     expect(page.locator("[data-testid='stMain'] img")).to_have_count(0)
     screenshot(page, "scenarios_payload_as_text")
 

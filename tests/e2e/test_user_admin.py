@@ -41,10 +41,15 @@ def test_an_admin_adds_a_scoped_app_owner_who_sees_only_it(page: Page, browser: 
     page.get_by_role("textbox", name="Username").fill("nina")
     page.get_by_role("textbox", name="Display name").fill("Nina Newowner")
     page.get_by_role("textbox", name="Initial password (12+ characters)").fill("correct horse battery")
-    page.get_by_role("combobox", name="Cost centres (app owners)").click()
-    page.keyboard.type(cc)                      # the option list is virtualised: filter it to the one wanted
-    page.get_by_role("option", name=f"{cc} · {name}").click()
-    page.keyboard.press("Escape")
+    form = page.get_by_test_id("stForm").filter(has_text="Cost centres (app owners)")
+    for _ in range(3):                          # a click that lands during a rerun can be dropped: check and retry
+        page.get_by_role("combobox", name="Cost centres (app owners)").click()
+        page.keyboard.type(cc)                  # the option list is virtualised: filter it to the one wanted
+        page.get_by_role("option", name=f"{cc} · {name}").click()
+        page.keyboard.press("Escape")
+        if form.get_by_text(f"{cc} · {name}").count():
+            break
+    expect(form.get_by_text(f"{cc} · {name}")).to_be_visible()          # the chip: the choice is in the form
     page.get_by_role("button", name="Add user").click()
     expect(page.get_by_text("Added nina (app_owner).")).to_be_visible(timeout=30_000)
     screenshot(page, "users_admin_added_app_owner")

@@ -32,11 +32,15 @@ def one(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = 
 
 
 def test_same_seed_gives_identical_content() -> None:
+    # rows a migration seeds (e.g. the default GL mapping, stamped when migrated) are not the generator's content
+    empty = store.connect(":memory:")
+    seeded = {t for t, (n, _) in store.table_checksums(empty).items() if n} | {"schema_migration"}
+    empty.close()
     sums = []
     for seed in (7, 7, 8):
         c = store.connect(":memory:")
         generate(c, seed=seed, lines=5_000)
-        sums.append({t: v for t, v in store.table_checksums(c).items() if t != "schema_migration"})
+        sums.append({t: v for t, v in store.table_checksums(c).items() if t not in seeded})
         c.close()
     assert sums[0] == sums[1]
     assert sums[0]["cost_line"] != sums[2]["cost_line"]

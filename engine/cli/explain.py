@@ -12,12 +12,9 @@ import argparse
 import json
 import sys
 
-import duckdb
-
-from engine import store
 from engine.access.users import User
 from engine.allocation import explain
-from engine.cli import resolve_db
+from engine.cli import open_store
 from engine.errors import ApportionError
 
 OPERATOR = User("cli", "Command line", "admin", None)  # a headless job runs unscoped, like allocate
@@ -48,14 +45,8 @@ def _text(e: explain.Explanation) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    db = resolve_db(args.db)
-    if not db.exists():
-        print(f"there is no store at {db}", file=sys.stderr)
-        return 2
-    try:
-        con = store.connect(db)
-    except duckdb.Error as exc:
-        print(f"cannot open {db} (is the app or a job holding it?): {exc}", file=sys.stderr)
+    con = open_store(args.db)
+    if con is None:
         return 2
     try:
         e = explain.explain(con, OPERATOR, args.period, args.target, args.run)

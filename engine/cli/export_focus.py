@@ -11,10 +11,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
-
-from engine import store
-from engine.cli import resolve_db
+from engine.cli import open_store
 from engine.errors import ApportionError
 from engine.outputs import focus_export
 
@@ -26,14 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    db = resolve_db(args.db)
-    if not db.exists():
-        print(f"there is no store at {db}", file=sys.stderr)
-        return 2
-    try:
-        con = store.connect(db)
-    except duckdb.Error as exc:
-        print(f"cannot open {db} (is the app or a job holding it?): {exc}", file=sys.stderr)
+    con = open_store(args.db)
+    if con is None:
         return 2
     out = Path(args.out)
     try:

@@ -16,9 +16,8 @@ from typing import Any
 
 import duckdb
 
-from engine import store
 from engine.allocation.backends.spark import TABLES
-from engine.cli import resolve_db
+from engine.cli import open_store
 from engine.errors import ApportionError, InputError
 from engine.fiscal import calendar as fiscal_calendar
 from engine.rules.versions import PERIOD
@@ -56,14 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    db = resolve_db(args.db)
-    if not db.exists():
-        print(f"there is no store at {db}", file=sys.stderr)
-        return 2
-    try:
-        con = store.connect(db)
-    except duckdb.Error as exc:
-        print(f"cannot open {db} (is the app or a job holding it?): {exc}", file=sys.stderr)
+    con = open_store(args.db)
+    if con is None:
         return 2
     out = Path(args.out)
     try:

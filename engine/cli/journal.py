@@ -12,10 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-import duckdb
-
-from engine import store
-from engine.cli import resolve_db
+from engine.cli import open_store
 from engine.errors import ApportionError
 from engine.outputs import journals
 
@@ -29,14 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    db = resolve_db(args.db)
-    if not db.exists():
-        print(f"there is no store at {db}", file=sys.stderr)
-        return 2
-    try:
-        con = store.connect(db)
-    except duckdb.Error as exc:
-        print(f"cannot open {db} (is the app or a job holding it?): {exc}", file=sys.stderr)
+    con = open_store(args.db)
+    if con is None:
         return 2
     try:
         journal, data = journals.export(con, args.period, args.layout, args.run)

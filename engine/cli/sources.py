@@ -13,9 +13,8 @@ import sys
 
 import duckdb
 
-from engine import store
 from engine.access.users import User
-from engine.cli import resolve_db
+from engine.cli import open_store
 from engine.errors import ApportionError
 from engine.sources import freshness, runner
 from engine.sources.config import list_sources
@@ -43,14 +42,8 @@ def _list(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    db = resolve_db(args.db)
-    if not db.exists():
-        print(f"there is no store at {db}", file=sys.stderr)
-        return 2
-    try:
-        con = store.connect(db)
-    except duckdb.Error as exc:
-        print(f"cannot open {db} (is the app holding it? it runs due sources itself): {exc}", file=sys.stderr)
+    con = open_store(args.db)
+    if con is None:
         return 2
     try:
         if args.action == "list":

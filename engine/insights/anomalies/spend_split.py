@@ -32,7 +32,7 @@ from engine.access.users import User
 from engine.allocation.rounding import largest_remainder, to_cents
 from engine.insights.anomalies.scan import _SCOPE_SQL
 from engine.insights.anomalies.why import Split
-from engine.insights.anomalies.workflow import get_anomaly, span_text, windows
+from engine.insights.anomalies.workflow import OVERLAP, get_anomaly, span_text, windows
 from engine.insights.attribution import LINE_OWNER, LINE_OWNER_JOINS
 
 PARTS: tuple[str, ...] = ("usage", "rate", "new_lines", "vanished_lines")
@@ -74,8 +74,7 @@ def split_spend(con: duckdb.DuckDBPyConnection, user: User | None, anomaly_id: s
     a = get_anomaly(con, user, anomaly_id)
     after, before, scale = windows(a)
     pred, sparams = cost_center_filter(user, "cost_center_id")
-    overlap = ("greatest(0, epoch(least(e, CAST(? AS TIMESTAMP))) - epoch(greatest(s, CAST(? AS TIMESTAMP)))) "
-               "/ nullif(epoch(e) - epoch(s), 0)")
+    overlap = OVERLAP
     sql = f"""
         WITH lines AS (
             SELECT l.charge_period_start AS s, l.charge_period_end AS e, l.effective_cost AS cost,

@@ -80,6 +80,11 @@ SYSTEM = User("system", "Anomaly detector", "admin", None)  # the jobs read ever
 COMMENT_MAX = 2_000
 AUDIT_IDS_MAX = 50
 
+# The share of a line [s, e) inside a window (two `?`: the window's end, then its start): lines spanning several days
+# count by their overlap.
+OVERLAP = ("greatest(0, epoch(least(e, CAST(? AS TIMESTAMP))) - epoch(greatest(s, CAST(? AS TIMESTAMP)))) "
+           "/ nullif(epoch(e) - epoch(s), 0)")
+
 _FLAG_COLS = ["scope_kind", "scope_id", "rule", "date", "actual", "expected", "excess", "score"]
 
 
@@ -615,8 +620,7 @@ def drivers(con: duckdb.DuckDBPyConnection, user: User | None, anomaly_id: str, 
     grants.require_resource_lines(con, user)   # one row per resource: executives need the grant
     after, before, scale = windows(a)
     pred, sparams = cost_center_filter(user, "cost_center_id")
-    overlap = ("greatest(0, epoch(least(e, CAST(? AS TIMESTAMP))) - epoch(greatest(s, CAST(? AS TIMESTAMP)))) "
-               "/ nullif(epoch(e) - epoch(s), 0)")
+    overlap = OVERLAP
     sql = f"""
         WITH lines AS (
             SELECT l.charge_period_start AS s, l.charge_period_end AS e, l.effective_cost AS cost,

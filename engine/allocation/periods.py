@@ -17,9 +17,7 @@ from datetime import datetime
 
 import duckdb
 
-from engine.access.identity import checker, identity, known_user
-from engine.access.policy import require
-from engine.access.users import get_user
+from engine.access.identity import checker, identity
 from engine.errors import AccessDenied, AllocationError, InputError, NotFound
 from engine.masterdata.as_of import check_period
 from engine.store import audit, transaction
@@ -62,15 +60,6 @@ def guard(con: duckdb.DuckDBPyConnection, period: str) -> None:
                               "was posted. Reject the submission to post another run.")
 
 
-def _user(con: duckdb.DuckDBPyConnection, name: str, action: str, what: str) -> str:
-    username = known_user(con, name)
-    user = get_user(con, username) if username else None
-    if user is None:
-        raise AccessDenied(f"{name!r} is not a user of this store: cannot {what}")
-    require(user, action, what)
-    return user.username
-
-
 def _write(con: duckdb.DuckDBPyConnection, s: PeriodClose) -> None:
     con.execute("DELETE FROM period_close WHERE period = ?", [s.period])
     con.execute("INSERT INTO period_close (period, state, run_key, submitted_by, submitted_at, approved_by,"
@@ -80,7 +69,7 @@ def _write(con: duckdb.DuckDBPyConnection, s: PeriodClose) -> None:
 
 def submit(con: duckdb.DuckDBPyConnection, period: str, run_key: str, actor: str, note: str = "") -> PeriodClose:
     """Submit `run_key` (a posted run of `period`) as the month's close, for someone else to approve."""
-    who = _user(con, actor, "close_month", f"submit the close of {period}")
+    who = checker(con, actor, "close_month", "submit", f"the close of {period}", "close months").username
     current = close_of(con, period)
     if current.state != "open":
         raise InputError(f"{period} is {current.state}: only an open month can be submitted")
@@ -139,7 +128,7 @@ def reopen(con: duckdb.DuckDBPyConnection, period: str, actor: str, reason: str)
     """Re-open a locked month (admins only, with a reason): re-posting is allowed again."""
     if not reason.strip():
         raise InputError(f"say why {period} is re-opened: it goes to the audit trail")
-    who = _user(con, actor, "reopen_period", f"re-open {period}")
+    who = checker(con, actor, "reopen_period", "re-open", period, "re-open closed months").username
     current = close_of(con, period)
     if current.state != "locked":
         raise InputError(f"{period} is {current.state}: only a locked month can be re-opened")

@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,6 +99,19 @@ def server(e2e_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
     s = start_server(e2e_db, tmp_path_factory.mktemp("logs") / "streamlit.log")
     yield s
     stop_server(s)
+
+
+@contextmanager
+def private_server(demo_db_path: Path, folder: Path) -> Iterator[Server]:
+    """A server of its own on a private copy of the demo store, for journeys that write (a post, a save, a new
+    user): the shared `server` keeps the figures the other browser tests read."""
+    db = folder / "app.duckdb"
+    shutil.copy(demo_db_path, db)
+    s = start_server(db, folder / "streamlit.log")
+    try:
+        yield s
+    finally:
+        stop_server(s)
 
 
 def wait_idle(page: Page, timeout: float = 30_000) -> None:

@@ -4,7 +4,6 @@ adjustment, the next month's statement shows it and the KPI page counts the disp
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -15,7 +14,7 @@ from playwright.sync_api import Page, expect
 
 from data.generate import DEMO_LOGINS
 from engine.insights import comparison
-from tests.e2e.conftest import Server, login, screenshot, start_server, stop_server, wait_idle
+from tests.e2e.conftest import Server, login, private_server, screenshot, wait_idle
 from ui.formats import money
 
 pytestmark = pytest.mark.e2e
@@ -25,11 +24,8 @@ pytestmark = pytest.mark.e2e
 def server(demo_db_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server of its own: accepting a dispute posts a new run, which would change the figures other browser
     tests read from the shared store."""
-    db = tmp_path_factory.mktemp("disputes") / "app.duckdb"
-    shutil.copy(demo_db_path, db)
-    s = start_server(db, tmp_path_factory.mktemp("disputes_logs") / "streamlit.log")
-    yield s
-    stop_server(s)
+    with private_server(demo_db_path, tmp_path_factory.mktemp("disputes")) as s:
+        yield s
 
 
 def _months(db: Path) -> tuple[str, str]:

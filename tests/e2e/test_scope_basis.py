@@ -18,7 +18,7 @@ from engine.allocation import whatif
 from engine.insights import workshop
 from engine.scope import versions
 from engine.scope.model import PoolScope
-from tests.e2e.conftest import Server, login, screenshot, start_server, stop_server, wait_idle
+from tests.e2e.conftest import Server, login, private_server, screenshot, wait_idle
 from ui.formats import money
 
 pytestmark = pytest.mark.e2e
@@ -27,11 +27,8 @@ PERIOD = "2026-10"
 
 @pytest.fixture(scope="module")
 def own_server(demo_db_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    d = tmp_path_factory.mktemp("e2e_scope")
-    shutil.copy(demo_db_path, d / "app.duckdb")
-    s = start_server(d / "app.duckdb", d / "streamlit.log")
-    yield s
-    stop_server(s)
+    with private_server(demo_db_path, tmp_path_factory.mktemp("e2e_scope")) as s:
+        yield s
 
 
 def _open(page: Page, name: str) -> None:

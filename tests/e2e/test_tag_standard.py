@@ -3,7 +3,6 @@ copy: the standard is store-wide, the other journeys share theirs)."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,18 +11,15 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from data.generate import DEMO_LOGINS
-from tests.e2e.conftest import Server, login, screenshot, start_server, stop_server, wait_idle
+from tests.e2e.conftest import Server, login, private_server, screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def own_server(demo_db_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    d = tmp_path_factory.mktemp("e2e_tagstd")
-    shutil.copy(demo_db_path, d / "app.duckdb")
-    s = start_server(d / "app.duckdb", d / "streamlit.log")
-    yield s
-    stop_server(s)
+    with private_server(demo_db_path, tmp_path_factory.mktemp("e2e_tagstd")) as s:
+        yield s
 
 
 def _coverage_value(page: Page) -> Locator:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,18 +10,15 @@ from playwright.sync_api import Browser, Page, expect
 
 from data.generate import DEMO_LOGINS
 from engine import store
-from tests.e2e.conftest import Server, login, screenshot, start_server, stop_server, wait_idle
+from tests.e2e.conftest import Server, login, private_server, screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def own_server(demo_db_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path]]:
-    db = tmp_path_factory.mktemp("users") / "app.duckdb"
-    shutil.copy(demo_db_path, db)
-    s = start_server(db, tmp_path_factory.mktemp("users_logs") / "streamlit.log")
-    yield s, db
-    stop_server(s)
+    with private_server(demo_db_path, tmp_path_factory.mktemp("users")) as s:
+        yield s, s.db_path
 
 
 def test_an_admin_adds_a_scoped_app_owner_who_sees_only_it(page: Page, browser: Browser,

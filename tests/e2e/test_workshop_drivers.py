@@ -22,7 +22,7 @@ from engine.allocation import whatif
 from engine.insights import workshop
 from engine.insights.workshop import WorkshopParams
 from engine.rules.model import UNALLOCATED
-from tests.e2e.conftest import Server, login, screenshot, start_server, stop_server, wait_idle
+from tests.e2e.conftest import Server, login, private_server, screenshot, stop_server, wait_idle
 from ui.formats import money
 
 PERIOD = "2026-10"
@@ -32,11 +32,8 @@ HEADCOUNT = WorkshopParams(drivers={"network": ("headcount", "cost_center")})
 
 @pytest.fixture(scope="module")
 def own_server(demo_db_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    d = tmp_path_factory.mktemp("e2e_workshop_drivers")
-    shutil.copy(demo_db_path, d / "app.duckdb")
-    s = start_server(d / "app.duckdb", d / "streamlit.log")
-    yield s
-    stop_server(s)
+    with private_server(demo_db_path, tmp_path_factory.mktemp("e2e_workshop_drivers")) as s:
+        yield s
 
 
 def _engine(demo_db_path: Path, tmp_path: Path) -> tuple[dict[str, Decimal], dict[str, Decimal]]:

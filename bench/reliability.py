@@ -161,7 +161,7 @@ def worker(op: str, db: Path, arg: str) -> int:
     if op in ("ingest", "redeliver"):
         from engine.ingest.pipeline import ingest_file  # noqa: PLC0415
 
-        res = ingest_file(con, Path(arg), user="bench")
+        res = ingest_file(con, Path(arg), user="bench", replace=op == "redeliver")   # a re-delivery is meant
         print(json.dumps({"status": res.status, "messages": res.messages[:2]}))
         return 0 if res.ok else 1
     from data.demo_close import ensure_rule_set  # noqa: PLC0415
@@ -320,12 +320,14 @@ class CorpusReport:
 def hostile_corpus(work: Path) -> CorpusReport:
     from engine import store  # noqa: PLC0415
     from engine.ingest.pipeline import ingest_file  # noqa: PLC0415
+    from tests.fx_rates import seed_test_rates  # noqa: PLC0415
     from tests.unit.ingest.test_hostile_files import CORPUS, check_case  # noqa: PLC0415
 
     t0 = time.perf_counter()
     d = work / "corpus"
     d.mkdir(parents=True, exist_ok=True)
     con = store.connect(d / "corpus.duckdb")
+    seed_test_rates(con)   # the corpus holds EUR files
     crashes: list[str] = []
     failures: list[str] = []
     for case in CORPUS:

@@ -48,7 +48,8 @@ TABLEAU_SEATS = 68  # deliberately more than the 60 entitlements: the over-assig
 REVENUE_BUS = {"BU01": 2_400_000.0, "BU02": 1_700_000.0, "BU03": 1_300_000.0}  # per cost centre per month
 
 
-def _serial(vendor: str, n: int) -> str:
+def serial_for(vendor: str, n: int) -> str:
+    """The device serial of the register's n-th asset (what its BIOS says; discovery reports it)."""
     return f"{vendor[:2].upper()}{stable_hex('serial', vendor, n, n=10).upper()}"
 
 
@@ -62,12 +63,12 @@ def assets(rng: random.Random, staff: list[tuple[str, str, str]], apps: list[App
         n = len(rows) + 1
         bought = as_of - timedelta(days=int(age_months * 30.4 + rng.randint(0, 29)))
         rows.append({
-            "asset_id": f"AST-{n:06d}", "asset_tag": f"IT-{n:06d}", "serial": _serial(vendor, n), "class": cls,
+            "asset_id": f"AST-{n:06d}", "asset_tag": f"IT-{n:06d}", "serial": serial_for(vendor, n), "class": cls,
             "model": model, "vendor": vendor, "owner": owner, "cost_center_id": cc, "app_id": app_id,
             "location": location, "environment": env, "lifecycle_status": status, "purchase_date": bought,
             "cost": round(cost * rng.uniform(0.92, 1.05), 2), "residual": round(cost * (0.1 if cls in (
                 "server", "storage") else 0.0), 2), "useful_life_months": life, "depreciation_method": method,
-            "depreciation_convention": conv, "source": "demo", "batch_id": "demo-assets",
+            "depreciation_convention": conv, "source": "servicenow", "batch_id": "demo-assets",
             "purchase_order": f"PO-{bought.year}-{n:06d}",
             "warranty_expires": date(bought.year + (3 if cls in ("laptop", "desktop") else 5), bought.month, 1),
         })

@@ -20,6 +20,7 @@ import duckdb
 import polars as pl
 
 from data import demo_billing as billing
+from data import demo_discovery as discovery
 from data import demo_inventory as inventory
 from data import demo_org as org
 from engine import store
@@ -99,11 +100,12 @@ def generate(con: duckdb.DuckDBPyConnection, *, seed: int = 42, lines: int = 200
                         "content_hash": _content_hash("demo", seed, "drivers", p), "target_table": "driver_value",
                         "billing_period": p, "loaded_by": "demo-generator", "loaded_at": loaded_at[p],
                         "note": "Generated demo drivers"})
-    for name, table in (("assets", "asset"), ("licences", "licence_assignment")):
+    for name, table, note in (("assets", "asset", "Generated demo asset register (ServiceNow alm_hardware records)"),
+                              ("licences", "licence_assignment", "Generated demo licences")):
         batches.append({"batch_id": f"demo-{name}", "source_kind": "demo", "file_name": f"demo-{name}.csv",
                         "content_hash": _content_hash("demo", seed, name), "target_table": table,
                         "billing_period": None, "loaded_by": "demo-generator", "loaded_at": loaded_at[periods[-1]],
-                        "note": f"Generated demo {name}"})
+                        "note": note})
     invoice_of: dict[tuple[str, str], str] = {}
     for sub, prov in [(a.sub_account_id, a.provider) for a in accts] + [
             (v["billing_account"], p) for p, v in org.PROVIDERS.items()]:
@@ -150,6 +152,8 @@ def generate(con: duckdb.DuckDBPyConnection, *, seed: int = 42, lines: int = 200
                 FROM cost_line GROUP BY ALL""")
         con.execute("DROP TABLE IF EXISTS _demo_res")
         con.execute("DROP TABLE IF EXISTS _demo_inv")
+    # discovery (SCCM, Jamf, AWS Config) as export files through the real ingest pipeline: real batches
+    discovery.load(con, seed)
     return {t: int(con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]) for t in TABLES}
 
 

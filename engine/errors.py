@@ -39,6 +39,11 @@ class AllocationError(ApportionError, RuntimeError):
     AllocationError to a non-zero exit."""
 
 
+class IntegrityError(ApportionError, RuntimeError):
+    """Stored or produced data fails its own check: a run that breaks conservation, a backup whose tables do not
+    match their checksums. The CLI exits 3 for it (docs/cli.md), 1 for every other ApportionError."""
+
+
 def invalid(what: str, exc: ValidationError) -> InputError:
     """A pydantic validation failure as one readable `InputError`: what was being read, then each field and why."""
     parts = []

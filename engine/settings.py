@@ -37,6 +37,11 @@ class Settings(BaseSettings):
 
     db_path: Path = Field(ROOT / "data" / "apportion.duckdb", description="DuckDB file holding all data.")
     upload_max_mb: int = Field(200, ge=1, le=4096, description="Largest upload accepted, in megabytes.")
+    redelivery_drop_warn_pct: float = Field(
+        50, ge=0, le=100,
+        description="A re-delivered billing month whose effective cost drops by more than this percentage gets a "
+        "loud warning before (and after) the replacement is confirmed (docs/ingestion.md).",
+    )
     cookie_key: str | None = Field(
         None, min_length=32, description="Secret that signs the login cookie (32+ chars, never a default)."
     )
@@ -119,6 +124,17 @@ class Settings(BaseSettings):
     )
     sources_tick_seconds: float = Field(
         60, ge=1, le=3600, description="How often the in-app scheduler looks for due sources, in seconds.",
+    )
+    jobs_in_app: bool = Field(
+        True,
+        description="Run `python -m engine …` commands submitted while the app holds the store in a job-runner "
+        "thread of the app (docs/architecture.md, \"Jobs while the app runs\"); off, such a command waits for the "
+        "store and gives up.",
+    )
+    cli_wait_seconds: float = Field(
+        30, ge=0, le=86400,
+        description="Default of the CLI's `--wait`: how long a command waits for a store another process holds, "
+        "or for the app to pick up its job.",
     )
     audit_key: str | None = Field(
         None, min_length=32,

@@ -16,11 +16,13 @@ from engine.ingest.pipeline import (
     rollback_batch,
     safe_file_name,
 )
+from engine.ingest.redelivery import drop_warnings, pending_frame
 from engine.settings import get_settings
 from ui.auth import require_role
 from ui.db import db
 from ui.downloads import download_row
 from ui.formats import plain
+from ui.mapping_editor import render_mapping_editor
 from ui.navigation import roles_for
 
 user = require_role(*roles_for("ingest"))
@@ -28,7 +30,7 @@ user = require_role(*roles_for("ingest"))
 con = db()
 st.title("Ingest")
 st.caption("Drop in FOCUS, AWS CUR, Azure, GCP billing exports or inventories. Loading the same file twice changes "
-           "nothing; a re-delivered billing month replaces the earlier one.")
+           "nothing; a re-delivered billing month replaces the earlier one once you confirm it.")
 AUTO = "Detect automatically"
 ENCODINGS = ["utf-8", "latin-1", "utf-16"]
 max_mb = get_settings().upload_max_mb
@@ -40,10 +42,19 @@ def show_result(res: IngestResult, key: str) -> None:
         st.success(text)  # plain-text: built with plain() above
     elif res.status in ("duplicate", "staged"):
         st.info(text)  # plain-text: built with plain() above
+    elif res.status == "needs_confirmation":
+        st.warning(text)  # plain-text: built with plain() above
     else:
         st.error(text)  # plain-text: built with plain() above
+    loud = drop_warnings(res.pending)
     for w in res.warnings:
-        st.warning(plain(w))
+        if w in loud:
+            st.error(plain(w), icon=":material/trending_down:")
+        else:
+            st.warning(plain(w))
+    if res.pending:
+        st.markdown("**Replaces**" if res.status == "loaded" else "**This file replaces**")
+        st.dataframe(pending_frame(res.pending), hide_index=True, width="stretch")
     if res.status in ("loaded", "staged"):
         c1, c2, c3 = st.columns(3)
         c1.metric("Rows read", f"{res.rows_read:,}")
@@ -85,6 +96,7 @@ with upload_tab:
             options.update(ingest_options(con, mapping))
             chosen = chosen or "generic"
         results: list[IngestResult] = []
+        asks: dict[int, dict[str, object]] = {}   # result index → what re-runs it with replace=True
         for f in files:
             data = f.getvalue()
             name = safe_file_name(f.name)   # any length the browser sends; the name the batch will carry
@@ -97,14 +109,38 @@ with upload_tab:
                     bar = st.progress(0.0, text="Starting")
                     res = ingest_bytes(con, data, name, kind=chosen, options=options, user=user.username,
                                        dry_run=bool(check), progress=lambda p, m, bar=bar: bar.progress(p, text=m))
-                status.update(label=plain(f"{name}: {res.status}"), expanded=False,
+                status.update(label=plain(f"{name}: {res.status.replace('_', ' ')}"), expanded=False,
                               state="error" if res.status == "refused" else "complete")
+            if res.status == "needs_confirmation":   # the bytes stay for the confirming rerun
+                asks[len(results)] = {"data": data, "name": name, "kind": chosen, "options": dict(options)}
             results.append(res)
         st.session_state["ingest_results"] = results
+        st.session_state["ingest_asks"] = asks
+    asks_kept: dict[int, dict[str, object]] = st.session_state.get("ingest_asks", {})
     for i, res in enumerate(st.session_state.get("ingest_results", [])):
         with st.container(border=True):
             st.markdown(f"**{plain(res.file)}**")
             show_result(res, f"ingest_res_{i}")
+            ask = asks_kept.get(i)
+            if res.status == "needs_confirmation" and ask is not None:
+                r1, r2 = st.columns(2)
+                if r1.button("Replace", key=f"ingest_replace_{i}", type="primary", icon=":material/swap_horiz:"):
+                    with st.status(plain(f"Replacing with {ask['name']}"), expanded=True):
+                        bar = st.progress(0.0, text="Starting")
+                        st.session_state["ingest_results"][i] = ingest_bytes(
+                            con, ask["data"], str(ask["name"]), kind=ask["kind"], options=ask["options"],
+                            user=user.username, replace=True,
+                            progress=lambda p, m, bar=bar: bar.progress(p, text=m))
+                    del asks_kept[i]
+                    st.rerun()
+                if r2.button("Keep the loaded data", key=f"ingest_keep_{i}", icon=":material/block:"):
+                    del asks_kept[i]
+                    st.session_state["ingest_results"][i] = IngestResult(
+                        file=res.file, status="needs_confirmation", kind=res.kind, target_table=res.target_table,
+                        messages=[f"{res.file}: not loaded; the loaded data is kept as it was"])
+                    st.rerun()
+    with st.expander("Column mapping editor", icon=":material/edit_note:"):
+        render_mapping_editor(con, user, files or [])
 
 with history_tab:
     batches = list_batches(con)

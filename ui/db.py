@@ -7,17 +7,24 @@ new run on a new thread before the old one has let go, and a DuckDB cursor refus
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import duckdb
 import streamlit as st
 
 from engine import store
+from engine.jobs import runner
 from engine.settings import get_settings
 
 
 @st.cache_resource(show_spinner=False)
 def _connection(path: str) -> duckdb.DuckDBPyConnection:
-    return store.connect(path)
+    """The process's connection; its job runner starts with it, so a `python -m engine …` started while the app
+    holds the file runs here (engine/jobs/, docs/architecture.md "Jobs while the app runs")."""
+    con = store.connect(path)
+    if get_settings().jobs_in_app:
+        runner.start(con, Path(path))
+    return con
 
 
 _local = threading.local()

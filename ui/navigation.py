@@ -49,6 +49,8 @@ PAGES: tuple[PageSpec, ...] = (
              ("app_owner", "finops", "admin", "auditor", "executive")),  # app owners see their applications only
     PageSpec("ingest", "Ingest", ":material/upload_file:", "Data", policy.roles_for("ingest")),
     PageSpec("invoices", "Invoices", ":material/request_quote:", "Data", policy.roles_for("manage_invoices")),
+    PageSpec("fx_rates", "FX rates", ":material/currency_exchange:", "Data",
+             (*policy.roles_for("manage_fx"), "auditor", "executive")),  # the last two read only
     PageSpec("reconciliation", "Reconciliation", ":material/rule_settings:", "Data", ("finops", "admin", "auditor")),
     PageSpec("sources", "Sources", ":material/sync:", "Data", policy.roles_for("manage_sources")),
     PageSpec("rules", "Rule versions", ":material/rule:", "Governance", ("finops", "admin", "auditor")),

@@ -84,7 +84,7 @@ def require(src: Source, path: Path, *names: str | tuple[str, ...]) -> None:
         if not found:
             have = ", ".join(sorted(src.types)[:12])
             raise FileRefused(path.name, f"a column named {' or '.join(repr(a) for a in alts)} "
-                              f"(the header has: {have}{', …' if len(src.types) > 12 else ''})",
+                              f"(missing; the header has: {have}{', …' if len(src.types) > 12 else ''})",
                               row=1, column=alts[0])
         if all(c in src.absent for c in found):
             raise FileRefused(path.name, f"a value in the required column '{found[0]}' on every row, but the header "

@@ -2,11 +2,15 @@
 
 Mapping decisions (docs/ingestion.md): `ServiceProviderName`, else `ProviderName` (the provider column of FOCUS
 1.0–1.2, deprecated from 1.3: a file carrying a column introduced in 1.3 gets the deprecation warning, an older one
-does not); literal `NULL` is null; enum casing is normalised (`Usage-based` → `Usage-Based`); tag keys are normalised
-(engine/tags/). Dates are ISO 8601, as FOCUS requires: a slash date (`4/1/25`, `04/01/2025`) is quarantined with its
-column and text, never read in a guessed day/month order or century. For 1.3+ `Allocated*` split rows, the
-allocated resource and tags become the line's resource and tags; an unsplit origin row whose cost the split rows
-carry is quarantined with that reason, so its cost is never counted twice.
+does not); a literal `null` in any case (`NULL`, `null`, `Null`) is null in every text column; enum casing is
+normalised (`Usage-based` → `Usage-Based`); tag keys are normalised (engine/tags/). Dates are ISO 8601, as FOCUS
+requires: a slash date (`4/1/25`, `04/01/2025`) is quarantined with its column and text, never read in a guessed
+day/month order or century. For 1.3+ `Allocated*` split rows, the allocated resource and tags become the line's
+resource and tags; an unsplit origin row whose cost the split rows carry is quarantined with that reason, so its
+cost is never counted twice; the split row keeps the file's own ResourceId as `origin_resource_id` and its
+AllocatedMethodDetails as text. The commitment, capacity-reservation, SKU
+price, contract and pricing-currency columns (TEXT_COLUMNS, JSON_COLUMNS, DETAIL_ENUMS, PRICING_AMOUNTS) are plain
+reads: JSON columns are kept as their text, never parsed per row.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from connectors._kit.billing_sql import (
 )
 from engine.ingest.contract.connector import Connector, InventoryRole, ParseResult, Sniff
 from engine.ingest.contract.frames import run_plan_to_frame
-from engine.ingest.contract.rules import ISO_FORMATS, RULES, Check, StagePlan, normalise_enum
+from engine.ingest.contract.rules import ISO_FORMATS, RULES, Check, StagePlan, normalise_enum, q
 
 ENUMS = RULES["cost_line"].enums
 # Columns FOCUS 1.3 introduced: a file with any of them is 1.3 or later, where ProviderName is deprecated.
@@ -58,6 +62,29 @@ TEXT_COLUMNS: dict[str, tuple[str, ...]] = {
     "invoice_id": ("InvoiceId",),
     "charge_description": ("ChargeDescription",),
     "allocated_method_id": ("AllocatedMethodId",),
+    # detail kept for audit (migration 0026): stored as written, NULL when the file lacks the column
+    "commitment_discount_name": ("CommitmentDiscountName",),
+    "commitment_discount_unit": ("CommitmentDiscountUnit",),
+    "capacity_reservation_id": ("CapacityReservationId",),
+    "service_subcategory": ("ServiceSubcategory",),
+    "sku_price_id": ("SkuPriceId",),
+    "pricing_currency": ("PricingCurrency",),
+}
+# JSON-object columns (FOCUS 1.3), kept as their text: no per-row parsing on the bulk path
+JSON_COLUMNS: dict[str, str] = {
+    "allocated_method_details": "AllocatedMethodDetails",
+    "contract_applied": "ContractApplied",
+}
+# FOCUS allowed values: the casing is normalised, an unknown value is kept as written (a detail column never
+# quarantines a bill line)
+DETAIL_ENUMS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "commitment_discount_category": ("CommitmentDiscountCategory", ("Spend", "Usage")),
+    "capacity_reservation_status": ("CapacityReservationStatus", ("Used", "Unused")),
+}
+# the cost in PricingCurrency (FOCUS 1.2), not BillingCurrency: stored beside the billed amounts, never added to
+# them (the PricingCurrency unit prices are not kept: every stored column costs every line of a 10M-line load)
+PRICING_AMOUNTS: dict[str, str] = {
+    "pricing_currency_effective_cost": "PricingCurrencyEffectiveCost",
 }
 ENUM_COLUMNS: dict[str, str] = {
     "charge_category": "ChargeCategory",
@@ -70,6 +97,26 @@ ENUM_COLUMNS: dict[str, str] = {
 
 def _first(src: Source, names: tuple[str, ...]) -> str | None:
     return next((n for n in names if src.has(n)), None)
+
+
+def _null_literals(src: Source) -> None:
+    """Every text column reads a literal `null` in any case as NULL (the FOCUS spec's own example files write
+    `null`; the contract's `text()` knows only `NULL`). Only the columns a plan reads are computed (DuckDB drops
+    the others from the projection), and the byte length is tested first so that ILIKE runs on 4-byte cells only:
+    a fifth of the cost of a bare ILIKE (docs/ingestion.md has the measurement)."""
+    cols = [c for c, t in src.types.items() if t.upper().startswith("VARCHAR")]
+    if cols:
+        repl = ", ".join(f"CASE WHEN strlen({q(c)}) = 4 AND {q(c)} ILIKE 'null' THEN NULL ELSE {q(c)} END AS {q(c)}"
+                         for c in cols)
+        src.sql = f"SELECT * REPLACE ({repl}) FROM ({src.sql})"
+
+
+def _json_text(src: Source, name: str) -> str:
+    """A JSON-object column as text: CSV and JSON-typed cells as written, a nested Parquet column as JSON."""
+    t = src.type_of(name)
+    if t.startswith(("STRUCT", "MAP")) or t.endswith("]"):
+        return f"CAST(to_json({src.ref(name)}) AS VARCHAR)"
+    return string(src, name)
 
 
 class FocusConnector:
@@ -89,6 +136,7 @@ class FocusConnector:
     def plan(self, con: duckdb.DuckDBPyConnection, path: Path, encoding: str | None = None,
              **_: Any) -> StagePlan:
         src = open_source(con, path, encoding)
+        _null_literals(src)
         require(src, path, "BilledCost", "EffectiveCost", "ChargePeriodStart", "ChargePeriodEnd", "BillingCurrency",
                 "BillingPeriodStart", ("ServiceProviderName", "ProviderName"))
         checks: list[Check] = []
@@ -144,11 +192,24 @@ class FocusConnector:
         for canon, focus_name in ENUM_COLUMNS.items():
             if src.has(focus_name):
                 cols[canon] = normalise_enum(src.ref(focus_name), ENUMS[canon])
+        for canon, (focus_name, values) in DETAIL_ENUMS.items():
+            if src.has(focus_name):
+                cols[canon] = normalise_enum(src.ref(focus_name), values)
+        for canon, focus_name in JSON_COLUMNS.items():
+            if src.has(focus_name):
+                cols[canon] = _json_text(src, focus_name)
+        for canon, focus_name in PRICING_AMOUNTS.items():
+            if src.has(focus_name):
+                cols[canon] = money(src, focus_name, checks)
+        if src.has("CommitmentDiscountQuantity"):
+            cols["commitment_discount_quantity"] = number(src, "CommitmentDiscountQuantity", checks)
         res_id = string(src, "ResourceId")
         res_name = string(src, "ResourceName")
         if split:
             cols["resource_id"] = f"coalesce({string(src, 'AllocatedResourceId')}, {res_id})"
             cols["resource_name"] = f"coalesce({string(src, 'AllocatedResourceName')}, {res_name})"
+            # the resource the provider split the cost from, kept on the split rows only
+            cols["origin_resource_id"] = f"CASE WHEN {string(src, 'AllocatedMethodId')} IS NOT NULL THEN {res_id} END"
             checks.insert(0, Check(
                 "AllocatedMethodId",
                 f"(s.__has_split AND {string(src, 'AllocatedMethodId')} IS NULL)",
@@ -168,12 +229,13 @@ class FocusConnector:
 
 def focus_columns() -> list[str]:
     """The FOCUS columns this connector reads (documentation and tests)."""
-    names = [n for ns in TEXT_COLUMNS.values() for n in ns] + list(ENUM_COLUMNS.values())
+    names = ([n for ns in TEXT_COLUMNS.values() for n in ns] + list(ENUM_COLUMNS.values())
+             + list(JSON_COLUMNS.values()) + [n for n, _ in DETAIL_ENUMS.values()] + list(PRICING_AMOUNTS.values()))
     return sorted(set(names) | {"BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "ConsumedQuantity",
                                 "PricingQuantity", "BillingCurrency", "BillingPeriodStart", "ChargePeriodStart",
                                 "ChargePeriodEnd", "ServiceProviderName", "ProviderName", "ResourceId",
                                 "ResourceName", "Tags", "AllocatedResourceId", "AllocatedResourceName",
-                                "AllocatedTags"})
+                                "AllocatedTags", "CommitmentDiscountQuantity"})
 
 
 CONNECTOR: Connector = FocusConnector()

@@ -7,17 +7,21 @@ or `--source generic --mapping NAME` — and the pipeline passes the profile as 
 Values are converted by the target column's meaning (dates in the usual export spellings, money with separators and
 currency symbols, periods as YYYY-MM); anything that does not convert is quarantined with the column named. Assets get
 `asset_id = '<profile source>:<asset_id | asset_tag | serial>'`, like the dedicated inventory connectors.
+Cost lines are planned in SQL by connectors/_kit/mapped_billing.py, with the billing connectors' typed reads and
+checks (derived billing period, any number of tags).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from connectors._kit.mapped_billing import cost_line_plan
 from connectors._kit.source_rows import (
     ASSET_SCHEMA,
     ASSIGNMENT_SCHEMA,
@@ -36,6 +40,7 @@ from connectors._kit.source_rows import (
     username,
 )
 from engine.ingest.contract.connector import Connector, FileRefused, InventoryRole, ParseResult, Sniff
+from engine.ingest.contract.frames import run_plan_to_frame
 from engine.ingest.contract.keys import clean, serial_key, tag_key
 from engine.ingest.contract.mapping import MAPPABLE, MappingProfile
 
@@ -52,11 +57,23 @@ _DATES = {"purchase_date", "warranty_expires", "assigned_on", "last_active"}
 _MONEY = {"cost", "residual", "unit_cost_month"}
 
 
-def _convert(table: str, column: str, value: Any, label: str, day_first: bool = False) -> Any:
+def _explicit_date(value: Any, formats: tuple[str, ...]) -> date | None:
+    """The profile's own formats, in order, before the usual spellings."""
+    text = clean(value) if isinstance(value, str) else None
+    for fmt in formats if text else ():
+        try:
+            return datetime.strptime(str(text), fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def _convert(table: str, column: str, value: Any, label: str, day_first: bool = False,
+             formats: tuple[str, ...] = ()) -> Any:
     if table == "cost_line":
         return None if value is None else str(value).strip() or None
     if column in _DATES:
-        return parse_date(value, label, day_first=day_first)
+        return _explicit_date(value, formats) or parse_date(value, label, day_first=day_first)
     if column in _MONEY:
         return parse_money(value, label)
     if column == "period":
@@ -108,6 +125,8 @@ class GenericConnector:
         if mapping is None:
             raise FileRefused(path.name, "a column mapping: choose or create a mapping profile for this file")
         profile = mapping if isinstance(mapping, MappingProfile) else MappingProfile.model_validate(mapping)
+        if profile.target_table == "cost_line":   # the SQL plan, staged like the pipeline stages it
+            return run_plan_to_frame(self, path, mapping=profile.model_dump(mode="json"))
         header, rows = _rows(path, profile.sheet)
         lowered = {h.lower().strip(): h for h in header if h}
         missing = [src for src in profile.columns.values() if src.lower().strip() not in lowered]
@@ -125,7 +144,7 @@ class GenericConnector:
                     rec[target] = _convert(table, target, value, target)
                 for target, src in profile.columns.items():
                     rec[target] = _convert(table, target, row.get(lowered[src.lower().strip()]), src,
-                                           profile.day_first)
+                                           profile.day_first, tuple(profile.date_formats))
                 key = self._key(table, rec, profile)
             except RowError as exc:
                 out.refuse(n, exc.column, exc.reason, row)
@@ -158,9 +177,14 @@ class GenericConnector:
         """The pipeline's entry: parse with the profile, then the same SQL validation as every frame connector."""
         from engine.ingest.contract.frames import plan_from_frame
 
+        if mapping is None:
+            raise FileRefused(path.name, "a column mapping: choose or create a mapping profile for this file")
+        profile = MappingProfile.model_validate(mapping)
+        if profile.target_table == "cost_line":
+            return cost_line_plan(con, path, profile, encoding)
         token = CHOSEN_ENCODING.set(encoding)
         try:
-            return plan_from_frame(con, self.parse(path, mapping))
+            return plan_from_frame(con, self.parse(path, profile))
         finally:
             CHOSEN_ENCODING.reset(token)
 

@@ -35,6 +35,8 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "decide_dispute": ("finops", "admin"),          # accept (adjustment in the next run) or reject a dispute
     "lead_improvement": ("finops", "admin"),        # KPI targets, rule reviews, avoided cost, cost to operate
     "manage_gl_mapping": ("finops", "admin"),       # GL accounts per pool for the ERP journals (audited)
+    "manage_fx": ("finops", "admin"),               # load or enter FX rates (versioned, audited; docs/fx.md)
+    "edit_mappings": ("finops", "admin"),           # save / delete column mapping profiles (versioned, audited)
 }
 assert all(set(roles) <= set(ROLES) for roles in ACTIONS.values())
 

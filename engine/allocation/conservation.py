@@ -8,10 +8,10 @@ from decimal import Decimal
 import duckdb
 
 from engine.allocation.rounding import to_cents
-from engine.errors import AllocationError
+from engine.errors import AllocationError, IntegrityError
 
 
-class ConservationError(AllocationError):
+class ConservationError(AllocationError, IntegrityError):
     """Posted cents differ from source cents for at least one (period, source pool)."""
 
     def __init__(self, run_key: str, problems: list[tuple[str, int, int]]) -> None:

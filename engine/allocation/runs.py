@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from engine.allocation import adjustments, conservation, overrides, periods, run_org
+from engine.allocation import adjustments, conservation, currency, overrides, periods, run_org
 from engine.allocation.backends.base import PoolSource
 from engine.allocation.cascade import UNALLOCATED_KIND, CascadeError, run_cascade
 from engine.allocation.pools import Basis, Org, PoolData, load_pools
@@ -155,6 +155,7 @@ def run_allocation(con: duckdb.DuckDBPyConnection, period: str, rule_set: str | 
     if basis not in ("effective", "billed"):
         raise InputError(f"basis must be effective or billed, not {basis!r}")
     periods.guard(con, period)     # a submitted or locked month refuses before any work
+    currency.guard(con, period)    # every line in the reporting currency (engine/fx), or nothing runs
     started = time.perf_counter()
     base_rs, ver = resolve_rule_set(con, rule_set, period, version)
     rs = overrides.from_params(base_rs, params)
@@ -163,6 +164,7 @@ def run_allocation(con: duckdb.DuckDBPyConnection, period: str, rule_set: str | 
     key = run_key(data, base_rs, ver, params, scope_digest)
     adjust = adjustments.for_period(con, period)   # accepted disputes this month's run posts (their own rows)
     key = adjustments.keyed(key, adjust)
+    key = currency.keyed(key, currency.rates_used(con, period))   # the FX rates the lines were converted with
     total_in = sum(data.pool_totals.values(), Decimal(0))
     try:
         posted = post(run_cascade(rs, data), data.pool_totals) + adjustments.rows(adjust)

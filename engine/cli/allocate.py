@@ -1,5 +1,7 @@
 """`python -m engine allocate`: the month-close job. Idempotent (same inputs → the same run, replaced);
-exit 0 posted, 1 bad arguments or rules, 2 the run failed (conservation or write) and nothing was posted.
+exit codes as every command (docs/cli.md): 0 posted; 1 refused (bad rules, a period or data that cannot be posted;
+nothing was posted); 2 usage (bad --out, --engine spark without --lines, no store at --db); 3 the run broke
+conservation (nothing was posted).
 
 `--engine spark --lines DIR [--master URL]` runs the cost-line aggregation on Spark over the Parquet tables in DIR
 (written by `export-lines`, or a lakehouse folder holding the same tables); the cascade, rounding and posting run
@@ -14,9 +16,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine import store
 from engine.allocation.runs import run_allocation
-from engine.cli import resolve_db
+from engine.cli import exits, open_store
 from engine.errors import AllocationError, ApportionError
 
 if TYPE_CHECKING:
@@ -70,11 +71,13 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     if out is not None and out.suffix.lower() not in (".csv", ".parquet"):
         print(f"--out must end in .csv or .parquet, not {out.name!r}", file=sys.stderr)
-        return 1
+        return exits.USAGE
     if args.engine == "spark" and not args.lines:
         print("--engine spark needs --lines DIR (write it with `python -m engine export-lines`)", file=sys.stderr)
-        return 1
-    con = store.connect(resolve_db(args.db))
+        return exits.USAGE
+    con = open_store(args.db)
+    if con is None:
+        return exits.USAGE
     try:
         try:
             with ExitStack() as stack:
@@ -83,10 +86,10 @@ def run(args: argparse.Namespace) -> int:
                                          actor=_actor(args.actor), source=source)
         except AllocationError as exc:
             print(f"allocation FAILED, nothing posted: {exc}", file=sys.stderr)
-            return 2
+            return exits.code_for(exc)   # 3 for a conservation failure
         except (VersionError, ValueError, FileNotFoundError, ApportionError) as exc:
             print(f"cannot allocate: {exc}", file=sys.stderr)
-            return 1
+            return exits.code_for(exc) if isinstance(exc, ApportionError) else exits.REFUSED
         print(
             f"posted {summary.period} ({args.engine}) with {summary.rule_set} v{summary.rule_version}"
             f" ({summary.basis}): "
@@ -104,4 +107,4 @@ def run(args: argparse.Namespace) -> int:
             print(f"wrote {frame.height} rows to {out}")
     finally:
         con.close()
-    return 0
+    return exits.OK

@@ -1,7 +1,8 @@
 """`python -m engine audit verify|export`: check the audit trail headless, or export it for an auditor.
 
-`verify` prints the same verdict as the Audit trail page, then every break (one line each) and exits 1 on any
-break, 2 when it cannot verify at all (no store, store busy, no audit key), 0 when the trail is intact.
+`verify` prints the same verdict as the Audit trail page, then every break (one line each) and exits 3 on any
+break (an integrity failure, docs/cli.md), 2 when it cannot verify at all (no store, store busy, no audit key), 0
+when the trail is intact.
 `export --out FILE.csv` writes the whole trail as formula-safe CSV and the verification summary beside it
 (FILE.summary.txt, also printed); the exit code is verify's.
 """
@@ -12,10 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-import duckdb
-
-from engine import store
-from engine.cli import resolve_db
+from engine.cli import exits, open_store, resolve_db
 from engine.errors import ApportionError
 from engine.outputs import audit_export
 from engine.store import audit
@@ -41,10 +39,8 @@ def run(args: argparse.Namespace) -> int:
     if not db.exists():
         print(f"cannot verify: there is no store at {db}", file=sys.stderr)
         return 2
-    try:
-        con = store.connect(db, read_only=True)
-    except duckdb.Error as exc:
-        print(f"cannot open {db} read-only (is the app or a job holding it?): {exc}", file=sys.stderr)
+    con = open_store(str(db), read_only=True)   # inside the app: the job's cursor (engine/jobs/)
+    if con is None:
         return 2
     try:
         result = audit.verify(con)
@@ -64,4 +60,4 @@ def run(args: argparse.Namespace) -> int:
         return 2
     finally:
         con.close()
-    return 0 if result.ok else 1
+    return exits.OK if result.ok else exits.INTEGRITY

@@ -1,6 +1,7 @@
 """`python -m engine backup PATH` / `python -m engine restore PATH`: the whole store to a folder and back
-(engine/store/backup.py). Exit 0 on success, 1 when refused (a non-empty folder, checksums that differ, the store
-in use), with the reason on stderr."""
+(engine/store/backup.py). Exit codes as every command (docs/cli.md): 0 done; 1 refused (a non-empty folder, not a
+backup); 2 the store cannot be opened or is in use; 3 the restored tables do not match the backup's checksums
+(nothing was restored). The reason is on stderr."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import duckdb
 
 from engine import store
-from engine.cli import resolve_db
+from engine.cli import exits, resolve_db
 from engine.errors import ApportionError
 from engine.store import backup as backups
 
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
             con = store.connect(db)
         except duckdb.Error as exc:
             print(f"cannot open {db} (is the app holding it?): {str(exc).splitlines()[0]}", file=sys.stderr)
-            return 1
+            return exits.USAGE
         try:
             info = backups.backup(con, path, user=args.user)
         finally:
@@ -46,4 +47,4 @@ def run(args: argparse.Namespace) -> int:
         return 0
     except ApportionError as exc:
         print(str(exc), file=sys.stderr)
-        return 1
+        return exits.code_for(exc)   # 3: the checksums differ; 2: the store is in use

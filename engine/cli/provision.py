@@ -2,7 +2,8 @@
 
 `check` answers without writing; `request` records the request with its decision (approved at once, or pending
 for the named approver). Both print the decision (or JSON with --json). Exit codes: 0 within quota and budget
-(approved), 3 needs approval (the approver is printed), 1 refused or bad input, 2 the store could not be opened.
+(approved), 4 needs approval (the approver is printed; the one command-specific code, docs/cli.md), 1 refused or bad
+input, 2 the store could not be opened.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from engine.cli import resolve_db
 from engine.errors import ApportionError, InputError
 from engine.governance import provisioning
 
-NEEDS_APPROVAL = 3
+NEEDS_APPROVAL = 4   # not 3: 3 is every command's integrity failure (docs/cli.md)
 
 
 def _decimal(text: str) -> Decimal:

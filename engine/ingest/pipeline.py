@@ -2,9 +2,11 @@
 quarantine, keyed by the file's SHA-256.
 
 Same file again is a no-op that says so. A re-delivered billing month (same provider, billing account and period)
-replaces the earlier rows for that month in the same transaction; for other tables a row with the same natural key
-replaces the earlier one. Whatever `target_table` a connector names is written, so inventory, driver and licence
-connectors reuse this pipeline unchanged (docs/ingestion.md).
+is not replaced silently: without `replace=True` the result is 'needs_confirmation' with what the file would replace
+(`pending`, engine/ingest/redelivery.py) and nothing is written; with it the earlier rows for that month are replaced
+in the same transaction (and kept for a rollback). For other tables a row with the same natural key replaces the
+earlier one (reported, not gated). Whatever `target_table` a connector names is written, so inventory, driver and
+licence connectors reuse this pipeline unchanged (docs/ingestion.md).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from engine.ingest.contract.connector import FileRefused
 from engine.ingest.contract.frames import target_columns
 from engine.ingest.contract.rules import StagePlan, lit, q, rules_for
 from engine.ingest.contract.safe_read import TEXT_HYGIENE
+from engine.ingest.redelivery import Replacement, billing, describe, drop_warnings, keyed
 from engine.ingest.sandbox import Limits, run_isolated
 from engine.ingest.staging import (
     ACCEPTED,
@@ -47,7 +50,7 @@ from engine.store import audit
 from engine.store.sql import frame
 
 Progress = Callable[[float, str], None]
-Status = Literal["loaded", "duplicate", "refused", "staged"]
+Status = Literal["loaded", "duplicate", "refused", "staged", "needs_confirmation"]
 HASH_FIRST_BYTES = 256 * 1024 * 1024
 
 
@@ -68,6 +71,9 @@ class IngestResult:
     messages: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)     # first quarantine reasons, for the summary
+    # what the file replaces: would replace (needs_confirmation, dry runs), did replace (loaded)
+    pending: list[Replacement] = field(default_factory=list)
+    refusal: dict[str, Any] | None = None                 # refused: {file, row, column, expected} of the refusal
     seconds: float = 0.0
     parse_seconds: float = 0.0                            # the child's share of `seconds` (parse + validate)
     preview: pl.DataFrame | None = None                   # dry runs: first accepted rows
@@ -75,7 +81,8 @@ class IngestResult:
 
     @property
     def ok(self) -> bool:
-        return self.status != "refused"
+        """Loaded, checked or unchanged: not refused and not waiting for a confirmation."""
+        return self.status not in ("refused", "needs_confirmation")
 
 
 def file_sha256(path: Path, chunk: int = 8 * 1024 * 1024) -> str:
@@ -103,6 +110,7 @@ def ingest_file(
     progress: Progress | None = None,
     dry_run: bool = False,
     direct: bool = True,
+    replace: bool = False,
     _test_hooks: dict[str, Any] | None = None,
 ) -> IngestResult:
     """Load one file. Never raises for a bad file: a refusal comes back as status 'refused' with the reason.
@@ -111,8 +119,14 @@ def ingest_file(
     writing, returning previews for the upload page. `direct` (default): SQL-plan billing connectors stage only
     their verdicts and the accepted rows are loaded straight from the file (docs/ingestion.md); `direct=False`
     stages every row and copies it (the path frame connectors always take).
+
+    `replace`: a billing file covering a (provider, billing account, month) that a loaded batch holds is written only
+    with `replace=True` (a person's confirmation, or a configured source's standing consent); otherwise the result is
+    'needs_confirmation' with `pending` (what it would replace, amounts and drop warnings) and nothing is written.
     """
     p = Path(path)
+    from engine.fx.convert import plan_options  # noqa: PLC0415 - FX rates in force ride in the plan (docs/fx.md)
+    options = plan_options(con, options)
     name = file_name or p.name
     report = progress or _noop_progress
     lim = limits or Limits()
@@ -125,7 +139,7 @@ def ingest_file(
     hasher = threading.Thread(target=lambda: digest.update(h=file_sha256(p)), daemon=True)
     try:
         if not p.is_file():
-            raise FileRefused(name, "an existing file")
+            raise FileRefused(str(p), "an existing file (there is no file at this path)")
         report(0.02, f"Reading {name}")
         identity = _identity(p)
         if p.stat().st_size <= HASH_FIRST_BYTES:
@@ -168,8 +182,11 @@ def ingest_file(
             result.status = "staged"
             result.preview, result.quarantine_preview = _previews(staged_path)
             result.rows_loaded, result.rows_quarantined = meta.rows_accepted, meta.rows_quarantined
-            result.messages.append(f"{name}: {meta.rows_accepted} rows would load into {meta.target_table}, "
-                                   f"{meta.rows_quarantined} would be quarantined")
+            result.messages.append(f"{name}: checked {meta.rows_read} rows, {meta.rows_accepted} rows would load "
+                                   f"into {meta.target_table}, {meta.rows_quarantined} would be quarantined")
+            result.pending = _would_replace(con, staged_path, meta)
+            result.messages += describe(name, result.pending, done=False)
+            result.warnings += drop_warnings(result.pending)
             return result
         batch_id = f"{content_hash[:16]}-{uuid.uuid4().hex[:8]}"
 
@@ -183,10 +200,12 @@ def ingest_file(
 
             load = _DirectLoad(p, workdir, identity, m, options, lim) if m.direct is not None else None
             _write(con, staged_path, m, name, content_hash, user, result, load, batch_id,
-                   load_progress if progress else None)
+                   load_progress if progress else None, replace=replace)
 
         try:
             write(meta)
+        except _NeedsConfirmation as ask:
+            return _ask(result, name, ask.pending)
         except _NotEveryRowPassed:
             # the fast path's load found rows to quarantine (and wrote nothing): the full verdict pass numbers
             # them, then the load runs again
@@ -195,19 +214,56 @@ def ingest_file(
             result.parse_seconds += meta.seconds
             result.rows_read, result.warnings, result.problems = meta.rows_read, meta.warnings, meta.first_problems
             _check_rows(meta, name)
-            write(meta)
+            try:
+                write(meta)
+            except _NeedsConfirmation as ask:
+                return _ask(result, name, ask.pending)
         detect_after_ingest(con, result, user)   # flags to messages; never fails the load (docs/anomalies.md)
         report(1.0, "Done")
         return result
     except FileRefused as exc:
         result.status = "refused"
         result.messages.append(str(exc))
+        result.refusal = {"file": exc.file, "row": exc.row, "column": exc.column, "expected": exc.expected}
         return result
     finally:
         if hasher.is_alive():
             hasher.join()
         shutil.rmtree(workdir, ignore_errors=True)
         result.seconds = time.perf_counter() - t0
+
+
+class _NeedsConfirmation(Exception):
+    """Raised inside the write transaction (so whatever the fast path inserted is rolled back): the file would
+    replace loaded billing months and `replace` was not given."""
+
+    def __init__(self, pending: list[Replacement]) -> None:
+        super().__init__("needs confirmation")
+        self.pending = pending
+
+
+def _ask(result: IngestResult, name: str, pending: list[Replacement]) -> IngestResult:
+    result.status, result.pending, result.batch_id = "needs_confirmation", pending, None
+    result.rows_loaded = 0
+    batches = ", ".join(sorted({r.batch_id for r in pending}))
+    result.messages.append(f"{name}: not loaded — it would replace loaded billing months of batch {batches}; "
+                           "nothing was written. Confirm the replacement to load it (the replaced rows are kept: "
+                           "rolling the new batch back restores them).")
+    result.messages += describe(name, pending, done=False)
+    result.warnings += drop_warnings(pending)
+    return result
+
+
+def _would_replace(con: duckdb.DuckDBPyConnection, staged_path: Path, meta: StageMeta) -> list[Replacement]:
+    """A dry run's view of what the file would replace (nothing is written)."""
+    if meta.target_table == "cost_line":
+        return billing(con, meta.scope)
+    alias = f"ask_{uuid.uuid4().hex[:8]}"
+    con.execute(f"ATTACH '{staged_path}' AS {alias} (READ_ONLY)")
+    try:
+        return keyed(con, meta.target_table, f"SELECT * FROM {alias}.{ACCEPTED}")
+    finally:
+        con.execute(f"DETACH {alias}")
 
 
 class _NotEveryRowPassed(Exception):
@@ -341,10 +397,12 @@ def _run_watched(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any],
 
 def _write(con: duckdb.DuckDBPyConnection, staged_path: Path, meta: StageMeta, name: str, content_hash: str,
            user: str, result: IngestResult, load: _DirectLoad | None, batch_id: str,
-           progress: Callable[[float], None] | None = None) -> None:
+           progress: Callable[[float], None] | None = None, *, replace: bool = False) -> None:
     """One transaction: replace what this file supersedes, insert rows and quarantine, record batch and audit.
     The rows come from the staged `accepted` view, or (direct mode) straight from the source file.
-    `progress` gets the seconds the load statement has been running."""
+    `progress` gets the seconds the load statement has been running. Loaded billing months it would replace
+    without `replace` raise `_NeedsConfirmation` before anything else is written (the fast path's inserted rows,
+    whose scope is known only from them, are rolled back with the transaction)."""
     table = meta.target_table
     cols = [c for c, _ in target_columns(table)]
     col_list = ", ".join(q(c) for c in cols)
@@ -392,6 +450,10 @@ def _write(con: duckdb.DuckDBPyConnection, staged_path: Path, meta: StageMeta, n
                     raise _NotEveryRowPassed(f"{inserted} of {meta.rows_read} rows passed")
                 load.check(name, inserted)
                 meta.scope = _scope_of_batch(con, batch_id)
+            pending = (billing(con, meta.scope, exclude_batch=batch_id) if table == "cost_line"
+                       else keyed(con, table, f"SELECT * FROM {alias}.{ACCEPTED}"))
+            if table == "cost_line" and pending and not replace:
+                raise _NeedsConfirmation(pending)
             replaced = _replace_superseded(con, alias, meta, batch_id)
             con.execute(
                 "INSERT INTO ingest_batch (batch_id, source_kind, file_name, content_hash, target_table, "
@@ -418,7 +480,8 @@ def _write(con: duckdb.DuckDBPyConnection, staged_path: Path, meta: StageMeta, n
             audit.record(con, user, "ingest", "ingest_batch", batch_id,
                          {"file": name, "sha256": content_hash, "kind": meta.kind, "table": table,
                           "rows_loaded": meta.rows_accepted, "rows_quarantined": meta.rows_quarantined,
-                          "replaced": replaced})
+                          "replaced": replaced, "confirmed_replace": bool(replaced) and table == "cost_line",
+                          "replaces": [r.as_dict() for r in pending]})
     finally:
         if plan is not None:
             for t in rejects:
@@ -431,8 +494,9 @@ def _write(con: duckdb.DuckDBPyConnection, staged_path: Path, meta: StageMeta, n
     msg = (f"{name}: loaded {meta.rows_accepted} rows into {table} as batch {batch_id} "
            f"({meta.rows_quarantined} quarantined)")
     result.messages.append(msg)
-    for b in replaced:
-        result.messages.append(f"{name}: replaces earlier rows of batch {b} for the same month(s) or keys")
+    result.pending = pending
+    result.messages += describe(name, pending, done=True)
+    result.warnings += drop_warnings(pending)
 
 
 def _scope_of_batch(con: duckdb.DuckDBPyConnection, batch_id: str) -> list[dict[str, Any]]:

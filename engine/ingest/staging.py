@@ -25,6 +25,7 @@ from typing import Any
 import duckdb
 
 from engine.errors import ApportionError
+from engine.fx import convert as fx
 from engine.ingest import registry
 from engine.ingest.contract.connector import FileRefused
 from engine.ingest.contract.frames import target_columns
@@ -99,14 +100,19 @@ def configure(con: duckdb.DuckDBPyConnection, *, threads: int | None, memory_mb:
 
 
 def make_plan(con: duckdb.DuckDBPyConnection, path: Path, kind: str | None, options: dict[str, Any]) -> StagePlan:
+    """The connector's plan; a cost-line plan gets the FX option's rates attached (engine/fx/convert.py), which the
+    connector itself never sees."""
     conn = registry.by_name(kind) if kind else registry.detect(path)
-    return conn.plan(con, path, **options)
+    opts = dict(options)
+    spec = fx.pop_spec(opts)
+    return fx.attach(conn.plan(con, path, **opts), spec)
 
 
 def _typed_source(plan: StagePlan, *, raw: bool) -> tuple[str, list[tuple[str, str]], list[Check]]:
     """The plan's source with every canonical column typed once (`__c_<col>`), `__row_id`, `__tags_key` and, when
     there are checks, `__check`: the index of the FIRST failing check (NULL for a good row). Shared by the child's
-    staging and the parent's direct load, so both evaluate the very same expressions."""
+    staging and the parent's direct load, so both evaluate the very same expressions. A plan with FX rates
+    attached converts the money columns here, over the typed columns (engine/fx/convert.py)."""
     cols = [(c, t) for c, t in target_columns(plan.target_table) if c in plan.columns]
     named = {c: f"s.{q('__c_' + c)}" for c, _ in cols}
     checks = plan.checks + checks_for(plan.target_table, named)
@@ -116,6 +122,11 @@ def _typed_source(plan: StagePlan, *, raw: bool) -> tuple[str, list[tuple[str, s
     typed = (["s AS __src"] if raw else []) + ["s.*", "s.__row::BIGINT AS __row_id", f"{tags_key} AS __tags_key"]
     typed += [f"CAST(({plan.columns[c]}) AS {t}) AS {q('__c_' + c)}" for c, t in cols]
     src = f"(SELECT {', '.join(typed)} FROM ({plan.source_sql}) s)"
+    spec = fx.spec_of(plan)
+    if spec is not None and {"billing_currency", "billing_period"} <= set(named):
+        src, added = fx.typed_sql(src, spec, set(named))
+        cols = cols + added
+        checks = checks + [fx.missing_rate_check(spec)]
     if checks:
         whens = " ".join(f"WHEN {ch.bad} THEN {i}" for i, ch in enumerate(checks, 1))
         src = f"(SELECT s.*, CASE {whens} END AS __check FROM {src} s)"
@@ -295,8 +306,9 @@ def _build_tags(con: duckdb.DuckDBPyConnection, plan: StagePlan, *, view: bool =
     def expr(c: str, t: str) -> str:
         if c in TAG_EXTRACT and plan.tags_key:
             return f"{TAG_EXTRACT[c]} AS {q(c)}"
-        return f"s.{q(c)}" if c in plan.columns else f"CAST(NULL AS {t}) AS {q(c)}"
+        return f"s.{q(c)}" if c in staged else f"CAST(NULL AS {t}) AS {q(c)}"
 
+    staged = {str(r[0]) for r in con.sql(f"DESCRIBE {STAGED}").fetchall()}
     select = ", ".join(expr(c, t) for c, t in target_columns(plan.target_table))
     con.execute(f"CREATE VIEW {ACCEPTED} AS SELECT {select}, s.__row AS __row FROM {STAGED} s "
                 f"LEFT JOIN tag_dict d ON d.k = s.__tags_key WHERE s.__reason IS NULL")

@@ -153,7 +153,11 @@ def parse_dq_config(text: str) -> DqConfig:
 
 
 def dq_violations(con: duckdb.DuckDBPyConnection, config: DqConfig, as_of: date) -> pl.DataFrame:
-    return dq_rules.evaluate_store(con, config, as_of=as_of)
+    """The register's quality: the record sources when any is loaded (discovery inventories carry no cost centre,
+    application or environment by nature, so the register's rules would flag every device they report), else
+    every asset."""
+    _, records = default_sides(sources(con))
+    return dq_rules.evaluate_store(con, config, as_of=as_of, sources=tuple(records) or None)
 
 
 def dq_summary(violations: pl.DataFrame) -> pl.DataFrame:

@@ -19,6 +19,7 @@ from engine.access import policy
 from engine.access.users import User
 from engine.costmodels.pricing import to_cents
 from engine.errors import InputError, NotFound
+from engine.settings import get_settings
 from engine.store import audit, transaction
 from engine.store.sql import query
 
@@ -114,7 +115,9 @@ def load_invoices_csv(con: duckdb.DuckDBPyConnection, data: bytes, actor: str,
 
 
 def validate(con: duckdb.DuckDBPyConnection, billing_period: str, tolerance: Tolerance | None = None) -> pl.DataFrame:
-    """Billed cost per invoice id and vendor for a month against the entered invoice totals, with a status each:
+    """Billed cost per invoice id, vendor and billing currency for a month (the amounts the bill itself carries,
+    `billed_cost_billing`, never converted) against the entered invoice totals in the same currency — an invoice in
+    another currency than the lines is no match, never a sum across currencies — with a status each:
     ok, variance (beyond tolerance), no_invoice (billing with no invoice entered), no_billing (invoice with no
     billing lines)."""
     tol = tolerance or Tolerance()
@@ -123,7 +126,8 @@ def validate(con: duckdb.DuckDBPyConnection, billing_period: str, tolerance: Tol
         """
         WITH billed AS (
             SELECT coalesce(invoice_id, ?) AS invoice_id, provider AS vendor, billing_period,
-                   any_value(billing_currency) AS currency, round(sum(billed_cost), 2) AS billed, count(*) AS lines
+                   billing_currency AS currency, round(sum(coalesce(billed_cost_billing, billed_cost)), 2) AS billed,
+                   count(*) AS lines
             FROM cost_line WHERE billing_period = ? GROUP BY ALL
         ), inv AS (
             SELECT invoice_id, vendor, billing_period, currency, total FROM invoice WHERE billing_period = ?
@@ -133,6 +137,7 @@ def validate(con: duckdb.DuckDBPyConnection, billing_period: str, tolerance: Tol
                coalesce(i.currency, b.currency) AS currency, coalesce(b.lines, 0) AS lines,
                CAST(b.billed AS DECIMAL(18, 2)) AS billed, i.total AS invoice_total
         FROM billed b FULL JOIN inv i ON b.invoice_id = i.invoice_id AND b.vendor = i.vendor
+             AND b.currency = i.currency
         ORDER BY vendor, invoice_id
         """,
         [NO_INVOICE_ID, billing_period, billing_period],
@@ -182,8 +187,9 @@ class AllocatedVsInvoice:
 
 
 def allocated_vs_invoice(con: duckdb.DuckDBPyConnection, run_key: str) -> AllocatedVsInvoice:
-    """The run's posted total against the invoices of its period. On the effective (amortised) basis a difference
-    is expected (upfront commitments are spread); on the billed basis it should be within tolerance."""
+    """The run's posted total against the invoices of its period in the reporting currency. On the effective
+    (amortised) basis a difference is expected (upfront commitments are spread); on the billed basis it should be
+    within tolerance."""
     run = con.sql("SELECT period, basis FROM allocation_run WHERE run_key = ?", params=[run_key]).fetchall()
     if not run:
         raise NotFound(f"no allocation run {run_key!r}")
@@ -192,8 +198,9 @@ def allocated_vs_invoice(con: duckdb.DuckDBPyConnection, run_key: str) -> Alloca
                         params=[run_key]).fetchall()[0][0]
     billed = con.sql("SELECT coalesce(round(sum(billed_cost), 2), 0) FROM cost_line WHERE billing_period = ?",
                      params=[period]).fetchall()[0][0]
-    inv_total, n = con.sql("SELECT sum(total), count(*) FROM invoice WHERE billing_period = ?",
-                           params=[period]).fetchall()[0]
+    # the run is in the reporting currency: only invoices in it are comparable (others are validated per currency)
+    inv_total, n = con.sql("SELECT sum(total), count(*) FROM invoice WHERE billing_period = ? AND currency = ?",
+                           params=[period, get_settings().currency]).fetchall()[0]
     diff = None if inv_total is None else Decimal(allocated) - Decimal(inv_total)
     return AllocatedVsInvoice(period, basis, Decimal(allocated), to_cents(Decimal(billed)),
                               None if inv_total is None else Decimal(inv_total), int(n), diff)

@@ -134,8 +134,9 @@ def _run_poll(con: duckdb.DuckDBPyConnection, src: Source, user: User, res: RunR
         path = Path(d) / f"{src.name}-{stamp}.json"
         path.write_text(json.dumps(fetched.document, sort_keys=True, ensure_ascii=False), encoding="utf-8")
         before = _assets_of(con, fetched.connector)
+        # a configured source is standing consent to replace the months it re-delivers (the batch records it)
         result = ingest_file(con, path, kind=fetched.connector, user=user.username, file_name=path.name,
-                             isolate=isolate)
+                             isolate=isolate, replace=True)
     _take(res, result)
     if result.status == "loaded" and result.batch_id and result.target_table == "asset" and before is not None:
         res.events = _record_events(con, src, res.run_id, result.batch_id, before)
@@ -183,7 +184,8 @@ def _run_folder(con: duckdb.DuckDBPyConnection, src: Source, user: User, res: Ru
         _file_row(con, src.name, s.name, s.size, s.mtime_ns, now, "pending", None, None)
     for path in seen.ready:
         st = path.stat()
-        result = ingest_file(con, path, user=user.username, file_name=path.name, isolate=isolate)
+        result = ingest_file(con, path, user=user.username, file_name=path.name, isolate=isolate,
+                             replace=True)   # a drop folder is standing consent to replace re-delivered months
         res.rows_fetched += result.rows_read
         _take(res, result)
         status = {"loaded": "loaded", "duplicate": "duplicate"}.get(result.status, "refused")

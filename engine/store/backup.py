@@ -23,7 +23,7 @@ from typing import Any
 import duckdb
 
 from engine import store
-from engine.errors import ConfigError, InputError
+from engine.errors import ConfigError, InputError, IntegrityError
 from engine.store import audit
 from engine.store.sql import lit
 
@@ -124,8 +124,8 @@ def import_verified(src: Path, target: Path) -> dict[str, tuple[int, int]]:
     diff = differences(manifest["tables"], got)
     if diff:
         _remove_store_files(target)
-        raise InputError(f"{src}: the imported tables do not match the backup's checksums, nothing was restored: "
-                         + "; ".join(diff[:10]))
+        raise IntegrityError(f"{src}: the imported tables do not match the backup's checksums, nothing was restored: "
+                             + "; ".join(diff[:10]))
     return got
 
 

@@ -8,10 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from data import demo_discovery
 from engine import store
+from engine.ingest.contract.keys import resource_key
 from tests.app.conftest import page_as
 from tests.unit.inventory_helpers import FIXTURES, load
 from ui.formats import money
@@ -97,12 +100,9 @@ def test_register_checks_find_the_duplicate_serial_and_retired_laptops(page: App
     assert len(dupes) == 2 and len(retired) == 12     # what docs/demo-data.md plants
     assert _metric(page, "Duplicate serials") == "2"
     assert _metric(page, "Retired, still assigned") == "12"
-    # only a register ("demo") is loaded: nothing to match, so the matching counts are dashes, not zeros
-    assert _metric(page, "Ghosts") == "–" and _metric(page, "Orphans") == "–"
-    assert any("Matching needs a discovery source" in i.value for i in page.info)
-    assert sorted(_frame(page, "serial_key", "asset_id")["asset_id"]) == dupes   # first non-empty list is shown
-
     at = page_as("reconciliation", "fiona").run()
+    at.selectbox(key="recon_asset_list").set_value("duplicates").run()
+    assert sorted(_frame(at, "serial_key", "asset_id")["asset_id"]) == dupes
     at.selectbox(key="recon_asset_list").set_value("retired_assigned").run()
     assert not at.exception
     shown = _frame(at, "asset_id", "lifecycle_status", "owner")
@@ -131,9 +131,10 @@ def test_licence_position_shows_the_tableau_shortfall_and_idle_cost(page: AppTes
 def test_data_quality_finds_missing_locations_and_servers_without_application(page: AppTest, app_db: Path) -> None:
     no_location = sorted(r[0] for r in _sql(app_db, """
         SELECT asset_id FROM asset WHERE class IN ('laptop', 'desktop', 'server', 'storage', 'network')
+          AND source = 'servicenow'     -- the rules judge the register (the record source), not discovery
           AND coalesce(lifecycle_status, 'in_use') IN ('in_use', 'in_stock') AND nullif(trim(location), '') IS NULL"""))
     assert no_location == [f"AST-{n:06d}" for n in range(101, 116)]
-    no_app = _sql(app_db, """SELECT asset_id, environment FROM asset WHERE class = 'server'
+    no_app = _sql(app_db, """SELECT asset_id, environment FROM asset WHERE class = 'server' AND source = 'servicenow'
                              AND coalesce(lifecycle_status, 'in_use') = 'in_use' AND app_id IS NULL ORDER BY 1""")
     assert len(no_app) == 3 and {e for _, e in no_app} == {"prod"}
     summary = _frame(page, "rule", "severity", "assets")
@@ -211,11 +212,142 @@ def test_tag_offenders_by_account_name_the_typed_values(app_db: Path) -> None:
     assert typed and typed <= planted <= {"cc-12", "marketing", "CC-7", "finance", "tbd", "cc0015", "retail"}
 
 
-def test_cloud_coverage_needs_an_aws_config_inventory(page: AppTest) -> None:
-    assert any("No AWS Config inventory yet" in i.value for i in page.info)
+# --- the demo's own discovery (SCCM, Jamf, AWS Config) against its ServiceNow register ----------------------------
+
+MATCH_SQL = """
+WITH disc AS (      -- discovered, a device reported by two agents kept once (the first source in name order)
+    SELECT * FROM (SELECT *, upper(replace(serial, ' ', '')) AS sk, upper(replace(asset_tag, ' ', '')) AS tk,
+                          row_number() OVER (PARTITION BY upper(replace(serial, ' ', ''))
+                                             ORDER BY source, asset_id) AS k
+                   FROM asset WHERE source IN ({disc})) WHERE k = 1
+), rec AS (
+    SELECT *, upper(replace(serial, ' ', '')) AS sk, upper(replace(asset_tag, ' ', '')) AS tk
+    FROM asset WHERE source = 'servicenow'
+), pair AS (        -- each record takes the device with its serial, else the one with its asset tag
+    SELECT r.asset_id AS rid, coalesce(s.asset_id, t.asset_id) AS did, s.asset_id IS NULL AS on_tag
+    FROM rec r LEFT JOIN disc s ON s.sk = r.sk LEFT JOIN disc t ON t.tk = r.tk AND s.asset_id IS NULL
+), who AS (
+    SELECT p.rid, p.did, p.on_tag, r.lifecycle_status AS r_status, d.lifecycle_status AS d_status,
+           split_part(regexp_replace(lower(trim(r.owner)), '^.*\\\\', ''), '@', 1) AS r_owner,
+           split_part(regexp_replace(lower(trim(d.owner)), '^.*\\\\', ''), '@', 1) AS d_owner,
+           upper(trim(r.cost_center_id)) AS r_cc, upper(trim(d.cost_center_id)) AS d_cc
+    FROM pair p JOIN rec r ON r.asset_id = p.rid LEFT JOIN disc d ON d.asset_id = p.did
+)
+SELECT
+    count(*) FILTER (WHERE did IS NOT NULL) AS matched,
+    count(*) FILTER (WHERE did IS NULL AND coalesce(r_status, 'in_use') NOT IN ('retired', 'disposed', 'in_stock')),
+    (SELECT count(*) FROM disc WHERE asset_id NOT IN (SELECT did FROM pair WHERE did IS NOT NULL)
+        AND coalesce(lifecycle_status, 'in_use') NOT IN ('retired', 'disposed')),
+    count(*) FILTER (WHERE r_owner <> '' AND d_owner <> '' AND r_owner <> d_owner),
+    count(*) FILTER (WHERE r_cc <> '' AND d_cc <> '' AND r_cc <> d_cc),
+    count(*) FILTER (WHERE r_status IN ('retired', 'disposed') AND did IS NOT NULL
+                     AND coalesce(d_status, 'in_use') NOT IN ('retired', 'disposed')),
+    list(rid ORDER BY rid) FILTER (WHERE did IS NULL AND coalesce(r_status, 'in_use') NOT IN
+                                   ('retired', 'disposed', 'in_stock')),
+    list(rid ORDER BY rid) FILTER (WHERE r_owner <> '' AND d_owner <> '' AND r_owner <> d_owner),
+    list(rid ORDER BY rid) FILTER (WHERE r_cc <> '' AND d_cc <> '' AND r_cc <> d_cc),
+    list(rid ORDER BY rid) FILTER (WHERE r_status IN ('retired', 'disposed') AND did IS NOT NULL),
+    list(rid ORDER BY rid) FILTER (WHERE on_tag AND did IS NOT NULL)
+FROM who"""
+LABELS = ("Matched", "Ghosts", "Orphans", "Owner mismatches", "Cost-centre mismatches",
+          "Retired in records, still discovered")
 
 
-# --- with real discovery and record inventories loaded next to the demo register --------------------------------
+def _matching(db: Path, discovery: tuple[str, ...]) -> tuple[Any, ...]:
+    return _sql(db, MATCH_SQL.format(disc=", ".join(f"'{d}'" for d in discovery)))[0]
+
+
+@pytest.fixture(scope="module")
+def planted(app_db: Path) -> demo_discovery.Planted:
+    """What the generator planted, rebuilt from the store it generated (data/demo_discovery.build)."""
+    con = store.connect(app_db)
+    try:
+        return demo_discovery.build(con, 42).planted
+    finally:
+        con.close()
+
+
+def test_demo_discovery_against_the_register(page: AppTest, app_db: Path, planted: demo_discovery.Planted) -> None:
+    assert page.multiselect(key="recon_disc").value == ["aws_config", "jamf", "sccm"]
+    assert page.multiselect(key="recon_recs").value == ["servicenow"]
+    assert not any("Matching needs a discovery source" in i.value for i in page.info)
+    got = _matching(app_db, ("aws_config", "jamf", "sccm"))
+    assert {k: _metric(page, k) for k in LABELS} == {k: f"{n:,}" for k, n in zip(LABELS, got[:6], strict=True)}
+    ghosts, owners, ccs, retired, on_tag = got[6:]
+    # what the generator planted is what the page finds
+    infra = {r[0] for r in _sql(app_db, "SELECT asset_id FROM asset WHERE source = 'servicenow' AND "
+                                "class IN ('storage', 'network') AND lifecycle_status = 'in_use'")}
+    assert set(ghosts) == set(planted.ghosts) | infra          # lost devices + gear no endpoint agent sees
+    assert owners == planted.owner and ccs == planted.cost_center and retired == planted.retired_reporting
+    assert on_tag == planted.serial                             # serial keyed differently: matched on the tag
+    twice = len(planted.both_agents)
+    assert any(f"{twice:,} devices were seen by two discovery agents" in c.value for c in page.caption)
+    # orphans: shadow IT, the device hidden by the register's duplicate serial, and every active Config resource
+    # (the demo's CMDB holds no cloud CIs)
+    cloud = _sql(app_db, "SELECT count(*) FROM asset WHERE source = 'aws_config' "
+                         "AND lifecycle_status NOT IN ('retired', 'disposed')")[0][0]
+    assert got[2] == len(planted.shadow) + len(planted.duplicate_serial_device) + cloud
+
+
+def test_device_orphans_are_the_shadow_it_the_generator_left_out(app_db: Path,
+                                                                 planted: demo_discovery.Planted) -> None:
+    at = page_as("reconciliation", "fiona").run()
+    at.multiselect(key="recon_disc").set_value(["jamf", "sccm"]).run()
+    assert not at.exception
+    got = _matching(app_db, ("jamf", "sccm"))
+    assert _metric(at, "Orphans") == f"{got[2]:,}" == f"{len(planted.shadow) + 1:,}"
+    at.selectbox(key="recon_asset_list").set_value("orphans").run()
+    orphans = _frame(at, "asset_id", "serial", "source")
+    assert sorted(orphans["serial"]) == sorted(planted.shadow + planted.duplicate_serial_device)
+    assert set(orphans["source"]) == {"jamf", "sccm"}
+    at.selectbox(key="recon_asset_list").set_value("status").run()
+    status = _frame(at, "record_asset_id", "field", "record_value", "discovered_value")
+    assert sorted(status["record_asset_id"]) == planted.retired_reporting
+    assert set(status["record_value"]) == {"retired"} and set(status["discovered_value"]) == {"in_use"}
+
+
+def test_cloud_coverage_of_the_last_period(page: AppTest, app_db: Path, planted: demo_discovery.Planted) -> None:
+    assert page.selectbox(key="recon_cloud_period").value == PERIOD
+    assert not any("No AWS Config inventory yet" in i.value for i in page.info)
+    con = store.connect(app_db)
+    try:
+        config = con.sql("SELECT serial, lifecycle_status FROM asset WHERE source = 'aws_config'").pl()
+        bill = con.sql("SELECT resource_id, sum(effective_cost) AS cost FROM cost_line WHERE billing_period = ? "
+                       "AND provider = 'AWS' AND resource_id IS NOT NULL GROUP BY 1", params=[PERIOD]).pl()
+        commitments = {r[0] for r in con.execute("SELECT DISTINCT resource_id FROM cost_line WHERE "
+                                                 "charge_category = 'Purchase' AND resource_id IS NOT NULL").fetchall()}
+    finally:
+        con.close()
+    # the bill's ids as the keys Config files them under (engine/ingest/contract/keys.py), cost per key
+    billed = (bill.with_columns(pl.col("resource_id").map_elements(resource_key, return_dtype=pl.String).alias("k"))
+              .group_by("k").agg(pl.col("cost").sum()))
+    known = set(config["serial"])
+    active = set(config.filter(~pl.col("lifecycle_status").is_in(["retired", "disposed"]))["serial"])
+    unbilled = sorted(active - set(billed["k"]))
+    missing = billed.filter(~pl.col("k").is_in(known))
+    assert _metric(page, "Config resources (active)") == f"{len(active):,}"
+    assert _metric(page, "Billed resources") == f"{billed.height:,}"
+    assert _metric(page, "Unbilled (in Config, no bill line)") == f"{len(unbilled):,}"
+    assert _metric(page, "Undiscovered (billed, not in Config)") == f"{missing.height:,}"
+    covered = 100 * (1 - missing["cost"].sum() / billed["cost"].sum())
+    assert _metric(page, "Cost known to the inventory") == _pct(float(covered))
+    assert 50 < covered < 100
+    # the planted gaps: never-billed resources, and billed ones Config does not record
+    assert unbilled == planted.cloud_unbilled
+    assert set(planted.cloud_absent) <= set(missing["k"])
+    # the rest: commitment purchases (not resources) and services the Config connector does not load as assets
+    others = set(missing["k"]) - set(planted.cloud_absent) - commitments
+    assert {k.split(":")[2] for k in others} <= {"sagemaker", "bedrock", "logs", "guardduty", "securityhub"}
+    assert set(planted.cloud_deleted) <= known - active
+    shown = _frame(page, "resource_id", "effective_cost")
+    assert len(shown) == missing.height and shown["effective_cost"].is_monotonic_decreasing
+
+    at = page_as("reconciliation", "admin").run()
+    at.selectbox(key="recon_cloud_list").set_value("unbilled").run()
+    assert sorted(_frame(at, "asset_id", "serial", "lifecycle_status")["serial"]) == unbilled
+
+
+# --- fixture inventories (known answers) loaded into a copy of the demo whose own inventory is removed ------------
 
 @pytest.fixture(scope="module")
 def inventory_db(demo_db_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -223,6 +355,7 @@ def inventory_db(demo_db_path: Path, tmp_path_factory: pytest.TempPathFactory) -
     shutil.copy(demo_db_path, path)
     con = store.connect(path)
     try:
+        con.execute("DELETE FROM asset")
         for f in INVENTORIES:
             load(con, FIXTURES / f)
     finally:
@@ -241,7 +374,6 @@ def test_discovery_against_records_with_drill_down(inventory_db: Path, monkeypat
     expected = {"Matched": "7", "Ghosts": "3", "Orphans": "8", "Owner mismatches": "2",
                 "Cost-centre mismatches": "0", "Retired in records, still discovered": "0"}
     assert {k: _metric(at, k) for k in expected} == expected
-    assert _metric(at, "Duplicate serials") == "2"           # the demo register's planted pair still shows
     at.selectbox(key="recon_asset_list").set_value("ghosts").run()
     ghosts = _frame(at, "asset_id", "serial", "source")
     in_use_records = {r[0] for r in _sql(inventory_db, "SELECT asset_id FROM asset WHERE source = 'servicenow' AND "

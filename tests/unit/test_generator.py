@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import bcrypt
 import duckdb
 import pytest
 
+from data import demo_discovery
 from data.demo_billing import SPIKES, period_labels
 from data.generate import DEMO_LOGINS, generate
 from engine import store
@@ -31,6 +33,17 @@ def one(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = 
     return con.execute(sql, params or []).fetchall()[0][0]
 
 
+# what the ingest pipeline stamps on the discovery exports it loads: batch ids (uuid), load times, the audit chain
+STAMPED = {"asset", "ingest_batch", "audit_event", "audit_checkpoint", "audit_append_lock"}
+
+
+def _stable(c: duckdb.DuckDBPyConnection) -> tuple[object, ...]:
+    """The stamped tables without their stamps: assets without batch ids, batches by source, file, hash and rows."""
+    return (c.execute("SELECT count(*), sum(hash(t)) FROM (SELECT * EXCLUDE (batch_id) FROM asset) t").fetchall(),
+            c.execute("SELECT source_kind, file_name, content_hash, target_table, rows_read, rows_loaded, "
+                      "rows_quarantined FROM ingest_batch ORDER BY ALL").fetchall())
+
+
 def test_same_seed_gives_identical_content() -> None:
     # rows a migration seeds (e.g. the default GL mapping, stamped when migrated) are not the generator's content
     empty = store.connect(":memory:")
@@ -40,10 +53,42 @@ def test_same_seed_gives_identical_content() -> None:
     for seed in (7, 7, 8):
         c = store.connect(":memory:")
         generate(c, seed=seed, lines=5_000)
-        sums.append({t: v for t, v in store.table_checksums(c).items() if t not in seeded})
+        sums.append(({t: v for t, v in store.table_checksums(c).items() if t not in seeded | STAMPED}, _stable(c)))
         c.close()
     assert sums[0] == sums[1]
-    assert sums[0]["cost_line"] != sums[2]["cost_line"]
+    assert sums[0][0]["cost_line"] != sums[2][0]["cost_line"]
+    assert sums[0][1] != sums[2][1]
+
+
+def test_discovery_exports_are_deterministic_and_are_what_was_loaded(demo: duckdb.DuckDBPyConnection) -> None:
+    """Same store and seed → byte-identical export files; the demo's discovery batches hold exactly those files."""
+    first, again, other = demo_discovery.build(demo, 42), demo_discovery.build(demo, 42), demo_discovery.build(demo, 7)
+    digest = {n: hashlib.sha256(b).hexdigest() for n, b in first.files.items()}
+    assert digest == {n: hashlib.sha256(b).hexdigest() for n, b in again.files.items()}
+    assert first.planted == again.planted
+    assert digest != {n: hashlib.sha256(b).hexdigest() for n, b in other.files.items()}
+    loaded = demo.execute("SELECT file_name, content_hash, source_kind, loaded_by FROM ingest_batch "
+                          "WHERE target_table = 'asset' AND source_kind <> 'demo' ORDER BY loaded_at").fetchall()
+    assert [(f, h) for f, h, _, _ in loaded] == list(digest.items())     # loaded in this order, these bytes
+    assert [k for _, _, k, _ in loaded] == ["aws_config"] * 3 + ["sccm", "jamf"]
+    assert {by for *_, by in loaded} == {"demo-generator"}
+
+
+def test_discovery_defects_are_a_handful_each(demo: duckdb.DuckDBPyConnection) -> None:
+    planted = demo_discovery.build(demo, 42).planted
+    devices = one(demo, "SELECT count(*) FROM asset WHERE source IN ('sccm', 'jamf')")
+    in_use = one(demo, "SELECT count(*) FROM asset WHERE source = 'servicenow' AND lifecycle_status = 'in_use'"
+                       " AND class IN ('laptop', 'desktop', 'server')")
+    cloud = one(demo, "SELECT count(*) FROM asset WHERE source = 'aws_config'")
+    for found, population in ((planted.shadow, devices), (planted.ghosts, in_use), (planted.owner, in_use),
+                              (planted.serial, in_use), (planted.cloud_absent, cloud),
+                              (planted.cloud_unbilled, cloud)):
+        assert 3 <= len(found) <= 0.05 * population, (len(found), population)  # type: ignore[operator]
+    assert len(planted.both_agents) == 4 and len(planted.retired_reporting) == 4
+    assert len(planted.cost_center) >= 3 and len(planted.duplicate_serial_device) == 1
+    # the defect lists do not overlap: each register asset carries at most one planted discovery defect
+    ids = planted.ghosts + planted.owner + planted.serial + planted.cost_center + planted.retired_reporting
+    assert len(ids) == len(set(ids))
 
 
 def test_row_counts_near_requested(demo: duckdb.DuckDBPyConnection) -> None:
@@ -53,7 +98,8 @@ def test_row_counts_near_requested(demo: duckdb.DuckDBPyConnection) -> None:
     assert abs(int(n) - DEMO_TEST_LINES) <= DEMO_TEST_LINES * 0.01  # type: ignore[arg-type]
     counts = store.table_counts(demo)
     assert counts["org_unit"] == 46 and counts["application"] == 64
-    assert 2_000 < counts["asset"] < 2_500 and counts["licence_entitlement"] == 11
+    assert 2_000 < one(demo, "SELECT count(*) FROM asset WHERE source = 'servicenow'") < 2_500  # type: ignore[operator]
+    assert counts["licence_entitlement"] == 11
     assert counts["budget"] == 40 * 12
 
 
@@ -151,10 +197,11 @@ def test_reciprocal_shared_service_drivers(demo: duckdb.DuckDBPyConnection) -> N
 
 
 def test_inventory_has_the_documented_defects(demo: duckdb.DuckDBPyConnection) -> None:
-    assert one(demo, "SELECT count(*) FROM asset WHERE location IS NULL") == 15
-    assert one(demo, "SELECT count(*) FROM asset WHERE lifecycle_status = 'retired' AND owner IS NOT NULL") == 12
-    assert one(demo, "SELECT count(*) FROM (SELECT serial FROM asset GROUP BY serial HAVING count(*) > 1)") == 1
-    assert one(demo, "SELECT count(*) FROM asset WHERE class = 'server' AND app_id IS NULL") == 3
+    register = "FROM asset WHERE source = 'servicenow'"   # the ServiceNow register (discovery is tested above)
+    assert one(demo, f"SELECT count(*) {register} AND location IS NULL") == 15
+    assert one(demo, f"SELECT count(*) {register} AND lifecycle_status = 'retired' AND owner IS NOT NULL") == 12
+    assert one(demo, f"SELECT count(*) FROM (SELECT serial {register} GROUP BY serial HAVING count(*) > 1)") == 1
+    assert one(demo, f"SELECT count(*) {register} AND class = 'server' AND app_id IS NULL") == 3
     over = demo.execute("SELECT e.product FROM licence_entitlement e JOIN licence_assignment a USING (product)"
                         " GROUP BY e.product, e.entitlements HAVING count(*) > e.entitlements").fetchall()
     assert over == [("Tableau Creator",)]

@@ -108,4 +108,4 @@ def test_the_cli_refuses_to_post_into_a_locked_month(demo_con: duckdb.DuckDBPyCo
     demo_con.close()
     done = subprocess.run([sys.executable, "-m", "engine", "allocate", "--db", path, "--period", PERIOD,
                            "--ruleset", "demo_default"], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2 and "2026-10 is closed and locked (approved by admin)" in done.stderr
+    assert done.returncode == 1 and "2026-10 is closed and locked (approved by admin)" in done.stderr

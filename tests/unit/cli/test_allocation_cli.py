@@ -64,7 +64,7 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     rules = tmp_path / "t.yaml"
     rules.write_text(TEXTBOOK_YAML)
     failed = _cli("--period", PERIOD, "--ruleset", str(rules), "--db", str(db))
-    assert failed.returncode == 2 and "FAILED, nothing posted" in failed.stderr
+    assert failed.returncode == 1 and "FAILED, nothing posted" in failed.stderr   # refused data (docs/cli.md)
     unknown = _cli("--period", PERIOD, "--ruleset", "no_such_rules", "--db", str(db))
     assert unknown.returncode == 1 and "no approved version" in unknown.stderr
     bad_period = _cli("--period", "2026-13", "--ruleset", str(rules), "--db", str(db))

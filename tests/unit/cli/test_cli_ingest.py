@@ -12,6 +12,7 @@ import pytest
 from engine import store
 from engine.__main__ import main
 from tests.conftest import ROOT, SAMPLES
+from tests.fx_rates import seed_test_rates
 
 FIXTURES = ROOT / "tests" / "fixtures"
 
@@ -28,7 +29,7 @@ def test_cli_loads_reports_and_fails_on_refusal(tmp_path: Path, capsys: pytest.C
     assert "quarantined: aws_cur2_sample.csv: row 13, column 'identity_line_item_id+identity_time_interval'" in out
     assert "REFUSED  notes.csv" in out and "notes.csv: row 1: a recognised export format" in out
     assert out.strip().endswith("2 file(s): 1 loaded, 0 unchanged, 1 refused")
-    assert "[##############################] 100%  Done" in err and "%  Writing 12 rows" in err
+    assert "100%|" in err and "| Done [" in err and "| Writing 12 rows" in err   # tqdm: percent, phase, elapsed
     # a repeat is not a failure
     assert main(["ingest", "--db", str(db), str(FIXTURES / "aws_cur2_sample.csv")]) == 0
     out, _ = capsys.readouterr()
@@ -41,12 +42,20 @@ def test_cli_loads_reports_and_fails_on_refusal(tmp_path: Path, capsys: pytest.C
         con.close()
 
 
+def _with_test_rates(db: Path) -> None:
+    con = store.connect(db)
+    seed_test_rates(con)
+    con.close()
+
+
 def test_cli_source_json_and_dry_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "cli.duckdb"
+    _with_test_rates(db)   # the Azure sample is billed in CAD
     code = main(["ingest", "--db", str(db), "--source", "azure_cost", "--json", "--dry-run",
                  str(SAMPLES / "azure_ea_cost_details_sample_anonymized.csv")])
     assert code == 0
-    rec = json.loads(capsys.readouterr().out.strip())
+    rec, summary = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert summary["summary"]["checked"] == 1 and summary["summary"]["exit"] == 0
     assert rec["status"] == "staged" and rec["kind"] == "azure_cost" and rec["rows_loaded"] == 27
     code = main(["ingest", "--db", str(db), "--source", "focus", str(SAMPLES / "aws_legacy_cur_sample_anonymized.csv")])
     out = capsys.readouterr().out
@@ -60,6 +69,7 @@ def test_cli_source_json_and_dry_run(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 def test_cli_as_a_process_with_unknown_mapping(tmp_path: Path) -> None:
     db = tmp_path / "cli.duckdb"
+    _with_test_rates(db)   # the FOCUS 1.2 fixture is billed in EUR
     proc = subprocess.run([sys.executable, "-m", "engine", "ingest", "--db", str(db), "--mapping", "nope",
                            str(FIXTURES / "focus_1.2_sample.csv")], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2 and "no mapping profile named 'nope'" in proc.stderr

@@ -73,7 +73,7 @@ def test_export_lines_then_allocate_on_spark_posts_the_textbook_cents(tmp_path: 
 def test_allocate_on_spark_without_lines_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "s.duckdb"
     store.connect(db).close()
-    assert main(["allocate", "--db", str(db), "--period", PERIOD, "--ruleset", "x", "--engine", "spark"]) == 1
+    assert main(["allocate", "--db", str(db), "--period", PERIOD, "--ruleset", "x", "--engine", "spark"]) == 2   # usage
     assert "needs --lines DIR" in capsys.readouterr().err
     assert main(["allocate", "--db", str(db), "--period", PERIOD, "--ruleset", "x", "--engine", "spark",
                  "--lines", str(tmp_path)]) == 1

@@ -23,6 +23,8 @@ import duckdb
 import pytest
 
 from connectors._kit.billing_sql import json_or_pyrepr
+from engine.fx import rates
+from engine.fx.ecb import MonthlyRate
 from engine.ingest.contract.rules import ISO_FORMATS, US_FORMATS, parse_timestamp
 from engine.ingest.contract.safe_read import describe_csv_error
 from engine.ingest.pipeline import IngestResult, ingest_file
@@ -140,9 +142,23 @@ def _oci(path: Path) -> Totals:
 
 
 def _loaded(con: duckdb.DuckDBPyConnection) -> Totals:
-    rows = con.sql("SELECT billing_currency, count(*), sum(billed_cost), sum(effective_cost) FROM cost_line "
-                   "GROUP BY 1").fetchall()
+    """Per billing currency, the amounts as the file said them (kept in *_billing beside the converted ones)."""
+    rows = con.sql("SELECT billing_currency, count(*), sum(billed_cost_billing), sum(effective_cost_billing) "
+                   "FROM cost_line GROUP BY 1").fetchall()
     return {c: (int(n), Decimal(b), Decimal(e)) for c, n, b, e in rows}
+
+
+def _reporting(con: duckdb.DuckDBPyConnection) -> tuple[Decimal, Decimal]:
+    """The whole file in the reporting currency (USD), to the cent."""
+    b, e = con.sql("SELECT sum(billed_cost), sum(effective_cost) FROM cost_line").fetchall()[0]
+    return _cents(Decimal(b)), _cents(Decimal(e))
+
+
+# the test's own FX rates (USD per 1 unit), loaded before the file: the ECB June 2023 mean cross rate for NOK
+RATES: dict[str, dict[str, Decimal]] = {
+    "aws_cur_legacy_koku_2023-06-01_savingsplan_nok.csv": {"2023-06": Decimal("0.0926199970")},
+}
+NOK_FILE = "aws_cur_legacy_koku_2023-06-01_savingsplan_nok.csv"
 
 
 # ---- billing files that load ----------------------------------------------------------------------------------
@@ -172,17 +188,34 @@ def test_billing_export_loads_with_the_raw_totals(con: duckdb.DuckDBPyConnection
     path = REAL / name
     raw_totals, options, periods, isolate = LOADS[name]
     expected = raw_totals(path)
+    for period, rate in RATES.get(name, {}).items():
+        for currency in expected:
+            rates.store_rates(con, "test", [MonthlyRate(period, currency, rate)], "test", "USD")
     res = ingest_file(con, path, isolate=isolate, options=options)
     assert res.status == "loaded", res.messages
     assert (res.rows_read, res.rows_loaded, res.rows_quarantined) == (len(_rows(path)), len(_rows(path)), 0)
     loaded = _loaded(con)
-    assert _to_cents(loaded) == _to_cents(expected)   # per currency, to the cent
+    assert _to_cents(loaded) == _to_cents(expected)   # per billing currency, to the cent
     assert loaded == expected                         # and exactly, each line at the store's ten decimals
+    # in the reporting currency: USD files as they are, the NOK file at the test's rate (to the cent)
+    rate = next(iter(RATES[name].values())) if name in RATES else Decimal(1)
+    assert _reporting(con) == (_cents(sum(b for _, b, _ in expected.values()) * rate),
+                               _cents(sum(e for _, _, e in expected.values()) * rate))
+    assert con.sql("SELECT DISTINCT reporting_currency, fx_rate FROM cost_line").fetchall() == [("USD", rate)]
     got_periods = {p for (p,) in con.sql("SELECT DISTINCT billing_period FROM cost_line").fetchall()}
     assert got_periods == periods
     # every charge period lies in its billing period's year, never in a guessed century
     assert con.sql("SELECT count(*) FROM cost_line WHERE year(charge_period_start) <> "
                    "CAST(left(billing_period, 4) AS INTEGER)").fetchall() == [(0,)]
+
+
+def test_the_nok_file_without_a_rate_is_quarantined_with_the_fx_reason(con: duckdb.DuckDBPyConnection) -> None:
+    res = ingest_file(con, REAL / NOK_FILE, isolate=True)
+    reason = ("no FX rate for NOK in 2023-06 (reporting currency USD): load one on FX rates or with python -m "
+              "engine fx load FILE")
+    assert res.status == "refused"   # every row quarantined: nothing to load
+    assert res.problems == [f"{NOK_FILE}: row {i}, column 'billing_currency': {reason}" for i in (1, 2, 3)]
+    assert con.sql("SELECT count(*) FROM cost_line").fetchall() == [(0,)]
 
 
 # ---- billing files that are refused, with the exact reason ----------------------------------------------------
@@ -197,8 +230,8 @@ REFUSED: dict[str, str] = {
         "8601 such as 2024-09-01T00:00:00Z (FOCUS requires it; a slash date's day/month order and century would "
         "be a guess), got 4/1/25)",
     "focus_spec_cdf_2_resources.csv":
-        "focus_spec_cdf_2_resources.csv: row 1, column 'BillingCurrency': a column named 'BillingCurrency' (the "
-        "header has: BilledCost, BillingPeriodEnd, BillingPeriodStart, ChargeCategory, ChargeFrequency, "
+        "focus_spec_cdf_2_resources.csv: row 1, column 'BillingCurrency': a column named 'BillingCurrency' "
+        "(missing; the header has: BilledCost, BillingPeriodEnd, BillingPeriodStart, ChargeCategory, ChargeFrequency, "
         "ChargePeriodEnd, ChargePeriodStart, CommitmentDiscountCategory, CommitmentDiscountId, "
         "CommitmentDiscountQuantity, CommitmentDiscountStatus, CommitmentDiscountUnit, …)",
     # without the user naming its currency; with it, LOADS above
@@ -355,6 +388,7 @@ def test_azure_reads_mm_dd_yyyy_and_quarantines_a_two_digit_year(con: duckdb.Duc
     f = tmp_path / "azure.csv"
     f.write_text("SubscriptionId,Date,MeterCategory,CostInBillingCurrency,BillingCurrencyCode\n"
                  "s,09/21/2023,Storage,1.50,EUR\ns,4/1/25,Storage,2.00,EUR\ns,2023-09-22,Storage,0.25,EUR\n")
+    rates.store_rates(con, "test", [MonthlyRate("2023-09", "EUR", Decimal("1.0677"))], "test", "USD")
     res = ingest_file(con, f, isolate=False)
     assert (res.status, res.rows_loaded, res.rows_quarantined) == ("loaded", 2, 1)
     assert res.problems == ["azure.csv: row 2, column 'Date': expected a date/time such as 09/21/2023 (MM/DD/YYYY, "
@@ -421,14 +455,14 @@ def test_short_rows_absent_last_column(con: duckdb.DuckDBPyConnection, tmp_path:
     # a full row among them: the short rows are the damaged ones (MISSING COLUMNS), the full one loads
     g = tmp_path / "short_and_full.csv"
     g.write_text(SHORT_HEAD + SHORT_ROW * 3 + "Acme,USD,2025-04-01,2025-04-01,2025-04-02,5,5,note\n")
-    res = ingest_file(con, g, isolate=False)
+    res = ingest_file(con, g, isolate=False, replace=True)   # the same month again, on purpose
     assert (res.status, res.rows_loaded, res.rows_quarantined) == ("loaded", 1, 3), res.messages
     assert all("MISSING COLUMNS" in p for p in res.problems)
     # a full row after the first 256 KB of short rows is quarantined, never shifted into the short shape
     n = 6_000
     h = tmp_path / "short_long.csv"
     h.write_text(SHORT_HEAD + SHORT_ROW * n + "Acme,USD,2025-04-01,2025-04-01,2025-04-02,5,5,note\n")
-    res = ingest_file(con, h, isolate=False)
+    res = ingest_file(con, h, isolate=False, replace=True)
     assert (res.status, res.rows_loaded, res.rows_quarantined) == ("loaded", n, 1), res.messages
     assert res.problems[0].startswith(f"short_long.csv: row {n + 1}, column '*': TOO MANY COLUMNS")
     # the same shape with a required last column is refused, naming it
@@ -480,6 +514,7 @@ def test_provider_name_is_not_deprecated_before_focus_13(con: duckdb.DuckDBPyCon
     text = (FIXTURES / "focus_1.2_sample.csv").read_text().replace("ServiceProviderName", "ProviderName", 1)
     f12 = tmp_path / "focus12_provider.csv"
     f12.write_text(text)
+    rates.store_rates(con, "test", [MonthlyRate("2025-03", "EUR", Decimal("1.0807"))], "test", "USD")
     res = ingest_file(con, f12, isolate=False)
     assert res.status == "loaded", res.messages
     assert not any("deprecated" in w for w in res.warnings)

@@ -123,6 +123,6 @@ def test_the_pipeline_asks_through_the_cli(demo_con: duckdb.DuckDBPyConnection, 
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["approved"] is True
     escalated = ask("request", "--quantity", "9", "--monthly-cost", "100")
-    assert escalated.returncode == 3 and "needs approval by omar (cost_center_owner)" in escalated.stdout
+    assert escalated.returncode == 4 and "needs approval by omar (cost_center_owner)" in escalated.stdout
     bad = ask("check", "--quantity", "0", "--monthly-cost", "100")
     assert bad.returncode == 1 and "quantity must be positive" in bad.stderr

@@ -24,6 +24,7 @@ import pytest
 from engine import store
 from engine.ingest.contract import safe_read
 from engine.ingest.pipeline import MAX_NAME_BYTES, IngestResult, ingest_bytes, ingest_file, quarantine_rows
+from tests.fx_rates import seed_test_rates
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 FOCUS = (FIXTURES / "focus_1.2_sample.csv").read_text()
@@ -140,6 +141,7 @@ CORPUS: list[Hostile] = [
 def hostile_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[duckdb.DuckDBPyConnection, Path]]:
     d = tmp_path_factory.mktemp("hostile")
     c = store.connect(d / "hostile.duckdb")
+    seed_test_rates(c)
     yield c, d
     c.close()
 
@@ -196,12 +198,13 @@ def test_hostile_file(hostile_store: tuple[duckdb.DuckDBPyConnection, Path], cas
 
 def test_gzip_loads_the_same_cents_as_the_plain_file(tmp_path: Path) -> None:
     con = store.connect(tmp_path / "gz.duckdb")
+    seed_test_rates(con)
     (tmp_path / "bill.csv").write_text(account("P1"))
     (tmp_path / "bill.csv.gz").write_bytes(gzip.compress(account("P2").encode()))
     plain = ingest_file(con, tmp_path / "bill.csv", isolate=False)
     gz = ingest_file(con, tmp_path / "bill.csv.gz")   # in the sandboxed child: its expansion is the load's source
     assert plain.status == gz.status == "loaded" and gz.rows_loaded == plain.rows_loaded == 5
-    sums = dict(con.sql("SELECT billing_account_id, sum(billed_cost) FROM cost_line GROUP BY 1").fetchall())
+    sums = dict(con.sql("SELECT billing_account_id, sum(billed_cost_billing) FROM cost_line GROUP BY 1").fetchall())
     assert sums == {"BA-P1": GOOD_BILLED, "BA-P2": GOOD_BILLED}
     con.close()
 
@@ -209,6 +212,7 @@ def test_gzip_loads_the_same_cents_as_the_plain_file(tmp_path: Path) -> None:
 def test_gzip_over_the_expansion_cap_is_refused_and_nothing_is_written(tmp_path: Path,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     con = store.connect(tmp_path / "bomb.duckdb")
+    seed_test_rates(con)
     monkeypatch.setattr(safe_read, "MAX_GUNZIP_BYTES", 64 * 1024)
     path = tmp_path / "bomb.csv.gz"
     path.write_bytes(gzip.compress(account("GB").encode() + b"\n" * (1024 * 1024)))   # 1 MB of newlines → ~1 KB
@@ -224,6 +228,7 @@ def test_gzip_over_the_expansion_cap_is_refused_and_nothing_is_written(tmp_path:
 def test_control_characters_are_quarantined_by_the_sandboxed_child_too(tmp_path: Path) -> None:
     """The child's pre-scan decides the text checks; the parent's direct load compiles the same ones."""
     con = store.connect(tmp_path / "child.duckdb")
+    seed_test_rates(con)
     path = tmp_path / "nul.csv"
     padded = cell(account("CH"), 1, "ServiceName", "p" * 5000)   # past the first 4 KB, where NULs mean binary
     path.write_bytes(cell(padded, 3, "ServiceName", "Comp\x00ute").encode())
@@ -231,7 +236,7 @@ def test_control_characters_are_quarantined_by_the_sandboxed_child_too(tmp_path:
     assert res.status == "loaded" and (res.rows_loaded, res.rows_quarantined) == (4, 1)
     assert res.problems[0].startswith("nul.csv: row 3, column 'service_name': expected text without control "
                                       "characters, NUL or byte-order marks, got U+0000 at character 5")
-    billed = con.sql("SELECT sum(billed_cost) FROM cost_line").fetchall()[0][0]
+    billed = con.sql("SELECT sum(billed_cost_billing) FROM cost_line").fetchall()[0][0]
     bad_row = Decimal(_rows(FOCUS)[3][_rows(FOCUS)[0].index("BilledCost")])
     assert billed == GOOD_BILLED - bad_row
     con.close()
@@ -250,6 +255,7 @@ def test_a_clean_file_pays_no_text_check(tmp_path: Path) -> None:
                                   "x\x00y\x07z.csv"])
 def test_upload_names_of_any_length_are_handled(tmp_path: Path, name: str) -> None:
     con = store.connect(tmp_path / "names.duckdb")
+    seed_test_rates(con)
     data = account("LN").encode()
     res = ingest_bytes(con, gzip.compress(data) if name.endswith(".gz") else data, name, isolate=False)
     assert res.status == "loaded", res.messages

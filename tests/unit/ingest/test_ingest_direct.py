@@ -21,6 +21,7 @@ import engine.ingest.pipeline as ingest_mod
 from engine import store
 from engine.ingest.pipeline import IngestResult, ingest_file, quarantine_rows
 from tests.conftest import SAMPLES
+from tests.fx_rates import seed_test_rates
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 FOCUS10 = SAMPLES / "focus_1.0_sample_1000rows.csv"
@@ -79,6 +80,7 @@ def _load(tmp_path: Path, label: str, path: Path, monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(ingest_mod, "direct_select_sql", spy)
     con = store.connect(tmp_path / f"{label}.duckdb")
+    seed_test_rates(con)   # the Azure (CAD) and GCP (EUR) fixtures
     try:
         res = ingest_file(con, path, **kw)
         sums = {t: v for t, v in store.table_checksums(con).items() if t in COMPARED}

@@ -10,12 +10,23 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from engine import store
 from engine.ingest.pipeline import ingest_file, list_batches, quarantine_rows, rollback_batch
 from engine.ingest.sandbox import Limits
 from engine.store import audit
 from tests.conftest import SAMPLES
+from tests.fx_rates import seed_test_rates
+
+
+@pytest.fixture
+def con(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """The empty store with the test rates: these fixtures are billed in EUR/CAD (tests/fx_rates.py). What the
+    file said is compared in the `*_billing` columns; the reporting-currency amounts are tests/unit/fx/'s."""
+    seed_test_rates(con)
+    return con
+
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 CUR2 = FIXTURES / "aws_cur2_sample.csv"
@@ -64,7 +75,7 @@ def test_redelivered_month_replaces_the_earlier_batch_atomically(con: duckdb.Duc
     assert other_month.status == "loaded" and other_month.replaced == []
     assert _totals(con) == (24, Decimal("3258.054"), Decimal("65.716"))
     # February re-delivered with the first usage line corrected from 0.096 to 1.096
-    new = ingest_file(con, _rewrite_cur2(tmp_path / "feb_v2.csv", scale_first="1.096"), isolate=False)
+    new = ingest_file(con, _rewrite_cur2(tmp_path / "feb_v2.csv", scale_first="1.096"), isolate=False, replace=True)
     assert new.status == "loaded" and new.replaced == [old.batch_id]
     assert any("replaces earlier rows of batch" in m for m in new.messages)
     assert _totals(con) == (24, Decimal("3259.054"), Decimal("66.716"))
@@ -76,7 +87,7 @@ def test_redelivered_month_replaces_the_earlier_batch_atomically(con: duckdb.Duc
     assert con.sql("SELECT replaced_by FROM ingest_batch WHERE batch_id = ?", params=[old.batch_id]).fetchall() == \
         [(new.batch_id,)]
     # the original file is no longer 'loaded', so loading it again is allowed and replaces v2 back
-    back = ingest_file(con, CUR2, isolate=False)
+    back = ingest_file(con, CUR2, isolate=False, replace=True)
     assert back.status == "loaded" and back.replaced == [new.batch_id]
     assert _totals(con) == (24, Decimal("3258.054"), Decimal("65.716"))
 
@@ -109,7 +120,7 @@ def test_partly_replaced_batch_keeps_its_other_months(con: duckdb.DuckDBPyConnec
         csv.writer(f).writerows(rows[:13] + extra)
     both = ingest_file(con, two_months, isolate=False)
     assert both.rows_loaded == 24
-    feb_only = ingest_file(con, _rewrite_cur2(tmp_path / "feb.csv", scale_first="2.096"), isolate=False)
+    feb_only = ingest_file(con, _rewrite_cur2(tmp_path / "feb.csv", scale_first="2.096"), isolate=False, replace=True)
     assert feb_only.replaced == [both.batch_id]
     status, note = con.sql("SELECT status, note FROM ingest_batch WHERE batch_id = ?",
                            params=[both.batch_id]).fetchall()[0]
@@ -189,7 +200,7 @@ def test_rolling_back_a_redelivery_restores_the_month_it_replaced(con: duckdb.Du
     v1 = ingest_file(con, CUR2, isolate=False, user="fin")
     state_v1 = _cost_rows(con)
     scope_v1 = con.sql("SELECT * FROM ingest_batch_scope ORDER BY ALL").fetchall()
-    v2 = ingest_file(con, _rewrite_cur2(tmp_path / "feb_v2.csv", scale_first="1.096"), isolate=False)
+    v2 = ingest_file(con, _rewrite_cur2(tmp_path / "feb_v2.csv", scale_first="1.096"), isolate=False, replace=True)
     assert v2.replaced == [v1.batch_id] and _cost_rows(con) != state_v1
     assert con.sql("SELECT count(*) FROM cost_line_superseded WHERE superseded_by = ?",
                    params=[v2.batch_id]).fetchall()[0][0] == 12
@@ -206,16 +217,16 @@ def test_rolling_back_a_redelivery_restores_the_month_it_replaced(con: duckdb.Du
     assert json.loads(ev) == {v1.batch_id: 12}
     assert audit.verify(con).ok
     # a third delivery replaces the restored first one as usual
-    v3 = ingest_file(con, _rewrite_cur2(tmp_path / "feb_v3.csv", scale_first="2.096"), isolate=False)
+    v3 = ingest_file(con, _rewrite_cur2(tmp_path / "feb_v3.csv", scale_first="2.096"), isolate=False, replace=True)
     assert v3.replaced == [v1.batch_id]
 
 
 def test_rollback_in_a_chain_restores_only_months_nobody_else_covers(con: duckdb.DuckDBPyConnection,
                                                                       tmp_path: Path) -> None:
     v1 = ingest_file(con, CUR2, isolate=False)
-    v2 = ingest_file(con, _rewrite_cur2(tmp_path / "v2.csv", scale_first="1.096"), isolate=False)
+    v2 = ingest_file(con, _rewrite_cur2(tmp_path / "v2.csv", scale_first="1.096"), isolate=False, replace=True)
     state_v2 = _cost_rows(con)
-    v3 = ingest_file(con, _rewrite_cur2(tmp_path / "v3.csv", scale_first="2.096"), isolate=False)
+    v3 = ingest_file(con, _rewrite_cur2(tmp_path / "v3.csv", scale_first="2.096"), isolate=False, replace=True)
     assert v3.replaced == [v2.batch_id]
     # v3 rolled back → v2's rows return (not v1's); then v2 rolled back → v1's return
     assert f"of batch {v2.batch_id}" in rollback_batch(con, v3.batch_id or "", "fin")
@@ -237,9 +248,9 @@ def test_rollback_keeps_a_month_a_later_batch_now_covers(con: duckdb.DuckDBPyCon
     two = tmp_path / "two.csv"
     with open(two, "w", newline="") as f:
         csv.writer(f).writerows(rows[:13] + extra)
-    v2 = ingest_file(con, two, isolate=False)
+    v2 = ingest_file(con, two, isolate=False, replace=True)
     assert v2.replaced == [v1.batch_id]
-    v3 = ingest_file(con, _rewrite_cur2(tmp_path / "v3.csv", scale_first="2.096"), isolate=False)
+    v3 = ingest_file(con, _rewrite_cur2(tmp_path / "v3.csv", scale_first="2.096"), isolate=False, replace=True)
     assert v3.replaced == [v2.batch_id]
     msg = rollback_batch(con, v2.batch_id or "", "fin")
     assert "restored" not in msg

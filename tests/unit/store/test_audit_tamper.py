@@ -142,7 +142,7 @@ def test_deleting_the_newest_events_is_reported(copy: Path, newest: int, capsys:
     assert f"ends at #{n - newest} with {n - newest} events" in result.problems[0].message
     assert result.verdict() == f"Audit chain broken: 1 problem found in {n - newest} events."
     rc, out = cli(copy, capsys)
-    assert rc == 1 and out.splitlines() == result.lines()
+    assert rc == 3 and out.splitlines() == result.lines()
 
 
 def test_deleting_the_newest_event_after_the_head_settled(copy: Path) -> None:
@@ -157,7 +157,7 @@ def test_deleting_every_event_is_reported(copy: Path, capsys: pytest.CaptureFixt
     tamper(copy, "DELETE FROM audit_event")
     result = check(copy)
     assert kinds(result) == [(48, "truncated")] and "the store has no events" in result.problems[0].message
-    assert cli(copy, capsys)[0] == 1
+    assert cli(copy, capsys)[0] == 3   # an integrity failure (docs/cli.md)
     tamper(copy, "DELETE FROM audit_checkpoint")  # and the key checkpoint with them
     assert {k for _, k in kinds(check(copy))} == {"truncated", "removed"}
 
@@ -428,10 +428,10 @@ def test_the_cli_and_verify_agree(copy: Path, capsys: pytest.CaptureFixture[str]
            "DELETE FROM audit_event WHERE seq > 45")
     result = check(copy)
     rc, out = cli(copy, capsys)
-    assert rc == 1 and out.splitlines() == result.lines()
+    assert rc == 3 and out.splitlines() == result.lines()   # an integrity failure (docs/cli.md)
     assert kinds(result) == [(8, "changed"), (48, "truncated")]
     rc, _ = cli(copy, capsys, "--db", str(copy), "verify")  # --db before the subcommand works too
-    assert rc == 1
+    assert rc == 3
 
 
 def test_the_cli_reports_a_missing_store_and_a_missing_key(tmp_path: Path, copy: Path,

@@ -17,6 +17,7 @@ from engine.__main__ import main
 from engine.ingest.pipeline import ingest_file, rollback_batch
 from engine.store import audit
 from engine.store import backup as backups
+from tests.fx_rates import seed_test_rates
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 AUDIT_TABLES = {"audit_event", "audit_append_lock", "audit_checkpoint"}
@@ -24,6 +25,7 @@ AUDIT_TABLES = {"audit_event", "audit_append_lock", "audit_checkpoint"}
 
 def _filled_store(db: Path) -> tuple[dict[str, tuple[int, int]], str]:
     con = store.connect(db)
+    seed_test_rates(con)
     focus = ingest_file(con, FIXTURES / "focus_1.2_sample.csv", isolate=False, user="fiona")
     cur = ingest_file(con, FIXTURES / "aws_cur2_sample.csv", isolate=False, user="fiona")
     assert focus.status == cur.status == "loaded"
@@ -54,10 +56,10 @@ def test_backup_then_restore_gives_back_every_table_identical(tmp_path: Path,
     assert {t: v for t, v in after.items() if t not in AUDIT_TABLES} == \
         {t: v for t, v in before.items() if t not in AUDIT_TABLES}
     billed = con.sql("SELECT sum(billed_cost) FROM cost_line").fetchall()[0][0]
-    assert billed_after_rollback == Decimal("41.0500000000")   # the FOCUS sample alone
-    assert billed == Decimal("1670.0770000000")                  # FOCUS 41.05 + CUR 1629.027, as backed up
+    assert billed_after_rollback == Decimal("45.1550000000")   # the FOCUS sample alone: EUR 41.05 at 1.1
+    assert billed == Decimal("1674.1820000000")                  # FOCUS USD 45.155 + CUR USD 1629.027
     actions = [r[0] for r in con.sql("SELECT action FROM audit_event ORDER BY seq").fetchall()]
-    assert actions == ["ingest", "ingest", "store_restore"]   # the backup's own event is in the replaced store
+    assert actions == ["fx.rates", "ingest", "ingest", "store_restore"]   # the backup event is in the replaced store
     assert audit.verify(con).ok
     con.close()
     kept = sorted(p.name for p in tmp_path.iterdir() if ".before-restore-" in p.name)
@@ -76,7 +78,7 @@ def test_a_tampered_backup_is_refused_and_the_store_is_untouched(tmp_path: Path,
     con = store.connect(db)
     live = store.table_checksums(con)
     con.close()
-    assert main(["restore", str(tmp_path / "bk"), "--db", str(db)]) == 1
+    assert main(["restore", str(tmp_path / "bk"), "--db", str(db)]) == 3   # integrity failure (docs/cli.md)
     err = capsys.readouterr().err
     assert "do not match the backup's checksums, nothing was restored: cost_line: 18 rows expected, 17 imported" \
         in err
@@ -129,6 +131,7 @@ def test_a_store_from_the_first_migration_migrates_forward_without_loss(tmp_path
     assert con.sql("SELECT tags['cost_center'] FROM cost_line WHERE service_name = 'Compute'").fetchall()[0][0] \
         == "CC100"
     # and the migrated store works: a new bill loads beside the old one
+    seed_test_rates(con)
     res = ingest_file(con, FIXTURES / "focus_1.2_sample.csv", isolate=False)
     assert res.status == "loaded" and res.rows_loaded == 5
     con.close()

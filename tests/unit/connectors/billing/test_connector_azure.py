@@ -9,11 +9,22 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from connectors._kit.azure_maps import REGIONS, SERVICES_BY_TYPE
 from engine.ingest import registry
 from engine.ingest.pipeline import ingest_file
 from tests.conftest import SAMPLES
+from tests.fx_rates import seed_test_rates
+
+
+@pytest.fixture
+def con(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """The empty store with the test rates: these fixtures are billed in EUR/CAD (tests/fx_rates.py). What the
+    file said is compared in the `*_billing` columns; the reporting-currency amounts are tests/unit/fx/'s."""
+    seed_test_rates(con)
+    return con
+
 
 EA = SAMPLES / "azure_ea_cost_details_sample_anonymized.csv"
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"
@@ -25,7 +36,7 @@ def test_ea_sample_totals_match_the_raw_file(con: duckdb.DuckDBPyConnection) -> 
     assert res.status == "loaded" and res.rows_loaded == 27 and res.rows_quarantined == 0, res.messages
     raw = duckdb.sql(f"SELECT count(*), sum(CAST(CAST(CostInBillingCurrency AS DOUBLE) AS DECIMAL(38, 10))) "
                      f"FROM read_csv('{EA}', all_varchar = true)").fetchall()[0]
-    got = con.sql("SELECT count(*), sum(billed_cost), sum(effective_cost) FROM cost_line").fetchall()[0]
+    got = con.sql("SELECT count(*), sum(billed_cost_billing), sum(effective_cost_billing) FROM cost_line").fetchall()[0]
     assert got[:2] == raw and got[2] == raw[1]
     assert round(got[1], 2) == Decimal("1.26")
     assert any("actual-cost export" in w for w in res.warnings)
@@ -41,7 +52,7 @@ def test_ea_quirks_dates_tags_currency(con: duckdb.DuckDBPyConnection) -> None:
         [({"taga": "valueA", "tagb": "valueB", "tagc": "valueC"},)]
     assert con.sql("SELECT DISTINCT billing_currency, provider FROM cost_line").fetchall() == [("CAD", "Microsoft")]
     # 5.64902E-05 in exponent notation
-    assert con.sql("SELECT count(*) FROM cost_line WHERE billed_cost = 0.0000564902").fetchall() == [(1,)]
+    assert con.sql("SELECT count(*) FROM cost_line WHERE billed_cost_billing = 0.0000564902").fetchall() == [(1,)]
     spot = con.sql("SELECT count(*) FROM cost_line WHERE pricing_category = 'Dynamic'").fetchall()[0][0]
     raw_spot = duckdb.sql(f"SELECT count(*) FROM read_csv('{EA}', all_varchar = true) WHERE PricingModel = 'Spot'")
     assert spot == raw_spot.fetchall()[0][0] == 3
@@ -55,8 +66,9 @@ def test_mca_amortised_commitments(con: duckdb.DuckDBPyConnection) -> None:
     res = ingest_file(con, f, isolate=False)
     assert res.status == "loaded" and res.rows_loaded == 4, res.messages
     assert any("amortised-cost export" in w for w in res.warnings)
-    rows = con.sql("SELECT pricing_category, commitment_discount_status, commitment_discount_type, billed_cost, "
-                   "effective_cost, charge_category FROM cost_line ORDER BY effective_cost DESC").fetchall()
+    rows = con.sql("SELECT pricing_category, commitment_discount_status, commitment_discount_type, "
+                   "billed_cost_billing, effective_cost_billing, charge_category FROM cost_line "
+                   "ORDER BY effective_cost_billing DESC").fetchall()
     assert rows == [
         ("Standard", None, None, Decimal("12.5"), Decimal("12.5"), "Usage"),
         ("Committed", "Used", "Reservation", Decimal("0"), Decimal("7.25"), "Usage"),     # paid by the purchase
@@ -64,17 +76,19 @@ def test_mca_amortised_commitments(con: duckdb.DuckDBPyConnection) -> None:
         ("Dynamic", None, None, Decimal("0.2"), Decimal("0.2"), "Usage"),                 # 2.0E-01
     ]
     one = con.sql("SELECT service_name, service_category, resource_type, region_id, tag_cost_center, "
-                  "tag_environment, invoice_id, list_cost FROM cost_line WHERE effective_cost = 12.5").fetchall()[0]
+                  "tag_environment, invoice_id, list_cost_billing FROM cost_line "
+                  "WHERE effective_cost_billing = 12.5").fetchall()[0]
     assert one == ("Virtual Machines", "Compute", "microsoft.compute/virtualmachines", "westeurope", "CC100",
                    "prod", "E0100", Decimal("12.5"))
-    assert con.sql("SELECT tag_cost_center FROM cost_line WHERE effective_cost = 7.25").fetchall() == [("CC200",)]
+    assert con.sql("SELECT tag_cost_center FROM cost_line WHERE effective_cost_billing = 7.25").fetchall() == \
+        [("CC200",)]
 
 
 def test_mca_as_actual_cost_when_chosen(con: duckdb.DuckDBPyConnection) -> None:
     res = ingest_file(con, FIXTURES / "azure_mca_amortized.csv", isolate=False, kind="azure_cost",
                       options={"cost_type": "actual"})
     assert res.status == "loaded"
-    assert con.sql("SELECT sum(billed_cost), sum(effective_cost) FROM cost_line").fetchall() == \
+    assert con.sql("SELECT sum(billed_cost_billing), sum(effective_cost_billing) FROM cost_line").fetchall() == \
         [(Decimal("20.86"), Decimal("20.86"))]
 
 

@@ -8,10 +8,21 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from engine.ingest import registry
 from engine.ingest.pipeline import ingest_file
 from tests.conftest import SAMPLES
+from tests.fx_rates import seed_test_rates
+
+
+@pytest.fixture
+def con(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """The empty store with the test rates: these fixtures are billed in EUR/CAD (tests/fx_rates.py). What the
+    file said is compared in the `*_billing` columns; the reporting-currency amounts are tests/unit/fx/'s."""
+    seed_test_rates(con)
+    return con
+
 
 FOCUS10 = SAMPLES / "focus_1.0_sample_1000rows.csv"
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"
@@ -28,12 +39,13 @@ def test_focus_10_sample_counts_and_totals_match_the_raw_file(con: duckdb.DuckDB
     assert res.kind == "focus" and res.rows_loaded == 1000 and res.rows_quarantined == 0
     raw = duckdb.sql(f"SELECT count(*), {_dec('BilledCost')}, {_dec('EffectiveCost')}, {_dec('ListCost')} "
                      f"FROM {RAW}").fetchall()[0]
-    got = con.sql("SELECT count(*), sum(billed_cost), sum(effective_cost), sum(list_cost) FROM cost_line"
+    got = con.sql("SELECT count(*), sum(billed_cost_billing), sum(effective_cost_billing), sum(list_cost_billing) "
+                  "FROM cost_line"
                   ).fetchall()[0]
     assert got == raw
     assert round(got[1], 2) == Decimal("20.52") and round(got[2], 2) == Decimal("14.98")
     by_raw = duckdb.sql(f"SELECT ProviderName, count(*), {_dec('EffectiveCost')} FROM {RAW} GROUP BY 1 ORDER BY 1")
-    by_got = con.sql("SELECT provider, count(*), sum(effective_cost) FROM cost_line GROUP BY 1 ORDER BY 1")
+    by_got = con.sql("SELECT provider, count(*), sum(effective_cost_billing) FROM cost_line GROUP BY 1 ORDER BY 1")
     assert by_got.fetchall() == by_raw.fetchall()
     assert [r[0] for r in by_got.fetchall()] == ["AWS", "Microsoft", "Oracle"]
 
@@ -88,9 +100,10 @@ def test_focus_12_enums_formats_and_tags(con: duckdb.DuckDBPyConnection) -> None
     res = ingest_file(con, f, isolate=False)
     assert res.status == "loaded" and res.rows_loaded == 5, res.messages
     rows = con.sql("SELECT charge_category, charge_class, charge_frequency, pricing_category, "
-                   "commitment_discount_status, billed_cost, effective_cost, tag_cost_center, tag_environment, "
+                   "commitment_discount_status, billed_cost_billing, effective_cost_billing, tag_cost_center, "
+                   "tag_environment, "
                    "tag_application, tag_org, charge_period_start::VARCHAR, billing_currency "
-                   "FROM cost_line ORDER BY billed_cost").fetchall()
+                   "FROM cost_line ORDER BY billed_cost_billing").fetchall()
     assert rows[0][:7] == ("Credit", "Correction", "One-Time", None, None, Decimal("-1.25"), Decimal("-1.25"))
     assert rows[0][7] == "CC100" and rows[0][10] == "Finance"        # 'Cost department', ' org'
     usage = {r[5]: r for r in rows if r[0] == "Usage"}
@@ -98,7 +111,7 @@ def test_focus_12_enums_formats_and_tags(con: duckdb.DuckDBPyConnection) -> None
     assert usage[Decimal("10.25")][7:10] == ("CC100", "prod", "billing")   # CostCenter, env, App
     assert usage[Decimal("0")][4] == "Used" and usage[Decimal("0")][7] == "CC200"   # 'used', cost-center
     assert {r[12] for r in rows} == {"EUR"}
-    assert con.sql("SELECT sum(billed_cost), sum(effective_cost) FROM cost_line").fetchall() == \
+    assert con.sql("SELECT sum(billed_cost_billing), sum(effective_cost_billing) FROM cost_line").fetchall() == \
         [(Decimal("41.05"), Decimal("16.75"))]
     # three datetime spellings for the same period
     assert con.sql("SELECT DISTINCT billing_period FROM cost_line").fetchall() == [("2025-03",)]
@@ -108,9 +121,9 @@ def _check_focus_13(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     res = ingest_file(con, path, isolate=False)
     assert res.status == "loaded" and res.rows_loaded == 4 and res.rows_quarantined == 1, res.messages
     # the origin row (90.00) is carried by its split rows (45 + 30 + 15): counted once
-    assert con.sql("SELECT sum(effective_cost) FROM cost_line").fetchall() == [(Decimal("97.5"),)]
+    assert con.sql("SELECT sum(effective_cost_billing) FROM cost_line").fetchall() == [(Decimal("97.5"),)]
     lines = con.sql("SELECT resource_id, allocated_method_id, tag_cost_center, tag_application, tag_environment "
-                    "FROM cost_line ORDER BY effective_cost DESC").fetchall()
+                    "FROM cost_line ORDER BY effective_cost_billing DESC").fetchall()
     assert lines == [
         ("ns-payments", "proportional-cpu", "CC300", "pay", "prod"),     # allocated tags win, resource tags kept
         ("ns-search", "proportional-cpu", "CC400", None, "prod"),
@@ -139,7 +152,7 @@ def test_focus_10_as_parquet_with_typed_columns(con: duckdb.DuckDBPyConnection, 
     assert res.status == "loaded" and res.rows_loaded == 1000, res.messages
     raw = duckdb.sql(f"SELECT {_dec('EffectiveCost')}, sum(TRY_CAST(nullif(BilledCost, 'NULL') AS DOUBLE)) "
                      f"FROM {RAW}").fetchall()[0]
-    eff, billed = con.sql("SELECT sum(effective_cost), sum(billed_cost) FROM cost_line").fetchall()[0]
+    eff, billed = con.sql("SELECT sum(effective_cost_billing), sum(billed_cost_billing) FROM cost_line").fetchall()[0]
     assert eff == raw[0]
     assert round(float(billed), 6) == round(raw[1], 6)
     assert con.sql("SELECT count(tag_org) FROM cost_line").fetchall()[0][0] > 0

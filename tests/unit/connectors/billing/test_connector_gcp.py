@@ -11,6 +11,15 @@ import pytest
 
 from engine.ingest import registry
 from engine.ingest.pipeline import ingest_file
+from tests.fx_rates import seed_test_rates
+
+
+@pytest.fixture
+def con(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """The empty store with the test rates: these fixtures are billed in EUR/CAD (tests/fx_rates.py). What the
+    file said is compared in the `*_billing` columns; the reporting-currency amounts are tests/unit/fx/'s."""
+    seed_test_rates(con)
+    return con
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"
 
@@ -24,10 +33,11 @@ def test_gcp_export_costs_credits_labels(con: duckdb.DuckDBPyConnection, name: s
     reader = "read_parquet" if f.suffix == ".parquet" else "read_json"
     raw = duckdb.sql(f"SELECT count(*), round(sum(cost), 6), round(sum(cost) + sum((SELECT coalesce(sum(c.amount), 0) "
                      f"FROM unnest(credits) t(c))), 6) FROM {reader}('{f}')").fetchall()[0]
-    got = con.sql("SELECT count(*), sum(billed_cost), sum(effective_cost) FROM cost_line").fetchall()[0]
+    got = con.sql("SELECT count(*), sum(billed_cost_billing), sum(effective_cost_billing) FROM cost_line").fetchall()[0]
     assert (got[0], round(float(got[1]), 6), round(float(got[2]), 6)) == (raw[0], float(raw[1]), float(raw[2]))
     assert got[1:] == (Decimal("25.895678"), Decimal("20.945678"))
-    lines = con.sql("SELECT sku_id, billed_cost, effective_cost, pricing_category, commitment_discount_status, "
+    lines = con.sql("SELECT sku_id, billed_cost_billing, effective_cost_billing, pricing_category, "
+                    "commitment_discount_status, "
                     "charge_category, tag_cost_center, tag_environment, tag_application FROM cost_line "
                     "ORDER BY sku_id").fetchall()
     assert lines == [

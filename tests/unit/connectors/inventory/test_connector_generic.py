@@ -11,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from connectors.inventory.generic import CONNECTOR
+from engine.access.users import User
 from engine.ingest import registry
 from engine.ingest.contract.connector import FileRefused
 from engine.ingest.contract.mapping import MappingProfile
@@ -77,8 +78,9 @@ def test_parquet_driver_mapping(tmp_path: Path) -> None:
 
 
 def test_saved_profile_loads_by_name_through_pipeline(con) -> None:
-    save_profile(con, PROFILE, user="alice")
-    save_profile(con, PROFILE, user="alice")                      # replace, not duplicate
+    alice = User("alice", "Alice", "finops", None)                # saving needs edit_mappings (finops, admin)
+    save_profile(con, PROFILE, user=alice)
+    save_profile(con, PROFILE, user=alice)                        # unchanged: no second version
     assert list_profiles(con) == ["procurement register"]
     assert load_profile(con, "procurement register") == PROFILE
     with pytest.raises(KeyError, match="no mapping profile named 'nope'"):

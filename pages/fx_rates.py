@@ -23,8 +23,8 @@ st.caption(plain(f"Reporting currency {reporting}: every cost line is converted 
 
 if policy.can(user, "manage_fx"):
     with st.expander("Load a rates file", icon=":material/upload_file:"):
-        st.caption("ECB reference rates (Date,USD,JPY,… per EUR; monthly average of the daily rates) or "
-                   f"period,currency,rate ({reporting} per 1 unit).")
+        st.caption(plain("ECB reference rates (Date,USD,JPY,… per EUR; monthly average of the daily rates) or "
+                         f"period,currency,rate ({reporting} per 1 unit)."))
         layout = st.radio("Layout", ["recognise from the header", "ecb", "long"], horizontal=True, key="fx_layout")
         upload = st.file_uploader("Rates CSV", type=["csv"], key="fx_upload")
         if upload is not None and st.button("Load rates", key="fx_load"):
@@ -41,7 +41,7 @@ if policy.can(user, "manage_fx"):
         c1, c2, c3 = st.columns(3)
         period = c1.text_input("Period (YYYY-MM)", key="fx_period")
         currency = c2.text_input("Currency", key="fx_currency", placeholder="NOK")
-        rate = c3.text_input(f"Rate ({reporting} per 1 unit)", key="fx_rate", placeholder="0.0934")
+        rate = c3.text_input(plain(f"Rate ({reporting} per 1 unit)"), key="fx_rate", placeholder="0.0934")
         if st.form_submit_button("Save rate", icon=":material/save:"):
             try:
                 stored = rates.set_rate(con, user, period, currency, rate)

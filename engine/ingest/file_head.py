@@ -15,6 +15,7 @@ import polars as pl
 from engine.errors import InputError
 from engine.ingest.contract.safe_read import check_xlsx, jsonl_source, open_csv, parquet_source
 from engine.ingest.workdirs import make_workdir
+from engine.store.sql import q
 
 COMPRESSED = (b"\x1f\x8b", b"BZh", b"\x28\xb5\x2f\xfd", b"\xfd7zX")
 
@@ -23,10 +24,6 @@ COMPRESSED = (b"\x1f\x8b", b"BZh", b"\x28\xb5\x2f\xfd", b"\xfd7zX")
 class FileHead:
     columns: list[str]
     rows: pl.DataFrame          # the first rows, every cell as text
-
-
-def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.select(pl.col(c).cast(pl.String) for c in frame.columns)
 
 
 def _xlsx_head(path: Path, sheet: str | None, rows: int) -> list[list[object]]:
@@ -73,12 +70,14 @@ def read_head(path: Path, *, n: int = 5, encoding: str | None = None, sheet: str
         else:
             src = open_csv(con, path, encoding=encoding)
             sql, cols = src.source_sql, src.columns
-        rows = con.sql(f"SELECT * EXCLUDE (__row) FROM ({sql}) LIMIT {int(n)}").pl()
+        names = con.sql(f"SELECT * EXCLUDE (__row) FROM ({sql}) LIMIT 0").columns
+        as_text = ", ".join(f"CAST({q(c)} AS VARCHAR) AS {q(c)}" for c in names)   # nested JSON as its text too
+        rows = con.sql(f"SELECT {as_text} FROM ({sql}) LIMIT {int(n)}").pl()
     except duckdb.Error as exc:
         raise InputError(f"{path.name}: the first rows cannot be read ({str(exc).splitlines()[0][:200]})") from None
     finally:
         con.close()
-    return FileHead(list(cols), _as_text(rows))
+    return FileHead(list(cols), rows)
 
 
 def head_of_upload(data: bytes, file_name: str, *, n: int = 5, encoding: str | None = None,

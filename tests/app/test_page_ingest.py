@@ -9,9 +9,21 @@ import pytest
 
 from engine import store
 from tests.app.conftest import page_as
+from tests.fx_rates import seed_test_rates
 
 pytestmark = pytest.mark.usefixtures("app_env")
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+@pytest.fixture
+def app_env(app_env: Path) -> Path:
+    """The demo store with the test rates: the uploads here are the EUR-billed FOCUS fixture (tests/fx_rates.py)."""
+    con = store.connect(app_env)
+    try:
+        seed_test_rates(con)
+    finally:
+        con.close()
+    return app_env
 
 
 def _count(db: Path, sql: str) -> object:
@@ -71,7 +83,7 @@ def test_check_only_previews_without_writing(app_env: Path) -> None:
     at.run()
     at.button(key="ingest_check").click().run()
     assert not at.exception, at.exception
-    assert any("gcp.jsonl: 4 rows would load into cost_line" in i.value for i in at.info)
+    assert any("gcp.jsonl: checked 4 rows, 4 rows would load into cost_line" in i.value for i in at.info)
     previews = [d.value for d in at.dataframe if "effective_cost" in d.value.columns]
     assert previews and len(previews[0]) == 4
     assert _count(app_env, "SELECT count(*) FROM ingest_batch") == before

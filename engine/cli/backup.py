@@ -9,10 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-import duckdb
-
-from engine import store
-from engine.cli import exits, resolve_db
+from engine.cli import exits, open_store, resolve_db
 from engine.errors import ApportionError
 from engine.store import backup as backups
 
@@ -33,11 +30,10 @@ def run(args: argparse.Namespace) -> int:
             if kept:
                 print(f"the replaced store is kept as {kept}")
             return 0
-        try:
-            con = store.connect(db)
-        except duckdb.Error as exc:
-            print(f"cannot open {db} (is the app holding it?): {str(exc).splitlines()[0]}", file=sys.stderr)
+        found = open_store(getattr(args, "db", None))   # inside the app: the job's cursor (engine/jobs/)
+        if found is None:
             return exits.USAGE
+        con = found
         try:
             info = backups.backup(con, path, user=args.user)
         finally:

@@ -12,10 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-import duckdb
-
-from engine import store
-from engine.cli import resolve_db
+from engine.cli import open_store
 from engine.errors import ApportionError
 from engine.masterdata import batches
 
@@ -46,12 +43,10 @@ def _print(result: batches.BatchResult, verb: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    db = resolve_db(getattr(args, "db", None))
-    try:
-        con = store.connect(db, read_only=args.md_command == "list")
-    except duckdb.Error as exc:
-        print(f"cannot open {db}: {exc}", file=sys.stderr)
+    found = open_store(getattr(args, "db", None), read_only=args.md_command == "list")   # in the app: its cursor
+    if found is None:
         return 2
+    con = found
     try:
         if args.md_command == "list":
             print(batches.list_batches(con))

@@ -13,11 +13,8 @@ import json
 import sys
 from decimal import Decimal, InvalidOperation
 
-import duckdb
-
-from engine import store
 from engine.access.users import get_user
-from engine.cli import resolve_db
+from engine.cli import open_store
 from engine.errors import ApportionError, InputError
 from engine.governance import provisioning
 
@@ -52,12 +49,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    db = resolve_db(getattr(args, "db", None))
-    try:
-        con = store.connect(db, read_only=args.prov_command == "check")
-    except duckdb.Error as exc:
-        print(f"cannot open {db}: {exc}", file=sys.stderr)
+    found = open_store(getattr(args, "db", None), read_only=args.prov_command == "check")   # in the app: its cursor
+    if found is None:
         return 2
+    con = found
     try:
         user = get_user(con, args.user)
         if user is None:

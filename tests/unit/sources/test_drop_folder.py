@@ -13,6 +13,7 @@ import pytest
 
 from engine.errors import AccessDenied, InputError
 from engine.sources import config, runner
+from tests.fx_rates import seed_test_rates
 from tests.unit.sources.conftest import FINOPS
 
 FOCUS = Path(__file__).resolve().parents[2] / "fixtures" / "focus_1.2_sample.csv"
@@ -28,6 +29,7 @@ def _age(path: Path, seconds: float) -> None:
 
 
 def test_a_focus_file_loads_once_a_half_written_one_waits(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    seed_test_rates(con)   # the FOCUS fixture is billed in EUR
     drop = tmp_path / "drop"
     drop.mkdir()
     config.add_source(con, FINOPS, {"name": "focus-drop", "kind": "folder", "endpoint": str(drop),

@@ -17,6 +17,7 @@ from engine.tags.normalise import (
     normalise_tags,
     normalise_tags_sql,
 )
+from tests.fx_rates import TEST_RATES, seed_test_rates
 
 SPELLINGS = {
     "CostCenter": "cost_center", "cost-center": "cost_center", "Cost department": "cost_center",
@@ -51,15 +52,17 @@ def test_standard_violations_and_round_trip() -> None:
 
 
 def test_coverage_is_weighted_by_effective_cost(con: duckdb.DuckDBPyConnection) -> None:
+    seed_test_rates(con)   # the sample is billed in EUR; coverage weighs the reporting-currency (USD) cost
+    eur = TEST_RATES["EUR"]
     ingest_file(con, Path(__file__).resolve().parents[2] / "fixtures" / "focus_1.2_sample.csv", isolate=False)
-    # effective: 10.25 (CC100/prod/billing), 4.50 (CC200/dev), 1.20 (no tags), 2.05 (no tags), -1.25 (CC100)
+    # effective EUR: 10.25 (CC100/prod/billing), 4.50 (CC200/dev), 1.20 (no tags), 2.05 (no tags), -1.25 (CC100)
     std = TagStandard(required=("cost_center",), allowed={})
     cov = coverage(con, std)
-    assert round(Decimal(cov.total_cost), 2) == Decimal("16.75")
-    assert round(Decimal(cov.compliant_cost), 2) == Decimal("13.50")
+    assert cov.total_cost == pytest.approx(float(Decimal("16.75") * eur))
+    assert cov.compliant_cost == pytest.approx(float(Decimal("13.50") * eur))
     assert round(cov.compliant_pct, 2) == 80.60
     full = coverage(con, TagStandard(required=("cost_center", "environment", "application"),
                                      allowed={"environment": ("prod",)}), billing_period="2025-03")
-    assert round(Decimal(full.compliant_cost), 2) == Decimal("10.25")
+    assert full.compliant_cost == pytest.approx(float(Decimal("10.25") * eur))
     assert round(full.key_pct("environment"), 2) == round(100 * 14.75 / 16.75, 2)
     assert coverage(con, std, billing_period="1999-01").compliant_pct == 0.0

@@ -43,8 +43,11 @@ lint: setup-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy --strict engine connectors
 
+# unit and AppTest tiers on every core (pytest-xdist; each worker builds its own demo store), then the browser
+# journeys one at a time (each starts Streamlit servers and a chromium)
 test: setup-dev chromium java lint
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest -n auto --maxprocesses 4 tests/unit tests/app
+	$(BIN)/python -m pytest tests/e2e
 
 bench: setup-dev
 	$(BIN)/python -m bench

@@ -122,6 +122,16 @@ def wait_idle(page: Page, timeout: float = 30_000) -> None:
     page.wait_for_timeout(150)
 
 
+def open_page(page: Page, name: str) -> None:
+    """Follow the sidebar link `name` (unfolding a long navigation's "View N more" first) and wait for the run."""
+    nav = page.get_by_test_id("stSidebarNav")
+    more = nav.get_by_role("button", name="View")
+    if more.count() and not nav.get_by_role("link", name=name).count():
+        more.first.click()
+    nav.get_by_role("link", name=name).click()
+    wait_idle(page)
+
+
 def login(page: Page, base_url: str, username: str, password: str) -> None:
     page.goto(base_url)
     wait_idle(page)

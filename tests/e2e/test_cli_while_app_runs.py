@@ -20,7 +20,7 @@ from playwright.sync_api import Page, expect
 
 from data.generate import DEMO_LOGINS
 from tests.conftest import SAMPLES
-from tests.e2e.conftest import ROOT, login, private_server, screenshot, wait_idle
+from tests.e2e.conftest import ROOT, login, open_page, private_server, screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e
 ROWS = 20
@@ -41,15 +41,6 @@ def _cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           timeout=180)
 
 
-def _open(page: Page, name: str) -> None:
-    nav = page.get_by_test_id("stSidebarNav")
-    more = nav.get_by_role("button", name="View")   # a long navigation folds its tail behind "View N more"
-    if more.count() and not nav.get_by_role("link", name=name).count():
-        more.first.click()
-    nav.get_by_role("link", name=name).click()
-    wait_idle(page)
-
-
 def test_cli_commands_run_in_the_app_while_a_session_is_open(page: Page, demo_db_path: Path, tmp_path: Path) -> None:
     _focus_file(tmp_path)
     with duckdb.connect(str(demo_db_path), read_only=True) as con:
@@ -60,7 +51,7 @@ def test_cli_commands_run_in_the_app_while_a_session_is_open(page: Page, demo_db
     (tmp_path / "server").mkdir()
     with private_server(demo_db_path, tmp_path / "server") as s:
         login(page, s.url, "fiona", DEMO_LOGINS["fiona"][0])
-        _open(page, "Ingest")
+        open_page(page, "Ingest")
         db = str(s.db_path)
 
         done = _cli(tmp_path, "ingest", "bills/focus_nightly.csv", "--db", db, "--user", "nightly")
@@ -79,8 +70,8 @@ def test_cli_commands_run_in_the_app_while_a_session_is_open(page: Page, demo_db
         assert data["run_key"] == key and Decimal(data["posted_total"]) == cc015
 
         expect(page.get_by_test_id("stException")).to_have_count(0)
-        _open(page, "Executive overview")
-        _open(page, "Ingest")
+        open_page(page, "Executive overview")
+        open_page(page, "Ingest")
         page.get_by_role("tab", name="Batch history").click()
         wait_idle(page)
         # the newest batch is picked first: the one the CLI loaded a moment ago, through the app

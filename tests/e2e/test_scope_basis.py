@@ -18,7 +18,7 @@ from engine.allocation import whatif
 from engine.insights import workshop
 from engine.scope import versions
 from engine.scope.model import PoolScope
-from tests.e2e.conftest import Server, login, private_server, screenshot, wait_idle
+from tests.e2e.conftest import Server, login, open_page, private_server, screenshot, wait_idle
 from ui.formats import money
 
 pytestmark = pytest.mark.e2e
@@ -29,15 +29,6 @@ PERIOD = "2026-10"
 def own_server(demo_db_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with private_server(demo_db_path, tmp_path_factory.mktemp("e2e_scope")) as s:
         yield s
-
-
-def _open(page: Page, name: str) -> None:
-    nav = page.get_by_test_id("stSidebarNav")
-    more = nav.get_by_role("button", name="View")   # a long navigation folds its tail behind "View N more"
-    if more.count() and not nav.get_by_role("link", name=name).count():
-        more.first.click()
-    nav.get_by_role("link", name=name).click()
-    wait_idle(page)
 
 
 def _expected_retail(demo_db_path: Path, tmp_path: Path) -> str:
@@ -60,11 +51,11 @@ def _expected_retail(demo_db_path: Path, tmp_path: Path) -> str:
 def test_scope_page_changes_a_pools_basis_and_the_workshop_follows(page: Page, own_server: Server,
                                                                      demo_db_path: Path, tmp_path: Path) -> None:
     login(page, own_server.url, "fiona", DEMO_LOGINS["fiona"][0])
-    _open(page, "Allocation workshop")
+    open_page(page, "Allocation workshop")
     expect(page.get_by_text("IT service desk and architecture")).to_be_visible()
     expect(page.get_by_role("slider", name="Revenue weight")).to_have_count(1)
 
-    _open(page, "Scope and basis")
+    open_page(page, "Scope and basis")
     expect(page.get_by_role("heading", name="Scope and basis")).to_be_visible()
     pool = page.get_by_role("combobox", name="Pool", exact=True)
     pool.click()
@@ -78,7 +69,7 @@ def test_scope_page_changes_a_pools_basis_and_the_workshop_follows(page: Page, o
     expect(page.get_by_text("Saved scope v1 of demo_default")).to_be_visible(timeout=20_000)
     screenshot(page, "scope_basis_saved")
 
-    _open(page, "Allocation workshop")
+    open_page(page, "Allocation workshop")
     expect(page.get_by_role("heading", name="Allocation workshop")).to_be_visible()
     # the pool is now shared by headcount alone: its weight sliders are gone and the charges follow the engine
     expect(page.get_by_role("slider", name="Revenue weight")).to_have_count(0, timeout=20_000)

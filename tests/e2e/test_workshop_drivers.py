@@ -22,7 +22,7 @@ from engine.allocation import whatif
 from engine.insights import workshop
 from engine.insights.workshop import WorkshopParams
 from engine.rules.model import UNALLOCATED
-from tests.e2e.conftest import Server, login, private_server, screenshot, stop_server, wait_idle
+from tests.e2e.conftest import Server, login, open_page, private_server, screenshot, stop_server, wait_idle
 from ui.formats import money
 
 PERIOD = "2026-10"
@@ -53,15 +53,6 @@ def _engine(demo_db_path: Path, tmp_path: Path) -> tuple[dict[str, Decimal], dic
     return out[0], out[1]
 
 
-def _open(page: Page, name: str) -> None:
-    nav = page.get_by_test_id("stSidebarNav")
-    more = nav.get_by_role("button", name="View")   # a long navigation folds its tail behind "View N more"
-    if more.count() and not nav.get_by_role("link", name=name).count():
-        more.first.click()
-    nav.get_by_role("link", name=name).click()
-    wait_idle(page)
-
-
 def _value(page: Page, label: str):  # noqa: ANN202
     metric = page.get_by_test_id("stMetric").filter(
         has=page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True))
@@ -76,7 +67,7 @@ def test_finops_lead_switches_network_to_headcount(page: Page, own_server: Serve
     assert "Retail" in moved
 
     login(page, own_server.url, "fiona", DEMO_LOGINS["fiona"][0])
-    _open(page, "Allocation workshop")
+    open_page(page, "Allocation workshop")
     expect(page.get_by_role("heading", name="Allocation workshop")).to_be_visible()
     total = money(sum(before.values(), Decimal(0)))
     expect(_value(page, "Total charged")).to_have_text(total)

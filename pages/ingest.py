@@ -109,7 +109,9 @@ with upload_tab:
                     bar = st.progress(0.0, text="Starting")
                     res = ingest_bytes(con, data, name, kind=chosen, options=options, user=user.username,
                                        dry_run=bool(check), progress=lambda p, m, bar=bar: bar.progress(p, text=m))
-                status.update(label=plain(f"{name}: {res.status.replace('_', ' ')}"), expanded=False,
+                said = ("not loaded yet: it replaces loaded months, confirm below"
+                        if res.status == "needs_confirmation" else res.status)
+                status.update(label=plain(f"{name}: {said}"), expanded=False,
                               state="error" if res.status == "refused" else "complete")
             if res.status == "needs_confirmation":   # the bytes stay for the confirming rerun
                 asks[len(results)] = {"data": data, "name": name, "kind": chosen, "options": dict(options)}

@@ -155,7 +155,11 @@ def run(n: int = 10_000_000, repeat: int = 3, shape: str = "sample") -> str:
     the ratio is the median of the per-round ratios."""
     work = WORK
     t0 = time.perf_counter()
-    csv_path, pq_path = generate(n, work, shape)
+    # generated in a process of its own: DuckDB may take most of the RAM to write the files, and a process forked
+    # from a parent that large starts with the parent's peak RSS, which would be reported as every later peak
+    made = subprocess.run([sys.executable, "-m", "bench.bench_ingest", "--generate", str(n), shape],
+                          cwd=str(ROOT), capture_output=True, text=True, check=True)
+    csv_path, pq_path = (Path(x) for x in json.loads(made.stdout.strip().splitlines()[-1]))
     gen_s = time.perf_counter() - t0
     described = ("the FOCUS 1.0 sample's 44 columns, repeated (see `generate`)" if shape == "sample" else
                  "the narrow synthetic 23-column file")
@@ -200,7 +204,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--shape", choices=("sample", "narrow"), default="sample")
     p.add_argument("--one", nargs=3, metavar=("KIND", "PATH", "DB"), help=argparse.SUPPRESS)
+    p.add_argument("--generate", nargs=2, metavar=("ROWS", "SHAPE"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.generate:
+        paths = generate(int(args.generate[0]), WORK, args.generate[1])
+        print(json.dumps([str(x) for x in paths]))
+        return 0
     if args.one:
         kind, path, db = args.one
         print(json.dumps(_one(kind, Path(path), Path(db))))

@@ -368,6 +368,7 @@ async def _session(browser: Any, url: str, user: str, password: str, until: floa
 
     ctx = await browser.new_context(viewport={"width": 1300, "height": 900})
     page = await ctx.new_page()
+    page.set_default_navigation_timeout(120_000)   # the same patience as every wait below (a loaded machine)
     idle = page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')
     try:
         t = time.perf_counter()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from data.generate import DEMO_LOGINS
 from tests.conftest import SAMPLES
@@ -27,10 +28,20 @@ PICKS = {   # canonical column (its selectbox is labelled "<column> *": required
 
 def _pick(page: Page, column: str, option: str) -> None:
     # the accessible name is the label as written: the column, a space and the star escaped for Markdown
-    page.get_by_role("combobox", name=re.compile(rf"^{re.escape(column)} \\?\*$")).click()
-    page.keyboard.type(option)
-    page.get_by_role("option", name=option, exact=True).click()
+    box = page.get_by_role("combobox", name=re.compile(rf"^{re.escape(column)} \\?\*$"))
+    for attempt in range(3):   # a rerun that lands while the list is open re-renders it: open it again
+        wait_idle(page)
+        box.click()
+        page.keyboard.type(option)
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=10_000)
+            break
+        except PlaywrightTimeoutError:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
     wait_idle(page)
+    expect(box).to_have_value(option)
 
 
 def _metric(page: Page, label: str) -> object:

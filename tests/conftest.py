@@ -55,8 +55,9 @@ def _leads_to_samples(value: object, module_globals: dict[str, object], seen: se
         return any(_leads_to_samples(v, module_globals, seen, depth + 1) for v in value.values())
     if depth < 3 and isinstance(value, (list, tuple)):
         return any(_leads_to_samples(v, module_globals, seen, depth + 1) for v in value)
-    if callable(value) and getattr(value, "__globals__", None) is module_globals:
-        return _reads_samples(value, seen)
+    if callable(value) and (getattr(value, "__globals__", None) is module_globals
+                            or str(getattr(value, "__module__", "")).startswith("tests.")):
+        return _reads_samples(value, seen)   # a helper of this module, or one imported from another test module
     return False
 
 

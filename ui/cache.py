@@ -6,6 +6,7 @@ import polars as pl
 import streamlit as st
 
 from engine.allocation import whatif
+from engine.ingest.file_head import FileHead, head_of_upload
 from engine.insights import workshop
 from engine.settings import get_settings
 from ui.db import db
@@ -67,3 +68,10 @@ def flag_summary(db_path: str, flags_version: str, username: str, limit: int = 5
     user = users.get_user(con, username)
     s = workflow.summary(con, user, limit)
     return {"active": s.active, "at_risk": s.at_risk, "top": s.top, "over_budget": s.over_budget}
+
+
+@st.cache_data(show_spinner=False, max_entries=8, ttl=600)
+def upload_head(data: bytes, file_name: str) -> FileHead:
+    """An upload's header and first rows for the mapping editor: read once per file content, not on every rerun
+    the editor's widgets cause (each read writes the upload to a temp folder and opens it)."""
+    return head_of_upload(data, file_name)

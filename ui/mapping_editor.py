@@ -14,7 +14,6 @@ import streamlit as st
 from engine.access.users import User
 from engine.errors import ApportionError
 from engine.ingest.contract.mapping import MAPPABLE, PERIOD_SOURCES, MappingProfile
-from engine.ingest.file_head import head_of_upload
 from engine.ingest.mapping_form import (
     CONSTANT,
     NOT_MAPPED,
@@ -27,6 +26,7 @@ from engine.ingest.mapping_form import (
 )
 from engine.ingest.mapping_profiles import ingest_options, list_profiles, load_profile, save_profile
 from engine.ingest.pipeline import IngestResult, ingest_bytes
+from ui.cache import upload_head
 from ui.formats import plain
 
 FROM = "month of "    # billing_period options: "month of charge_period_start" / "…_end"
@@ -118,7 +118,7 @@ def render_mapping_editor(con: duckdb.DuckDBPyConnection, user: User, files: Seq
     upload = files[pick or 0]
     data = upload.getvalue()
     try:
-        head = head_of_upload(data, upload.name)
+        head = upload_head(data, upload.name)
     except ApportionError as exc:
         st.error(plain(exc))
         return

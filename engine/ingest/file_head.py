@@ -14,10 +14,9 @@ import polars as pl
 
 from engine.errors import InputError
 from engine.ingest.contract.safe_read import check_xlsx, jsonl_source, open_csv, parquet_source
+from engine.ingest.staging import COMPRESSED_MAGIC
 from engine.ingest.workdirs import make_workdir
 from engine.store.sql import q
-
-COMPRESSED = (b"\x1f\x8b", b"BZh", b"\x28\xb5\x2f\xfd", b"\xfd7zX")
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ def _xlsx_head(path: Path, sheet: str | None, rows: int) -> list[list[object]]:
 def read_head(path: Path, *, n: int = 5, encoding: str | None = None, sheet: str | None = None) -> FileHead:
     with open(path, "rb") as f:
         magic = f.read(4)
-    if magic.startswith(COMPRESSED):
+    if magic.startswith(COMPRESSED_MAGIC):
         raise InputError(f"{path.name}: a compressed file; unpack it to map its columns")
     if magic[:2] == b"PK":
         cells = _xlsx_head(path, sheet, n + 1)

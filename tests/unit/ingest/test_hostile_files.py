@@ -249,6 +249,15 @@ def test_a_clean_file_pays_no_text_check(tmp_path: Path) -> None:
     for bad in (b"a,b\n1,\xef\xbb\xbf2\n", b"a,b\n1,\x002\n", b'{"a": "x\\u0000y"}\n', b"a,b\n1,\x1f\n"):
         (tmp_path / "bad.csv").write_bytes(bad)
         assert safe_read.has_hostile_text(tmp_path / "bad.csv"), bad
+    # text whose bytes look suspect to the fast pass (a backslash, full-width characters starting with 0xEF) but
+    # holds nothing hostile is clean; a BOM split across two blocks, or one far into the file, is found
+    suspect = ("a,b\n" + "1,C:\\temp ！ｘ \\u0041\n" * 3).encode()
+    (tmp_path / "suspect.csv").write_bytes(suspect)
+    assert not safe_read.has_hostile_text(tmp_path / "suspect.csv")
+    assert not safe_read.has_hostile_text(tmp_path / "suspect.csv", chunk=7)
+    split = b"a,b\n" + b"x" * 9 + b"\xef\xbb\xbf" + b"\n"
+    (tmp_path / "split.csv").write_bytes(split)
+    assert all(safe_read.has_hostile_text(tmp_path / "split.csv", chunk=n) for n in (4, 13, 14, 15, 1024))
 
 
 @pytest.mark.parametrize("name", ["a" * 300 + ".csv", "é" * 200 + ".csv.gz", "../../etc/" + "b" * 260,

@@ -177,7 +177,8 @@ def results(v: Values) -> None:
     chart_df = result.select("name", pl.col("delta").cast(pl.Float64), pl.col("charge").cast(pl.Float64),
                              pl.col("baseline").cast(pl.Float64))
     st.vega_lite_chart(chart_df, charts.winners_losers_spec(fmt, chart_df.height), width="stretch")
-    with st.expander("Every unit: charge and its parts"):   # collapsed: not redrawn on screen on every move
+    # off by default: a table the screen does not show is not sent on every move (docs/workshop.md)
+    if st.toggle("Every unit: charge and its parts", key="workshop_table_on"):
         st.dataframe(
             result.select("name", "charge", "baseline", "delta", "direct", "shared", "subsidy", "markup", "penalty"),
             hide_index=True, width="stretch", key="workshop_table",

@@ -55,8 +55,19 @@ def test_every_driver_step_has_a_select_of_the_periods_drivers(app_db: Path) -> 
     assert at.multiselect(key="sub_pools").options == [s.name for s in _rules().steps]  # any pool can be subsidised
 
 
+def test_the_unit_table_is_sent_only_when_asked_for(app_db: Path) -> None:
+    at = page_as("workshop", "fiona").run()
+    assert not at.exception and len(at.dataframe) == 0             # off: not sent on every move
+    at.toggle(key="workshop_table_on").set_value(True).run()
+    table = at.dataframe[0].value
+    expected = _engine(app_db, WorkshopParams())                   # the approved drivers and weights
+    assert sorted(Decimal(str(v)) for v in table["charge"]) == sorted(Decimal(v) for v in expected["charge"])
+    assert set(table["delta"]) == {0}                              # nothing moved yet
+
+
 def test_switching_network_to_headcount_moves_charges_not_the_total(app_db: Path) -> None:
     at = page_as("workshop", "fiona").run()
+    at.toggle(key="workshop_table_on").set_value(True).run()
     total = _metric(at, "Total charged")
     before = at.dataframe[0].value.set_index("name")["charge"]
     at.selectbox(key="d_network").set_value("headcount:cost_center").run()

@@ -69,6 +69,7 @@ def test_workshop_sliders_move_charges_and_conserve_cost(app_db: Path) -> None:
                    " ORDER BY started_at DESC LIMIT 1)", [PERIOD])[0][0]
     charged = month - unalloc                            # "Charged" leaves the unallocated line out (docs/glossary)
     assert _metric(at, "Total charged") == money(charged)
+    at.toggle(key="workshop_table_on").set_value(True).run()   # the unit table is sent only when asked for
     before = at.dataframe[0].value.set_index("name")["charge"]
     at.slider(key="w_it_overhead_headcount").set_value(0).run()
     after = at.dataframe[0].value.set_index("name")["charge"]

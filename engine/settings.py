@@ -38,6 +38,17 @@ class Settings(BaseSettings):
 
     db_path: Path = Field(ROOT / "data" / "apportion.duckdb", description="DuckDB file holding all data.")
     upload_max_mb: int = Field(200, ge=1, le=4096, description="Largest upload accepted, in megabytes.")
+    duckdb_memory_limit_mb: int | None = Field(
+        None, ge=64,
+        description="DuckDB's memory limit for the store's connections, in MiB (beyond it DuckDB spills to its "
+        "temp directory). Unset: DuckDB's default, 80 % of the machine's memory. Ingest parses and loads keep "
+        "their own, lower budgets (docs/ingestion.md).",
+    )
+    duckdb_temp_dir: Path | None = Field(
+        None,
+        description="Where DuckDB spills when a query outgrows the memory limit. Unset: DuckDB's default, "
+        "`<store file>.tmp` beside the store.",
+    )
     redelivery_drop_warn_pct: float = Field(
         50, ge=0, le=100,
         description="A re-delivered billing month whose effective cost drops by more than this percentage gets a "

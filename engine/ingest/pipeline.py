@@ -17,7 +17,8 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -218,7 +219,10 @@ def ingest_file(
                 write(meta)
             except _NeedsConfirmation as ask:
                 return _ask(result, name, ask.pending)
-        detect_after_ingest(con, result, user)   # flags to messages; never fails the load (docs/anomalies.md)
+        # flags to messages; never fails the load (docs/anomalies.md). Within the load's memory budget: measured on
+        # 10M lines, the scan's grouping sets took the parent from 1.7 GB to 2.8 GB RSS under DuckDB's default limit
+        with _memory_budget(con, lim.load_memory_mb):
+            detect_after_ingest(con, result, user)
         report(1.0, "Done")
         return result
     except FileRefused as exc:
@@ -360,6 +364,17 @@ def _by_number(info: dict[str, Any]) -> int:
     count is still checked against the child's accepted count. (Measured, 2M FOCUS lines from CSV with one bad
     row: the numbered, ordered second load took ~20 s against ~11 s unnumbered.)"""
     return 0 if info.get("grouped") else int(info.get("excluded", 1))
+
+
+@contextmanager
+def _memory_budget(con: duckdb.DuckDBPyConnection, memory_mb: int) -> Iterator[None]:
+    """DuckDB's memory limit set to `memory_mb` for the block, then put back."""
+    before = _setting(con, "memory_limit")
+    con.execute(f"SET memory_limit = '{int(memory_mb)}MB'")
+    try:
+        yield
+    finally:
+        con.execute(f"SET memory_limit = {lit(before)}")
 
 
 def _setting(con: duckdb.DuckDBPyConnection, name: str) -> str:

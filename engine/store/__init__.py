@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 
 from engine.errors import InputError
+from engine.settings import get_settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -64,10 +65,21 @@ def connect(path: str | Path, *, read_only: bool = False, migrate_schema: bool =
     p = Path(path)
     if str(p) != ":memory:":
         p.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(p), read_only=read_only)
+    con = duckdb.connect(str(p), read_only=read_only, config=_config())
     if migrate_schema and not read_only:
         migrate(con)
     return con
+
+
+def _config() -> dict[str, str]:
+    """DuckDB options from the settings (memory limit, spill folder); empty when none is set."""
+    s = get_settings()
+    cfg: dict[str, str] = {}
+    if s.duckdb_memory_limit_mb:
+        cfg["memory_limit"] = f"{int(s.duckdb_memory_limit_mb)}MiB"
+    if s.duckdb_temp_dir:
+        cfg["temp_directory"] = str(s.duckdb_temp_dir)
+    return cfg
 
 
 @contextmanager

@@ -54,3 +54,24 @@ def test_audit_chain_detects_changed_and_deleted_rows(con: duckdb.DuckDBPyConnec
     assert [p.kind for p in audit.verify(con).problems] == ["truncated"]
     con.execute("DELETE FROM audit_event WHERE seq = 2")
     assert audit.verify(con).first_bad_seq is not None
+
+
+def test_the_store_takes_duckdbs_memory_limit_and_spill_folder_from_settings(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    default = store.connect(tmp_path / "default.duckdb")
+    assert default.sql("SELECT current_setting('memory_limit')").fetchall()[0][0] != "512.0 MiB"
+    default.close()
+    monkeypatch.setenv("APPORTION_DUCKDB_MEMORY_LIMIT_MB", "512")
+    monkeypatch.setenv("APPORTION_DUCKDB_TEMP_DIR", str(tmp_path / "spill"))
+    con = store.connect(tmp_path / "limited.duckdb")
+    try:
+        limit, spill = con.sql("SELECT current_setting('memory_limit'), "
+                               "current_setting('temp_directory')").fetchall()[0]
+        assert (limit, spill) == ("512.0 MiB", str(tmp_path / "spill"))
+        # a grouping bigger than the limit (8M distinct 64-character keys) spills there and still answers
+        n = con.sql("SELECT count(*) FROM (SELECT h FROM (SELECT md5(range::VARCHAR) || md5((range + 1)::VARCHAR) "
+                    "AS h FROM range(8000000)) GROUP BY h)").fetchall()[0][0]
+        assert n == 8_000_000
+        assert (tmp_path / "spill").is_dir()
+    finally:
+        con.close()

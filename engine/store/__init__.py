@@ -71,10 +71,10 @@ def connect(path: str | Path, *, read_only: bool = False, migrate_schema: bool =
     return con
 
 
-def _config() -> dict[str, str]:
+def _config() -> dict[str, str | bool | int | float | list[str]]:
     """DuckDB options from the settings (memory limit, spill folder); empty when none is set."""
     s = get_settings()
-    cfg: dict[str, str] = {}
+    cfg: dict[str, str | bool | int | float | list[str]] = {}
     if s.duckdb_memory_limit_mb:
         cfg["memory_limit"] = f"{int(s.duckdb_memory_limit_mb)}MiB"
     if s.duckdb_temp_dir:

@@ -32,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -128,17 +129,19 @@ def temp_folders(base: Path) -> list[Path]:
 # ------------------------------------------------------------------------------------------------ inputs
 
 def focus_bill(path: Path, account: str, lines: int, scale: str = "1") -> Path:
-    """The FOCUS sample's rows repeated to `lines` lines (distinct resources) for one billing account."""
+    """The FOCUS sample's rows repeated to `lines` lines (distinct resources) for one billing account, billed in
+    USD (the store's reporting currency): the sample bills in EUR, and a bill without a stored FX rate for its month
+    is quarantined — the harness measures kills and load, not FX (tests/unit/fx/ does)."""
     rows = list(csv.reader(io.StringIO((FIXTURES / "focus_1.2_sample.csv").read_text())))
     head, body = rows[0], rows[1:]
-    ri, ai = head.index("ResourceId"), head.index("BillingAccountId")
+    ri, ai, ci = head.index("ResourceId"), head.index("BillingAccountId"), head.index("BillingCurrency")
     bi, ei = head.index("BilledCost"), head.index("EffectiveCost")
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(head)
     for i in range(lines):
         r = list(body[i % len(body)])
-        r[ri], r[ai] = f"res-{i}", account
+        r[ri], r[ai], r[ci] = f"res-{i}", account, "USD"
         r[bi] = str(Decimal(r[bi]) * Decimal(scale))
         r[ei] = str(Decimal(r[ei]) * Decimal(scale))
         w.writerow(r)
@@ -354,6 +357,16 @@ USERS = ("fiona", "admin", "omar", "eve", "audrey")
 
 
 @dataclass
+class JobRun:
+    """One CLI job run against the store while the room uses the app (the app's job runner takes it)."""
+
+    what: str
+    rc: int
+    seconds: float
+    last_line: str
+
+
+@dataclass
 class RoomReport:
     sessions: int
     seconds: float
@@ -361,6 +374,29 @@ class RoomReport:
     loads: list[float]
     errors: list[str]
     lost: int
+    jobs: list[JobRun] = field(default_factory=list)
+
+
+def _cli_jobs(db: Path, work: Path, period: str, rule_set: str, after: float, rep: RoomReport) -> None:
+    """After `after` seconds: an ingest of a 20k-line FOCUS bill, then the close of `period`, each through
+    `python -m engine` while the server holds the store (docs/architecture.md "Jobs while the app runs")."""
+    bill = focus_bill(work / "room_bill.csv", "room-acct", 20_000)
+    time.sleep(after)
+    for what, argv in (
+        ("ingest", ["ingest", str(bill), "--replace", "--user", "bench", "--json"]),
+        ("close", ["allocate", "--period", period, "--ruleset", rule_set, "--actor", "bench"]),
+    ):
+        t = time.perf_counter()
+        try:
+            out = subprocess.run([sys.executable, "-m", "engine", *argv, "--db", str(db), "--wait", "600"],
+                                 cwd=str(ROOT), capture_output=True, text=True, timeout=900, check=False)
+            rc, text = out.returncode, (out.stdout + out.stderr).strip()
+        except subprocess.TimeoutExpired:
+            rc, text = -1, "timed out after 900 s"
+        last = text.splitlines()[-1][:200] if text else ""
+        rep.jobs.append(JobRun(what, rc, time.perf_counter() - t, last))
+        if rc != 0:
+            rep.errors.append(f"CLI {what} while the room ran: exit {rc}: {last}")
 
 
 async def _session(browser: Any, url: str, user: str, password: str, until: float, rep: RoomReport) -> None:
@@ -411,8 +447,10 @@ async def _session(browser: Any, url: str, user: str, password: str, until: floa
         await ctx.close()
 
 
-def room(sessions: int, seconds: float, work: Path, source_db: Path | None = None) -> RoomReport:
-    """`source_db`: a demo store to copy (the e2e slice passes the suite's); otherwise one is generated."""
+def room(sessions: int, seconds: float, work: Path, source_db: Path | None = None, *,
+         jobs: bool = False) -> RoomReport:
+    """`source_db`: a demo store to copy (the e2e slice passes the suite's); otherwise one is generated. `jobs`: an
+    ingest and a month close run through the CLI while the sessions do (`_cli_jobs`)."""
     from playwright.async_api import async_playwright  # noqa: PLC0415
 
     from data.demo_close import close_months  # noqa: PLC0415
@@ -430,8 +468,24 @@ def room(sessions: int, seconds: float, work: Path, source_db: Path | None = Non
         close_months(con, 2)
         con.close()
     rep = RoomReport(sessions, seconds, [], [], [], 0)
+    runner: threading.Thread | None = None
+    if jobs:
+        from data.demo_close import ensure_rule_set  # noqa: PLC0415
+
+        con = store.connect(db)
+        try:
+            rule_set, _ = ensure_rule_set(con)
+            open_periods = [r[0] for r in con.execute(
+                "SELECT DISTINCT billing_period FROM cost_line WHERE billing_period NOT IN (SELECT period FROM "
+                "allocation_run WHERE status = 'posted') ORDER BY 1").fetchall()]
+        finally:
+            con.close()
+        runner = threading.Thread(target=_cli_jobs, args=(db, work, open_periods[-1], rule_set,
+                                                          min(30.0, seconds / 4), rep), daemon=True)
     server = start_server(db, work / "room.log")
     try:
+        if runner is not None:
+            runner.start()
         async def main() -> None:
             async with async_playwright() as p:
                 browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -441,6 +495,8 @@ def room(sessions: int, seconds: float, work: Path, source_db: Path | None = Non
                                        for u in users))
                 await browser.close()
         asyncio.run(main())
+        if runner is not None:
+            runner.join(timeout=1800)
     finally:
         stop_server(server)
     log = (work / "room.log").read_text(errors="replace")
@@ -495,6 +551,9 @@ def write_doc(kills: KillReport | None, corpus: CorpusReport | None, rm: RoomRep
                   "lost sessions |", "|---|---|---|---|---|---|---|---|",
                   f"| {rm.sessions} | {len(rm.logins)} | {_q(rm.logins, 50):.1f} | {len(rm.loads)} | "
                   f"{_q(rm.loads, 50):.2f} | {_q(rm.loads, 95):.2f} | {len(rm.errors)} | {rm.lost} |", ""]
+        if rm.jobs:
+            lines += ["While the sessions ran, through `python -m engine` (the app's job runner took them):", ""]
+            lines += [f"- {j.what}: exit {j.rc} after {j.seconds:.1f} s — {j.last_line}" for j in rm.jobs] + [""]
         lines += [f"- {e}" for e in rm.errors[:20]] + [""]
     # parts skipped in this run keep their last figures
     previous = old.split(marker, 1)[1] if marker in old else ""
@@ -517,6 +576,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=180.0)
     ap.add_argument("--skip", nargs="*", default=[], choices=["kills", "corpus", "room"])
     ap.add_argument("--room-db", type=Path, default=None, help="copy this demo store for the concurrency run")
+    ap.add_argument("--no-jobs", action="store_true", help="no CLI ingest and month close during the room")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
     ap.add_argument("--note", default="", help="how the machine was loaded, for the report")
     ap.add_argument("--no-doc", action="store_true", help="print, do not write docs/reliability.md")
@@ -528,7 +588,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         kills = None if "kills" in args.skip else kill_trials(args.kills, work, args.lines)
         corpus = None if "corpus" in args.skip else hostile_corpus(work)
-        rm = None if "room" in args.skip else room(args.sessions, args.seconds, work, args.room_db)
+        rm = None if "room" in args.skip else room(args.sessions, args.seconds, work, args.room_db,
+                                                   jobs=not args.no_jobs)
         if args.json:
             args.json.write_text(json.dumps({
                 "kills": None if kills is None else {k: kills.count(k) for k in

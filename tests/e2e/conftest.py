@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 ROOT = Path(__file__).resolve().parents[2]
 # Web-first assertions wait for what they assert; on a loaded 2-core machine a rerun can take several seconds, so
@@ -120,6 +121,41 @@ def wait_idle(page: Page, timeout: float = 30_000) -> None:
         timeout=timeout
     )
     page.wait_for_timeout(150)
+
+
+def pick(page: Page, box: Locator, option: str, *, typed: str | None = None) -> None:
+    """Choose `option` in the selectbox `box` and check it held. On a loaded machine a rerun that lands while the
+    list is open re-renders it (the click is lost, or lands on nothing): open it again, up to three times."""
+    for attempt in range(3):
+        wait_idle(page)
+        box.click()
+        if typed is not None:
+            box.fill(typed)
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=10_000)
+            wait_idle(page)
+            expect(box).to_have_value(option, timeout=5_000)
+            return
+        except (PlaywrightTimeoutError, AssertionError):
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
+
+
+def fill_settled(page: Page, box: Locator, text: str) -> None:
+    """Type `text` into `box` once no rerun is in flight, and check it is still there (a rerun that re-renders the
+    form can drop what was typed a moment before it)."""
+    for attempt in range(3):
+        wait_idle(page)
+        box.fill(text)
+        box.press("Tab")   # commit the value, as a person leaving the field does
+        wait_idle(page)
+        try:
+            expect(box).to_have_value(text, timeout=5_000)
+            return
+        except AssertionError:
+            if attempt == 2:
+                raise
 
 
 def open_page(page: Page, name: str) -> None:

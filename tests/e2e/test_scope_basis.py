@@ -18,7 +18,7 @@ from engine.allocation import whatif
 from engine.insights import workshop
 from engine.scope import versions
 from engine.scope.model import PoolScope
-from tests.e2e.conftest import Server, login, open_page, private_server, screenshot, wait_idle
+from tests.e2e.conftest import Server, fill_settled, login, open_page, pick, private_server, screenshot
 from ui.formats import money
 
 pytestmark = pytest.mark.e2e
@@ -57,14 +57,11 @@ def test_scope_page_changes_a_pools_basis_and_the_workshop_follows(page: Page, o
 
     open_page(page, "Scope and basis")
     expect(page.get_by_role("heading", name="Scope and basis")).to_be_visible()
-    pool = page.get_by_role("combobox", name="Pool", exact=True)
-    pool.click()
-    pool.fill("IT service desk")
-    page.get_by_role("option", name="IT service desk and architecture").click()
-    wait_idle(page)
-    page.get_by_role("combobox", name="Basis", exact=True).click()
-    page.get_by_role("option", name="Headcount", exact=True).click()
-    page.get_by_role("textbox", name="Why (recorded in the audit trail)").first.fill("service desk by people")
+    pick(page, page.get_by_role("combobox", name="Pool", exact=True), "IT service desk and architecture",
+         typed="IT service desk")
+    pick(page, page.get_by_role("combobox", name="Basis", exact=True), "Headcount")
+    fill_settled(page, page.get_by_role("textbox", name="Why (recorded in the audit trail)").first,
+                 "service desk by people")
     page.get_by_role("button", name="Save pool").click()
     expect(page.get_by_text("Saved scope v1 of demo_default")).to_be_visible(timeout=20_000)
     screenshot(page, "scope_basis_saved")

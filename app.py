@@ -18,8 +18,14 @@ if user is None:
     login_pages += [st.Page(render_login, title=p.title, url_path=p.key) for p in PAGES]
     st.navigation(login_pages, position="hidden").run()
 else:
-    sections: dict[str, list[st.Page]] = {}
-    for p in pages_for(user.role):
+    specs = pages_for(user.role)
+    # Streamlit serves the default page at "/" and gives it no other address, so a link to a user's first page
+    # (/explorer for an app owner, /overview for FinOps) said "Page not found". The root is a hidden page that runs
+    # the first page; every listed page keeps its own address.
+    first = specs[0]
+    sections: dict[str, list[st.Page]] = {first.section: [st.Page(
+        first.path, title=first.title, icon=first.icon, url_path="home", default=True, visibility="hidden")]}
+    for p in specs:
         sections.setdefault(p.section, []).append(st.Page(p.path, title=p.title, icon=p.icon, url_path=p.key))
     with st.sidebar:
         st.caption(f"Signed in as **{plain(user.display_name)}** · {user.role.replace('_', ' ')}")

@@ -19,27 +19,25 @@ tests/e2e/test_concurrent_sessions.py) — here it only shortens every part.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import csv
 import io
 import json
 import os
 import random
-import secrets
 import shutil
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import duckdb
+
+from bench.room import ARRIVE_S, PER_BROWSER, RELOAD_EVERY, THINK_S, RoomReport, room
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -352,159 +350,6 @@ def hostile_corpus(work: Path) -> CorpusReport:
 
 # ------------------------------------------------------------------------------------------------ concurrency
 
-PAGES = ("/", "/explorer", "/anomalies", "/statements", "/workshop", "/month_close", "/audit_trail")
-USERS = ("fiona", "admin", "omar", "eve", "audrey")
-
-
-@dataclass
-class JobRun:
-    """One CLI job run against the store while the room uses the app (the app's job runner takes it)."""
-
-    what: str
-    rc: int
-    seconds: float
-    last_line: str
-
-
-@dataclass
-class RoomReport:
-    sessions: int
-    seconds: float
-    logins: list[float]
-    loads: list[float]
-    errors: list[str]
-    lost: int
-    jobs: list[JobRun] = field(default_factory=list)
-
-
-def _cli_jobs(db: Path, work: Path, period: str, rule_set: str, after: float, rep: RoomReport) -> None:
-    """After `after` seconds: an ingest of a 20k-line FOCUS bill, then the close of `period`, each through
-    `python -m engine` while the server holds the store (docs/architecture.md "Jobs while the app runs")."""
-    bill = focus_bill(work / "room_bill.csv", "room-acct", 20_000)
-    time.sleep(after)
-    for what, argv in (
-        ("ingest", ["ingest", str(bill), "--replace", "--user", "bench", "--json"]),
-        ("close", ["allocate", "--period", period, "--ruleset", rule_set, "--actor", "bench"]),
-    ):
-        t = time.perf_counter()
-        try:
-            out = subprocess.run([sys.executable, "-m", "engine", *argv, "--db", str(db), "--wait", "600"],
-                                 cwd=str(ROOT), capture_output=True, text=True, timeout=900, check=False)
-            rc, text = out.returncode, (out.stdout + out.stderr).strip()
-        except subprocess.TimeoutExpired:
-            rc, text = -1, "timed out after 900 s"
-        last = text.splitlines()[-1][:200] if text else ""
-        rep.jobs.append(JobRun(what, rc, time.perf_counter() - t, last))
-        if rc != 0:
-            rep.errors.append(f"CLI {what} while the room ran: exit {rc}: {last}")
-
-
-async def _session(browser: Any, url: str, user: str, password: str, until: float, rep: RoomReport) -> None:
-    from playwright.async_api import expect  # noqa: PLC0415
-
-    ctx = await browser.new_context(viewport={"width": 1300, "height": 900})
-    page = await ctx.new_page()
-    page.set_default_navigation_timeout(120_000)   # the same patience as every wait below (a loaded machine)
-    idle = page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')
-    try:
-        t = time.perf_counter()
-        await page.goto(url)
-        await expect(idle).to_be_attached(timeout=120_000)
-        await page.wait_for_timeout(400)
-        await page.get_by_role("textbox", name="Username").fill(user)
-        await page.get_by_role("textbox", name="Password").fill(password)
-        await page.get_by_role("button", name="Login").click()
-        try:
-            await expect(page.get_by_text("Signed in as")).to_be_visible(timeout=15_000)
-        except AssertionError:
-            # as tests/e2e/conftest.login: a submit that lands while the cookie component's first rerun is in
-            # flight can be dropped by Streamlit; a person clicks again, and so do we (once)
-            await expect(idle).to_be_attached(timeout=120_000)
-            if await page.get_by_role("button", name="Login").count():
-                await page.get_by_role("button", name="Login").click()
-            await expect(page.get_by_text("Signed in as")).to_be_visible(timeout=120_000)
-        rep.logins.append(time.perf_counter() - t)
-        await page.wait_for_timeout(1000)   # the session cookie is written by the component after the rerun
-        i = USERS.index(user)
-        while time.monotonic() < until:
-            path = PAGES[i % len(PAGES)]
-            i += 1
-            t = time.perf_counter()
-            await page.goto(url + path)
-            await expect(idle).to_be_attached(timeout=120_000)
-            await page.wait_for_timeout(100)
-            await expect(idle).to_be_attached(timeout=120_000)
-            rep.loads.append(time.perf_counter() - t)
-            if await page.get_by_text("Signed in as").count() == 0:
-                if await page.get_by_role("textbox", name="Username").count():
-                    rep.lost += 1
-                    break
-            if await page.locator('[data-testid="stException"]').count():
-                rep.errors.append(f"{user} {path}: an exception is shown")
-    except Exception as exc:  # noqa: BLE001 - every failure of a session is a finding, counted
-        rep.errors.append(f"{user}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
-    finally:
-        await ctx.close()
-
-
-def room(sessions: int, seconds: float, work: Path, source_db: Path | None = None, *,
-         jobs: bool = False) -> RoomReport:
-    """`source_db`: a demo store to copy (the e2e slice passes the suite's); otherwise one is generated. `jobs`: an
-    ingest and a month close run through the CLI while the sessions do (`_cli_jobs`)."""
-    from playwright.async_api import async_playwright  # noqa: PLC0415
-
-    from data.demo_close import close_months  # noqa: PLC0415
-    from data.generate import DEMO_LOGINS, generate  # noqa: PLC0415
-    from engine import store  # noqa: PLC0415
-    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server  # noqa: PLC0415
-
-    os.environ.setdefault("APPORTION_COOKIE_KEY", secrets.token_urlsafe(48))
-    db = work / "room.duckdb"
-    if source_db is not None:
-        shutil.copy(source_db, db)
-    else:
-        con = store.connect(db)
-        generate(con, lines=40_000)
-        close_months(con, 2)
-        con.close()
-    rep = RoomReport(sessions, seconds, [], [], [], 0)
-    runner: threading.Thread | None = None
-    if jobs:
-        from data.demo_close import ensure_rule_set  # noqa: PLC0415
-
-        con = store.connect(db)
-        try:
-            rule_set, _ = ensure_rule_set(con)
-            open_periods = [r[0] for r in con.execute(
-                "SELECT DISTINCT billing_period FROM cost_line WHERE billing_period NOT IN (SELECT period FROM "
-                "allocation_run WHERE status = 'posted') ORDER BY 1").fetchall()]
-        finally:
-            con.close()
-        runner = threading.Thread(target=_cli_jobs, args=(db, work, open_periods[-1], rule_set,
-                                                          min(30.0, seconds / 4), rep), daemon=True)
-    server = start_server(db, work / "room.log")
-    try:
-        if runner is not None:
-            runner.start()
-        async def main() -> None:
-            async with async_playwright() as p:
-                browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                until = time.monotonic() + seconds
-                users = [USERS[k % len(USERS)] for k in range(sessions)]
-                await asyncio.gather(*(_session(browser, server.url, u, DEMO_LOGINS[u][0], until, rep)
-                                       for u in users))
-                await browser.close()
-        asyncio.run(main())
-        if runner is not None:
-            runner.join(timeout=1800)
-    finally:
-        stop_server(server)
-    log = (work / "room.log").read_text(errors="replace")
-    if "Traceback" in log:
-        rep.errors.append("the server log holds a traceback")
-    return rep
-
-
 # ------------------------------------------------------------------------------------------------ report
 
 def _q(values: list[float], p: float) -> float:
@@ -515,7 +360,33 @@ def _q(values: list[float], p: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1]
 
 
-def write_doc(kills: KillReport | None, corpus: CorpusReport | None, rm: RoomReport | None, note: str) -> str:
+def room_lines(rm: RoomReport) -> list[str]:
+    cpu, wall = rm.cpu, rm.cpu.get("wall", 0.0)
+    lines = ["### Concurrency", "",
+             f"{rm.sessions} browser sessions (Playwright contexts, {PER_BROWSER} per chromium) on localhost, arriving "
+             f"{ARRIVE_S:.0f} s apart, each logging in as a demo user and then working through its sidebar until "
+             f"{rm.seconds:.0f} s after the last arrival (bench/room.py: pages in turn, {THINK_S[0]:.0f}–"
+             f"{THINK_S[1]:.0f} s reading each, a slider move on the workshop, the statement CSV, a reload every "
+             f"{RELOAD_EVERY}th step).", "",
+             "| sessions | logins | login median s | page loads | load median s | load p95 s | slider moves | "
+             "move median s | downloads | reloads | errors | lost sessions |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|",
+             f"| {rm.sessions} | {len(rm.logins)} | {_q(rm.logins, 50):.1f} | {len(rm.loads)} | "
+             f"{_q(rm.loads, 50):.2f} | {_q(rm.loads, 95):.2f} | {len(rm.moves)} | {_q(rm.moves, 50):.2f} | "
+             f"{rm.downloads} | {rm.reloads} | {len(rm.errors)} | {rm.lost} |", ""]
+    if wall:
+        lines += [f"CPU seconds over the {wall:.0f} s the browser ran ({os.cpu_count()} cores: "
+                  f"{wall * (os.cpu_count() or 1):.0f} available): server {cpu.get('server', 0):.0f} (its job runner "
+                  f"included), browser {cpu.get('browser', 0):.0f}, harness {cpu.get('harness', 0):.0f}, CLI clients "
+                  f"{cpu.get('jobs', 0):.0f}.", ""]
+    if rm.jobs:
+        lines += ["While the sessions ran, through `python -m engine` (the app's job runner took them):", ""]
+        lines += [f"- {j.what}: exit {j.rc} after {j.seconds:.1f} s — {j.last_line}" for j in rm.jobs] + [""]
+    return lines + [f"- {e}" for e in rm.errors[:20]] + [""]
+
+
+def write_doc(kills: KillReport | None, corpus: CorpusReport | None, rm: RoomReport | None, note: str, *,
+              write: bool = True) -> str:
     old = DOC.read_text() if DOC.exists() else ""
     marker = "<!-- figures: written by python -m bench.reliability -->"
     head = old.split(marker)[0] if marker in old else old
@@ -544,17 +415,7 @@ def write_doc(kills: KillReport | None, corpus: CorpusReport | None, rm: RoomRep
                   f"{len(corpus.crashes)} crashes, {len(corpus.failures)} partial writes or imprecise messages."]
         lines += [f"- {x}" for x in (corpus.crashes + corpus.failures)[:20]] + [""]
     if rm:
-        lines += ["### Concurrency", "",
-                  f"{rm.sessions} browser sessions (Playwright contexts of one chromium) for {rm.seconds:.0f} s on "
-                  "localhost, each logging in as a demo user and opening pages in turn until the time was up.", "",
-                  "| sessions | logins | login median s | page loads | load median s | load p95 s | errors | "
-                  "lost sessions |", "|---|---|---|---|---|---|---|---|",
-                  f"| {rm.sessions} | {len(rm.logins)} | {_q(rm.logins, 50):.1f} | {len(rm.loads)} | "
-                  f"{_q(rm.loads, 50):.2f} | {_q(rm.loads, 95):.2f} | {len(rm.errors)} | {rm.lost} |", ""]
-        if rm.jobs:
-            lines += ["While the sessions ran, through `python -m engine` (the app's job runner took them):", ""]
-            lines += [f"- {j.what}: exit {j.rc} after {j.seconds:.1f} s — {j.last_line}" for j in rm.jobs] + [""]
-        lines += [f"- {e}" for e in rm.errors[:20]] + [""]
+        lines += room_lines(rm)
     # parts skipped in this run keep their last figures
     previous = old.split(marker, 1)[1] if marker in old else ""
     ran = {"### Kill trials": kills, "### Hostile corpus": corpus, "### Concurrency": rm}
@@ -563,7 +424,8 @@ def write_doc(kills: KillReport | None, corpus: CorpusReport | None, rm: RoomRep
             kept = previous.split(title, 1)[1].split("\n### ", 1)[0]
             lines += [title + kept.rstrip(), ""]
     text = head.rstrip() + "\n\n" + "\n".join(lines)
-    DOC.write_text(text)
+    if write:
+        DOC.write_text(text)
     return text
 
 
@@ -599,10 +461,12 @@ def main(argv: list[str] | None = None) -> int:
                                                        "failures": corpus.failures},
                 "room": None if rm is None else {"sessions": rm.sessions, "logins": len(rm.logins),
                                                  "loads": len(rm.loads), "errors": rm.errors, "lost": rm.lost,
-                                                 "median": _q(rm.loads, 50), "p95": _q(rm.loads, 95)}}))
+                                                 "median": _q(rm.loads, 50), "p95": _q(rm.loads, 95),
+                                                 "moves": len(rm.moves), "downloads": rm.downloads,
+                                                 "reloads": rm.reloads, "cpu": rm.cpu}}))
         note = args.note or f"{os.cpu_count()} cores; load average at the end {os.getloadavg()[0]:.1f}."
-        text = (write_doc if not args.no_doc else lambda *a: "")(kills, corpus, rm, note)
-        print(text.split("<!-- figures")[-1] if text else "")
+        text = write_doc(kills, corpus, rm, note, write=not args.no_doc)
+        print(text.split("<!-- figures")[-1])
         bad = (kills and (kills.count("orphans") or kills.count("folders_left") or kills.count("problems")
                           or kills.count("rerun_problems"))) or (corpus and (corpus.crashes or corpus.failures)) \
             or (rm and (rm.errors or rm.lost))

@@ -88,10 +88,13 @@ def record_view(con: duckdb.DuckDBPyConnection, user: User, period: str, cost_ce
                 now: datetime | None = None) -> bool:
     """Note that `user` opened the cost centre's statement for `period`; True the first time (audited)."""
     ensure_can_see(user, cost_center_id)
-    if con.execute("SELECT 1 FROM statement_view WHERE username = ? AND cost_center_id = ? AND period = ?",
-                   [user.username, cost_center_id, period]).fetchall():
+    key = [user.username, cost_center_id, period]
+    seen = "SELECT 1 FROM statement_view WHERE username = ? AND cost_center_id = ? AND period = ?"
+    if con.execute(seen, key).fetchall():
         return False
-    with transaction(con):
+    with transaction(con):   # writers take turns: another tab of the same owner may have recorded it meanwhile
+        if con.execute(seen, key).fetchall():
+            return False
         con.execute("INSERT INTO statement_view VALUES (?, ?, ?, ?)",
                     [user.username, cost_center_id, period, now or audit.now()])
         audit.record(con, user.username, "statement.view", "statement", f"{cost_center_id}@{period}", {})

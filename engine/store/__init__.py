@@ -7,13 +7,14 @@ callers take a `cursor()` per session or thread.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
-from engine.errors import InputError
+from engine.errors import ApportionError, InputError
 from engine.settings import get_settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -82,16 +83,32 @@ def _config() -> dict[str, str | bool | int | float | list[str]]:
     return cfg
 
 
+# Write transactions of one process take turns. DuckDB's concurrency is optimistic: of two overlapping writers
+# that touch the same rows (every audited change appends to the one audit chain), the later fails — a login, a
+# statement view or an approval refused with "try again" because someone else clicked at the same moment (the
+# room of issue 19 found it). Waiting a moment is what a user expects. Readers never take the lock; a `python -m
+# engine` job beside the app runs in the app's process (engine/jobs/), so it takes its turn too.
+_WRITES = threading.RLock()
+WRITE_WAIT_S = 600.0
+
+
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """BEGIN … COMMIT, or ROLLBACK on any error; a multi-statement string is not a transaction in DuckDB."""
-    con.execute("BEGIN TRANSACTION")
+    """BEGIN … COMMIT, or ROLLBACK on any error; a multi-statement string is not a transaction in DuckDB. Waits
+    for this process's other write transactions (`_WRITES`), at most WRITE_WAIT_S seconds."""
+    if not _WRITES.acquire(timeout=WRITE_WAIT_S):
+        raise ApportionError(f"Another change has been writing to the store for {WRITE_WAIT_S:.0f} seconds, so this "
+                             "one was not started: try again when it has finished.")
     try:
-        yield con
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+    finally:
+        _WRITES.release()
 
 
 def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:

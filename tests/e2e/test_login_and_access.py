@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -42,6 +43,21 @@ def test_each_role_sees_its_pages(page: Page, server: Server, username: str) -> 
         else:
             expect(link).to_have_count(0)
     screenshot(page, f"login_{role}")
+
+
+@pytest.mark.parametrize("username", ["omar", "fiona"])
+def test_a_link_to_the_first_page_opens_that_page(page: Page, server: Server, username: str) -> None:
+    """A bookmark or shared link to a user's first page (/explorer for an app owner, /overview for FinOps) opens it.
+    Streamlit gives its default page no address but "/", so these said "Page not found" and ran the main page (the
+    room harness found it on a reload: docs/reliability.md "Serving a room")."""
+    password, role = DEMO_LOGINS[username]
+    login(page, server.url, username, password)
+    first = pages_for(role)[0]
+    page.goto(f"{server.url}/{first.key}")
+    wait_idle(page)
+    expect(page.get_by_role("heading", name=first.title)).to_be_visible()
+    expect(page).to_have_url(re.compile(rf"/{first.key}$"))
+    expect(page.get_by_text("Page not found")).to_have_count(0)
 
 
 def test_executive_reads_the_overview(page: Page, server: Server) -> None:

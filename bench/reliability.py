@@ -9,8 +9,9 @@ Three parts (docs/reliability.md explains each and holds the last figures):
    once.
 2. **Hostile corpus**: tests/unit/ingest/test_hostile_files.CORPUS through the real pipeline: crashes, partial
    writes and imprecise messages are counted.
-3. **Concurrency**: N Playwright browser contexts on a localhost server, each logged in as a demo user, opening
-   pages until the time is up: page latency (median, p95), errors and lost sessions.
+3. **Concurrency** (bench/room.py): N Playwright browser contexts on a localhost server, each logged in as a demo
+   user and working through its sidebar until the time is up: page latency (median, p95), errors, lost sessions
+   and the CPU seconds each side used.
 
 `--quick` is the small slice `make test` runs as ordinary tests (tests/unit/ingest/test_clean_kills.py,
 tests/e2e/test_concurrent_sessions.py) — here it only shortens every part.

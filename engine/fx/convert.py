@@ -6,8 +6,14 @@ fingerprint covers the rates.
 Per line: `fx_rate` = 1 when `billing_currency` is the reporting currency (a cheap CASE, nothing looked up),
 otherwise the rate of (`billing_period`, `billing_currency`) from a one-row temp table of the rates (a constant
 list indexed by currency and month: no join per row); `billed_cost` / `effective_cost` / `list_cost` /
-`contracted_cost` become `round(amount * fx_rate, 10)`, the file's amounts are kept in `*_billing`. A foreign line
-with no rate is quarantined naming the currency and the period (`missing_rate_check`).
+`contracted_cost` become `round(amount * fx_rate, 10)`, the file's amounts are kept. A foreign line with no rate is
+quarantined naming the currency and the period (`missing_rate_check`).
+
+What is stored (migration 0028): a converted line's reporting currency, rate and the file's own amounts in one JSON
+text column, `fx_detail` (amounts and rate as strings: exact); a line billed in the reporting currency stores NULL
+there. `reporting_currency`, `fx_rate` and `*_billing` are generated columns over it (rate 1 and the line's own
+amounts when it is NULL), so readers keep their names and a load in the reporting currency writes one NULL column
+instead of six.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from engine.ingest.contract.rules import COST_LIMIT, Check, StagePlan, lit
 OPTION = "fx"                                   # the plan option carrying {"reporting": "USD", "rates": {...}}
 MONEY = ("billed_cost", "effective_cost", "list_cost", "contracted_cost")
 BILLING = {c: f"{c}_billing" for c in MONEY}    # the file's own amounts
-PRODUCED = (*BILLING.values(), "reporting_currency", "fx_rate")
+PRODUCED = (*BILLING.values(), "reporting_currency", "fx_rate", "fx_detail")
 RATES_TABLE = "__fx_rates"
 RATE_TYPE = "DECIMAL(38, 10)"
 HINT = "load one on FX rates or with python -m engine fx load FILE"
@@ -144,15 +150,16 @@ def typed_sql(src: str, spec: FxSpec, have: set[str]) -> tuple[str, list[tuple[s
                 f"ELSE CAST(round({x} * s.__fx, 10) AS {RATE_TYPE}) END AS __c_{c}")
 
     replace = f" REPLACE ({', '.join(converted(c) for c in money)})" if money else ""
-    extra = [f"s.__c_{c} AS __c_{BILLING[c]}" for c in money]
-    extra += [f"{lit(spec.reporting)} AS __c_reporting_currency", "s.__fx AS __c_fx_rate"]
-    added = [(BILLING[c], RATE_TYPE) for c in money] + [("reporting_currency", "VARCHAR"), ("fx_rate", RATE_TYPE)]
-    return f"(SELECT *{replace}, {', '.join(extra)} FROM {rated} s)", added
+    kept = "".join(f", '{c}', CAST(s.__c_{c} AS VARCHAR)" for c in money)
+    detail = (f"CASE WHEN {cur} = {lit(spec.reporting)} OR s.__fx IS NULL THEN NULL ELSE CAST(json_object("
+              f"'reporting_currency', {lit(spec.reporting)}, 'fx_rate', CAST(s.__fx AS VARCHAR){kept}) AS VARCHAR) "
+              f"END AS __c_fx_detail")
+    return f"(SELECT *{replace}, {detail} FROM {rated} s)", [("fx_detail", "VARCHAR")]
 
 
 def missing_rate_check(spec: FxSpec) -> Check:
     """A line in another currency whose period has no rate: quarantined, naming both (after the generic checks,
     so a missing or non-ISO currency and a malformed period keep their own reasons)."""
-    return Check("billing_currency", "(s.__c_fx_rate IS NULL)",
+    return Check("billing_currency", "(s.__fx IS NULL)",
                  f"'no FX rate for ' || s.__c_billing_currency || ' in ' || s.__c_billing_period || "
                  f"{lit(f' (reporting currency {spec.reporting}): {HINT}')}")

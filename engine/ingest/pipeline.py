@@ -27,9 +27,9 @@ import duckdb
 import polars as pl
 
 from engine import store
-from engine.errors import InputError, NotFound
+from engine.errors import InputError, IntegrityError, NotFound
 from engine.ingest.contract.connector import FileRefused
-from engine.ingest.contract.frames import target_columns
+from engine.ingest.contract.frames import stored_columns, target_columns
 from engine.ingest.contract.rules import StagePlan, lit, q, rules_for
 from engine.ingest.contract.safe_read import TEXT_HYGIENE
 from engine.ingest.redelivery import Replacement, billing, describe, drop_warnings, keyed
@@ -481,6 +481,8 @@ def _write(con: duckdb.DuckDBPyConnection, staged_path: Path, meta: StageMeta, n
                 inserted = int(_run_watched(con, insert, [batch_id], progress)[0][0])
                 if load is not None:
                     load.check(name, inserted)
+            if table == "cost_line":
+                _verify_required(con, batch_id, name)
             con.execute(f"INSERT INTO quarantine_row (batch_id, row_number, column_name, reason, raw) "
                         f"SELECT ?, __row, __column, __reason, __raw FROM {alias}.{STAGED} "
                         f"WHERE __reason IS NOT NULL", [batch_id])
@@ -514,6 +516,18 @@ def _write(con: duckdb.DuckDBPyConnection, staged_path: Path, meta: StageMeta, n
     result.warnings += drop_warnings(pending)
 
 
+def _verify_required(con: duckdb.DuckDBPyConnection, batch_id: str, name: str) -> None:
+    """No written line lacks a required column (cost_line has no NOT NULL constraints since migration 0028: the
+    checks quarantine such a line before the write; this is the store's own guard, inside the load's transaction,
+    so a line that slipped through refuses the whole load instead of landing)."""
+    required = (*rules_for("cost_line").required, "batch_id")
+    missing = " + ".join(f"count(*) - count({q(c)})" for c in required)
+    found = con.execute(f"SELECT {missing} FROM cost_line WHERE batch_id = ?", [batch_id]).fetchall()[0][0]
+    if found:
+        raise IntegrityError(f"{name}: {found} value(s) of the required columns {', '.join(required)} would be "
+                             "stored empty; nothing was loaded")
+
+
 def _scope_of_batch(con: duckdb.DuckDBPyConnection, batch_id: str) -> list[dict[str, Any]]:
     """What a fast-path load wrote, per provider, billing account and period (as the child's verdict pass would
     have reported it): counts and exact sums from the rows themselves, inside the load's transaction."""
@@ -544,9 +558,12 @@ def _replace_superseded(con: duckdb.DuckDBPyConnection, alias: str, meta: StageM
         if not touched:
             return []
         marks = ", ".join("?" for _ in touched)
+        stored = stored_columns("cost_line")
+        stored_c = ", ".join(f"c.{c}" for c in stored.split(", "))
         # kept, not lost: rolling this batch back puts these rows back (rollback_batch)
         con.execute(
-            f"INSERT INTO cost_line_superseded SELECT c.*, ? FROM cost_line c JOIN __new_scope n "
+            f"INSERT INTO cost_line_superseded ({stored}, superseded_by) SELECT {stored_c}, ? FROM cost_line c "
+            f"JOIN __new_scope n "
             f"ON c.provider = n.provider AND coalesce(c.billing_account_id, '') = n.account "
             f"AND c.billing_period = n.period WHERE c.batch_id IN ({marks})", [batch_id, *touched])
         con.execute(
@@ -640,7 +657,8 @@ def _restore_superseded(con: duckdb.DuckDBPyConnection, batch_id: str) -> dict[s
         params=[batch_id]).fetchall()}
     if not counts:
         return {}
-    con.execute(f"INSERT INTO cost_line SELECT * EXCLUDE (superseded_by) FROM cost_line_superseded x WHERE {rows}",
+    stored = stored_columns("cost_line")
+    con.execute(f"INSERT INTO cost_line ({stored}) SELECT {stored} FROM cost_line_superseded x WHERE {rows}",
                 [batch_id])
     con.execute(f"DELETE FROM cost_line_superseded x WHERE {rows}", [batch_id])
     con.execute("UPDATE ingest_batch_scope s SET replaced_by = NULL FROM __restore r WHERE s.replaced_by = ? "

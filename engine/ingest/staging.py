@@ -29,6 +29,7 @@ from engine.fx import convert as fx
 from engine.ingest import registry
 from engine.ingest.contract.connector import FileRefused
 from engine.ingest.contract.frames import target_columns
+from engine.ingest.contract.packed import pack_sql, packed_parts
 from engine.ingest.contract.rules import Check, StagePlan, checks_for, lit, q, rules_for
 from engine.ingest.contract.safe_read import (
     CSV_REJECTS,
@@ -114,14 +115,22 @@ def _typed_source(plan: StagePlan, *, raw: bool) -> tuple[str, list[tuple[str, s
     staging and the parent's direct load, so both evaluate the very same expressions. A plan with FX rates
     attached converts the money columns here, over the typed columns (engine/fx/convert.py)."""
     cols = [(c, t) for c, t in target_columns(plan.target_table) if c in plan.columns]
-    named = {c: f"s.{q('__c_' + c)}" for c, _ in cols}
+    # detail columns stored packed in one JSON column (engine/ingest/contract/packed.py): typed and checked by
+    # name like the others, then packed; only the packed column is stored
+    packs = packed_parts(plan.target_table, set(plan.columns))
+    parts = [p for ps in packs.values() for p in ps]
+    named = {c: f"s.{q('__c_' + c)}" for c, _ in cols + parts}
     checks = plan.checks + checks_for(plan.target_table, named)
     if TEXT_HYGIENE.get():
-        checks += hygiene_checks([(c, named[c]) for c, t in cols if t.upper().startswith("VARCHAR")])
+        checks += hygiene_checks([(c, named[c]) for c, t in cols + parts if t.upper().startswith("VARCHAR")])
     tags_key = f"CAST(({plan.tags_key}) AS VARCHAR)" if plan.tags_key else "CAST(NULL AS VARCHAR)"
     typed = (["s AS __src"] if raw else []) + ["s.*", "s.__row::BIGINT AS __row_id", f"{tags_key} AS __tags_key"]
-    typed += [f"CAST(({plan.columns[c]}) AS {t}) AS {q('__c_' + c)}" for c, t in cols]
+    typed += [f"CAST(({plan.columns[c]}) AS {t}) AS {q('__c_' + c)}" for c, t in cols + parts]
     src = f"(SELECT {', '.join(typed)} FROM ({plan.source_sql}) s)"
+    if packs:
+        packed = ", ".join(f"{pack_sql(ps, named)} AS {q('__c_' + p)}" for p, ps in packs.items())
+        src = f"(SELECT s.*, {packed} FROM {src} s)"
+        cols = [(c, t) for c, t in target_columns(plan.target_table) if c in plan.columns or c in packs]
     spec = fx.spec_of(plan)
     if spec is not None and {"billing_currency", "billing_period"} <= set(named):
         src, added = fx.typed_sql(src, spec, set(named))

@@ -9,6 +9,7 @@ import pytest
 
 from engine import store
 from engine.costmodels.scenarios import Scenario, save_scenario
+from engine.ingest.contract.frames import stored_columns
 from engine.rules import versions
 from tests.app.conftest import page_as
 from ui.formats import metric_delta, money
@@ -63,8 +64,9 @@ def test_overview_charged_excludes_the_unallocated_line_and_says_so(app_db: Path
 def test_overview_compares_calendar_neighbours_and_flags_stray_months(app_db: Path) -> None:
     con = store.connect(app_db)
     try:
-        con.execute("INSERT INTO cost_line SELECT * REPLACE ('2024-09' AS billing_period) FROM cost_line"
-                    " WHERE billing_period = ? LIMIT 5", [PERIOD])
+        cols = stored_columns("cost_line")
+        con.execute(f"INSERT INTO cost_line ({cols}) SELECT * REPLACE ('2024-09' AS billing_period) "
+                    f"FROM (SELECT {cols} FROM cost_line WHERE billing_period = ? LIMIT 5)", [PERIOD])
     finally:
         con.close()
     at = page_as("overview", "eve").run()

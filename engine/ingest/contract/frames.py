@@ -26,13 +26,14 @@ from engine.ingest.contract.rules import StagePlan, parse_check, q
 
 @cache
 def table_columns() -> dict[str, list[tuple[str, str]]]:
-    """Canonical tables and their typed columns, taken from the migrations so staging never drifts from the store."""
+    """Canonical tables and their stored, typed columns, taken from the migrations so staging never drifts from the
+    store. Generated (VIRTUAL) columns are left out: nothing writes them (migration 0028)."""
     con = duckdb.connect(":memory:")
     try:
         store.migrate(con)
         rows = con.sql(
             "SELECT table_name, column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = 'main' ORDER BY table_name, ordinal_position"
+            "WHERE table_schema = 'main' AND is_generated = 'NEVER' ORDER BY table_name, ordinal_position"
         ).fetchall()
     finally:
         con.close()
@@ -40,6 +41,15 @@ def table_columns() -> dict[str, list[tuple[str, str]]]:
     for table, col, dtype in rows:
         out.setdefault(str(table), []).append((str(col), str(dtype)))
     return out
+
+
+def stored_columns(table: str) -> str:
+    """Every stored column of `table`, quoted, in order: the column list of a copy between tables that share them
+    (a `SELECT *` would also carry the generated columns)."""
+    cols = table_columns().get(table)
+    if cols is None:
+        raise InputError(f"unknown target table '{table}'")
+    return ", ".join(q(c) for c, _ in cols)
 
 
 def target_columns(table: str) -> list[tuple[str, str]]:

@@ -1,4 +1,5 @@
-"""FOCUS detail an auditor needs is stored, not dropped (connectors/billing/focus.py, migration 0026): a split row's
+"""FOCUS detail an auditor needs is stored, not dropped (connectors/billing/focus.py, migrations 0026 and 0028: the
+rare 1.1–1.3 columns are packed in `cost_line.focus_detail` and read back by name as generated columns): a split row's
 own ResourceId and AllocatedMethodDetails, the commitment / capacity-reservation / SKU price / contract columns
 and the PricingCurrency amounts equal the file's cells; a literal `null` in any case is NULL in text and numeric
 columns; the FOCUS 1.0 sample still loads with the same totals; a re-delivery's rollback keeps the detail."""
@@ -102,11 +103,12 @@ def test_detail_columns_equal_the_files_cells(con: duckdb.DuckDBPyConnection) ->
     assert con.sql("SELECT count(*) FROM cost_line WHERE allocated_method_id IS NULL "
                    "AND origin_resource_id IS NOT NULL").fetchall() == [(0,)]
     # ContractApplied kept as the file's text, still valid JSON
-    contract = con.sql("SELECT contract_applied FROM cost_line WHERE contract_applied IS NOT NULL").fetchall()
+    contract = con.sql("SELECT contract_applied FROM cost_line WHERE contract_applied IS NOT NULL"
+                       ).fetchall()
     assert [json.loads(c)["ContractApplied"][0]["ContractCommitmentID"] for (c,) in contract] == ["CC-9"]
     # PricingCurrency amounts sit beside the billed ones, in their own currency
-    eur = con.sql("SELECT billing_currency, sum(pricing_currency_effective_cost), sum(effective_cost) FROM cost_line "
-                  "WHERE pricing_currency = 'EUR' GROUP BY 1").fetchall()
+    eur = con.sql("SELECT billing_currency, sum(pricing_currency_effective_cost), sum(effective_cost) "
+                  "FROM cost_line WHERE pricing_currency = 'EUR' GROUP BY 1").fetchall()
     assert eur == [("USD", Decimal("0.69"), Decimal("0.75"))]
 
 
@@ -195,10 +197,8 @@ def test_focus_10_sample_still_loads_with_the_same_totals(con: duckdb.DuckDBPyCo
     file_counts = duckdb.sql(f"SELECT {counted} FROM {raw}").fetchall()[0]
     assert con.sql(f"SELECT {stored} FROM cost_line").fetchall()[0] == file_counts
     assert file_counts[4] > 0
-    # ... and the columns FOCUS 1.0 does not have stay NULL
-    assert con.sql("SELECT count(origin_resource_id), count(allocated_method_details), count(contract_applied), "
-                   "count(pricing_currency), count(pricing_currency_effective_cost), "
-                   "count(capacity_reservation_id) FROM cost_line").fetchall() == [(0,) * 6]
+    # ... and the columns FOCUS 1.0 does not have stay NULL: nothing is packed
+    assert con.sql("SELECT count(focus_detail) FROM cost_line").fetchall() == [(0,)]
 
 
 def test_a_rolled_back_redelivery_restores_the_detail(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
@@ -215,3 +215,93 @@ def test_a_rolled_back_redelivery_restores_the_detail(con: duckdb.DuckDBPyConnec
     assert kept == [(_cell(_file_rows(DETAIL)[3]["ContractApplied"]), "RI-M5L-1Y-NU", second.batch_id)]
     rollback_batch(con, second.batch_id or "", "fin", "wrong tax")
     assert con.sql("SELECT * FROM cost_line ORDER BY ALL").fetchall() == before
+
+
+def _with_cell(tmp_path: Path, column: str, value: str, row: int = 3) -> Path:
+    """The detail fixture with one cell of data row `row` (0-based) replaced."""
+    rows = _file_rows(DETAIL)
+    rows[row][column] = value
+    path = tmp_path / f"detail_{column}.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+def test_a_packed_amount_reads_back_exact(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    """Packed as a string, never as a JSON number: 20 significant digits survive (a double keeps ~16)."""
+    path = _with_cell(tmp_path, "PricingCurrencyEffectiveCost", "9876543210.1234567891")
+    res = ingest_file(con, path, isolate=False)
+    assert res.status == "loaded", res.messages
+    got = con.sql("SELECT pricing_currency_effective_cost FROM cost_line WHERE charge_description = ?",
+                  params=[_file_rows(DETAIL)[3]["ChargeDescription"]]).fetchall()
+    assert got == [(Decimal("9876543210.1234567891"),)]
+
+
+def test_a_control_character_in_a_packed_column_is_quarantined_by_name(con: duckdb.DuckDBPyConnection,
+                                                                       tmp_path: Path) -> None:
+    """Packing escapes a control character as \\u001b inside the JSON, so the hygiene check runs on the detail
+    column itself."""
+    path = _with_cell(tmp_path, "CapacityReservationId", "cr-\x1b7")
+    res = ingest_file(con, path, isolate=False)
+    assert res.status == "loaded", res.messages
+    assert (res.rows_loaded, res.rows_quarantined) == (4, 2)
+    reasons = con.sql("SELECT column_name, reason FROM quarantine_row WHERE column_name = "
+                      "'capacity_reservation_id'").fetchall()
+    assert len(reasons) == 1 and "U+001B" in reasons[0][1], reasons
+
+
+def test_a_store_with_the_detail_columns_migrates_to_the_packed_column(tmp_path: Path) -> None:
+    """A store at migration 0027 (detail in its own columns, live and superseded) keeps every value after 0028."""
+    from engine import store  # noqa: PLC0415
+
+    con = duckdb.connect(str(tmp_path / "old.duckdb"))
+    con.execute("CREATE TABLE schema_migration (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
+                "applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)")
+    for version, name, sql in store.migrations():
+        if version > 27:
+            break
+        for stmt in store._split_statements(sql):
+            con.execute(stmt)
+        con.execute("INSERT INTO schema_migration (version, name) VALUES (?, ?)", [version, name])
+    line = ("INSERT INTO {t} (billing_period, charge_period_start, charge_period_end, provider, billed_cost, "
+            "effective_cost, billing_currency, batch_id, origin_resource_id, contract_applied, "
+            "commitment_discount_quantity, pricing_currency, pricing_currency_effective_cost{extra}) VALUES "
+            "('2025-06', '2025-06-01', '2025-06-02', 'P', 1, 1, 'USD', 'b1', 'k8s-1', '{{\"a\": 1}}', 2.5, 'EUR', "
+            "1234567890.0123456789{value})")
+    con.execute(line.format(t="cost_line", extra="", value=""))
+    con.execute("INSERT INTO cost_line (billing_period, charge_period_start, charge_period_end, provider, "
+                "billed_cost, effective_cost, billing_currency, batch_id) VALUES "
+                "('2025-06', '2025-06-01', '2025-06-02', 'P', 2, 2, 'USD', 'b1')")
+    con.execute(line.format(t="cost_line_superseded", extra=", superseded_by", value=", 'b2'"))
+    assert store.migrate(con)[0] == 28
+    got = con.sql("SELECT origin_resource_id, contract_applied, commitment_discount_quantity, pricing_currency, "
+                  "pricing_currency_effective_cost FROM cost_line ORDER BY billed_cost").fetchall()
+    assert got == [("k8s-1", '{"a": 1}', 2.5, "EUR", Decimal("1234567890.0123456789")), (None,) * 5]
+    superseded = con.sql("SELECT pricing_currency_effective_cost, superseded_by FROM cost_line_superseded"
+                         ).fetchall()
+    assert superseded == [(Decimal("1234567890.0123456789"), "b2")]
+    # the superseded table still stores cost_line's columns in cost_line's order, superseded_by after them
+    def stored(table: str) -> list[str]:
+        return [c for (c,) in con.sql("SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+                                      "AND is_generated = 'NEVER' ORDER BY ordinal_position", params=[table]
+                                      ).fetchall()]
+    assert stored("cost_line_superseded") == [*stored("cost_line"), "superseded_by"]
+    con.close()
+
+
+def test_a_line_without_a_required_value_refuses_the_load(con: duckdb.DuckDBPyConnection) -> None:
+    """cost_line carries no NOT NULL constraints since migration 0028 (they cost ~10 % of a load); the load's own
+    guard finds an empty required value among the batch's lines and refuses, inside the load's transaction."""
+    from engine import store  # noqa: PLC0415
+    from engine.errors import IntegrityError  # noqa: PLC0415
+    from engine.ingest.pipeline import _verify_required  # noqa: PLC0415
+
+    con.execute("INSERT INTO cost_line (billing_period, charge_period_start, charge_period_end, provider, "
+                "billed_cost, effective_cost, billing_currency, batch_id) VALUES "
+                "('2025-06', '2025-06-01', '2025-06-02', 'P', 1, 1, 'USD', 'good'), "
+                "('2025-06', '2025-06-01', '2025-06-02', 'P', 1, NULL, 'USD', 'bad')")
+    _verify_required(con, "good", "good.csv")
+    with pytest.raises(IntegrityError, match="bad.csv: 1 value"), store.transaction(con):
+        _verify_required(con, "bad", "bad.csv")

@@ -112,11 +112,13 @@ def test_allocation_refuses_a_month_in_two_reporting_currencies(fiona: duckdb.Du
     _org(fiona)
     rates.set_rate(fiona, get_user(fiona, "fiona"), "2023-06", "NOK", "0.09")
     assert ingest_file(fiona, _file(tmp_path), isolate=False).status == "loaded"
-    # a line written before FX (migrated: reporting currency = its billing currency) in the same month
+    # a line written before FX (migrated: no fx_detail, so its reporting currency is its billing currency and its
+    # rate 1) in the same month
     fiona.execute("INSERT INTO cost_line (billing_period, charge_period_start, charge_period_end, provider, "
-                  "billed_cost, effective_cost, billing_currency, reporting_currency, fx_rate, tag_cost_center, "
-                  "batch_id) VALUES ('2023-06', '2023-06-05', '2023-06-06', 'Old', 500, 500, 'SEK', 'SEK', 1, "
-                  "'HR', 'old')")
+                  "billed_cost, effective_cost, billing_currency, tag_cost_center, batch_id) VALUES "
+                  "('2023-06', '2023-06-05', '2023-06-06', 'Old', 500, 500, 'SEK', 'HR', 'old')")
+    assert fiona.sql("SELECT reporting_currency, fx_rate FROM cost_line WHERE batch_id = 'old'").fetchall() == [
+        ("SEK", Decimal(1))]
     with pytest.raises(AllocationError) as exc:
         run_allocation(fiona, "2023-06", _rule_set(), actor="fiona")
     assert str(exc.value).startswith("cannot allocate 2023-06: its cost lines are not all in the reporting "

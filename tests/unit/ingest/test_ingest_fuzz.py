@@ -9,6 +9,7 @@ import csv
 import io
 import random
 import struct
+import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -229,15 +230,15 @@ def cases() -> Iterator[Case]:   # noqa: C901 - a catalogue, one block per kind 
 
 
 def _parquet_bytes(select: str | None = None) -> bytes:
-    con = duckdb.connect()
-    path = Path(con.sql("SELECT current_setting('temp_directory')").fetchall()[0][0] or ".") / "fuzz_src.parquet"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Built at collection, in a folder of this process's own: pytest-xdist workers collect at the same time, and
+    one shared file made them collide on DuckDB's file lock (seen: 'Could not set lock on file')."""
     src = select or f"SELECT * FROM read_csv('{FIXTURES / 'focus_1.2_sample.csv'}', all_varchar = true)"
-    con.execute(f"COPY ({src}) TO '{path}' (FORMAT parquet)")
-    con.close()
-    data = path.read_bytes()
-    path.unlink()
-    return data
+    with tempfile.TemporaryDirectory(prefix="apportion-fuzz-") as folder:
+        path = Path(folder) / "fuzz_src.parquet"
+        con = duckdb.connect()
+        con.execute(f"COPY ({src}) TO '{path}' (FORMAT parquet)")
+        con.close()
+        return path.read_bytes()
 
 
 def _assert_text(con: duckdb.DuckDBPyConnection, res: IngestResult, column: str, value: str) -> None:

@@ -13,6 +13,7 @@ from engine.access.users import get_user
 from engine.costmodels.presets import FULL_RECOVERY
 from engine.costmodels.scenarios import Scenario, apply_scenario, compare, load_allocated
 from engine.errors import InputError
+from engine.ingest.contract.frames import stored_columns
 from engine.insights import comparison, overview
 from engine.rules import versions
 from engine.rules.model import UNALLOCATED
@@ -21,8 +22,9 @@ LAST = "2026-10"
 
 
 def _stray(con: duckdb.DuckDBPyConnection, period: str, n: int = 5) -> None:
-    con.execute("INSERT INTO cost_line SELECT * REPLACE (? AS billing_period) FROM cost_line"
-                " WHERE billing_period = ? LIMIT ?", [period, LAST, n])
+    cols = stored_columns("cost_line")
+    con.execute(f"INSERT INTO cost_line ({cols}) SELECT * REPLACE (? AS billing_period) "
+                f"FROM (SELECT {cols} FROM cost_line WHERE billing_period = ? LIMIT ?)", [period, LAST, n])
 
 
 def test_previous_period_is_the_calendar_neighbour() -> None:

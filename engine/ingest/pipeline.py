@@ -559,10 +559,10 @@ def _replace_superseded(con: duckdb.DuckDBPyConnection, alias: str, meta: StageM
             return []
         marks = ", ".join("?" for _ in touched)
         stored = stored_columns("cost_line")
-        stored_c = ", ".join(f"c.{c}" for c in stored.split(", "))
         # kept, not lost: rolling this batch back puts these rows back (rollback_batch)
         con.execute(
-            f"INSERT INTO cost_line_superseded ({stored}, superseded_by) SELECT {stored_c}, ? FROM cost_line c "
+            f"INSERT INTO cost_line_superseded ({', '.join(stored)}, superseded_by) "
+            f"SELECT {', '.join('c.' + c for c in stored)}, ? FROM cost_line c "
             f"JOIN __new_scope n "
             f"ON c.provider = n.provider AND coalesce(c.billing_account_id, '') = n.account "
             f"AND c.billing_period = n.period WHERE c.batch_id IN ({marks})", [batch_id, *touched])
@@ -657,7 +657,7 @@ def _restore_superseded(con: duckdb.DuckDBPyConnection, batch_id: str) -> dict[s
         params=[batch_id]).fetchall()}
     if not counts:
         return {}
-    stored = stored_columns("cost_line")
+    stored = ", ".join(stored_columns("cost_line"))
     con.execute(f"INSERT INTO cost_line ({stored}) SELECT {stored} FROM cost_line_superseded x WHERE {rows}",
                 [batch_id])
     con.execute(f"DELETE FROM cost_line_superseded x WHERE {rows}", [batch_id])

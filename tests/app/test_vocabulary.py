@@ -64,7 +64,7 @@ def test_overview_charged_excludes_the_unallocated_line_and_says_so(app_db: Path
 def test_overview_compares_calendar_neighbours_and_flags_stray_months(app_db: Path) -> None:
     con = store.connect(app_db)
     try:
-        cols = stored_columns("cost_line")
+        cols = ", ".join(stored_columns("cost_line"))
         con.execute(f"INSERT INTO cost_line ({cols}) SELECT * REPLACE ('2024-09' AS billing_period) "
                     f"FROM (SELECT {cols} FROM cost_line WHERE billing_period = ? LIMIT 5)", [PERIOD])
     finally:

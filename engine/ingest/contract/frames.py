@@ -43,20 +43,21 @@ def table_columns() -> dict[str, list[tuple[str, str]]]:
     return out
 
 
-def stored_columns(table: str) -> str:
-    """Every stored column of `table`, quoted, in order: the column list of a copy between tables that share them
-    (a `SELECT *` would also carry the generated columns)."""
+def _columns(table: str) -> list[tuple[str, str]]:
     cols = table_columns().get(table)
     if cols is None:
         raise InputError(f"unknown target table '{table}'")
-    return ", ".join(q(c) for c, _ in cols)
+    return cols
+
+
+def stored_columns(table: str) -> list[str]:
+    """Every stored column of `table`, quoted, in order: the column list of a copy between tables that share them
+    (a `SELECT *` would also carry the generated columns)."""
+    return [q(c) for c, _ in _columns(table)]
 
 
 def target_columns(table: str) -> list[tuple[str, str]]:
-    cols = table_columns().get(table)
-    if cols is None:
-        raise InputError(f"unknown target table '{table}'")
-    return [(c, t) for c, t in cols if c != "batch_id"]
+    return [(c, t) for c, t in _columns(table) if c != "batch_id"]
 
 
 def plan_from_frame(con: duckdb.DuckDBPyConnection, res: ParseResult) -> StagePlan:

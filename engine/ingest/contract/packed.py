@@ -41,7 +41,7 @@ def packed_parts(table: str, produced: set[str]) -> dict[str, list[tuple[str, st
 
 
 def pack_sql(parts: list[tuple[str, str]], named: dict[str, str]) -> str:
-    """The JSON object of the parts that are not NULL, as VARCHAR; NULL when every part is NULL."""
+    """The JSON object of the parts (a NULL part as JSON null), as VARCHAR; NULL when every part is NULL."""
     def value(c: str, t: str) -> str:
         return f"CAST({named[c]} AS VARCHAR)" if t.upper().startswith("DECIMAL") else named[c]
 

@@ -1,5 +1,5 @@
 -- Every stored column of cost_line costs every line of a load, NULL or not (2M lines: 13 all-NULL VARCHAR
--- columns add 1.7 s to a CREATE TABLE AS on disk, whatever the compression; docs/ingestion.md "Stored width").
+-- columns add 1.7 s to a CREATE TABLE AS on disk, whatever the compression; docs/ingestion.md "FOCUS 1.0–1.4").
 -- Rare detail moves into two JSON text columns and the old names become VIRTUAL generated columns, so every
 -- reader keeps its column names and nothing is computed at load for them:
 --   focus_detail  the FOCUS 1.1-1.3 detail of migration 0026 a line carries (NULL when none);
@@ -8,8 +8,9 @@
 -- Amounts and rates are packed as strings, so they read back exact. The rebuilt tables carry no NOT NULL
 -- constraints: verifying them cost ~10 % of a 2M-line load (measured, 9.3 s against 8.5 s); the pipeline's checks
 -- quarantine a line missing a required column before it is written, and the load verifies in its transaction that
--- no written line lacks one (engine/ingest/pipeline.py `_verify_required`), refusing the load otherwise. DuckDB cannot add a generated column to an
--- existing table, so cost_line and cost_line_superseded are rebuilt (same stored columns in the same order,
+-- no written line lacks one (engine/ingest/pipeline.py `_verify_required`), refusing the load otherwise.
+-- DuckDB cannot add a generated column to an existing table, nor copy a table's definition, so cost_line and
+-- cost_line_superseded are rebuilt, each spelled out (same stored columns in the same order,
 -- superseded_by after them); writers name their columns (engine/ingest/contract/frames.py stored_columns).
 CREATE TABLE cost_line_0028 (
     billing_period VARCHAR,

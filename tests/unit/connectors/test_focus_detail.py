@@ -275,9 +275,22 @@ def test_a_store_with_the_detail_columns_migrates_to_the_packed_column(tmp_path:
                 "billed_cost, effective_cost, billing_currency, batch_id) VALUES "
                 "('2025-06', '2025-06-01', '2025-06-02', 'P', 2, 2, 'USD', 'b1')")
     con.execute(line.format(t="cost_line_superseded", extra=", superseded_by", value=", 'b2'"))
+    # a line converted at ingest (NOK 100 at 0.09 = USD 9) and one billed in the reporting currency (rate 1)
+    con.execute("INSERT INTO cost_line (billing_period, charge_period_start, charge_period_end, provider, "
+                "billed_cost, effective_cost, list_cost, billing_currency, batch_id, billed_cost_billing, "
+                "effective_cost_billing, list_cost_billing, reporting_currency, fx_rate) VALUES "
+                "('2025-06', '2025-06-01', '2025-06-02', 'N', 9, 4.5, NULL, 'NOK', 'b3', 100, 50, NULL, 'USD', 0.09)")
     assert store.migrate(con)[0] == 28
+    fx = con.sql("SELECT provider, billing_currency, reporting_currency, fx_rate, billed_cost, billed_cost_billing, "
+                 "effective_cost_billing, list_cost_billing FROM cost_line WHERE provider IN ('N', 'P') "
+                 "ORDER BY provider, billed_cost").fetchall()
+    assert fx == [("N", "NOK", "USD", Decimal("0.09"), Decimal(9), Decimal(100), Decimal(50), None),
+                  ("P", "USD", "USD", Decimal(1), Decimal(1), Decimal(1), Decimal(1), None),
+                  ("P", "USD", "USD", Decimal(1), Decimal(2), Decimal(2), Decimal(2), None)]
+    assert con.sql("SELECT count(fx_detail) FROM cost_line").fetchall() == [(1,)]
     got = con.sql("SELECT origin_resource_id, contract_applied, commitment_discount_quantity, pricing_currency, "
-                  "pricing_currency_effective_cost FROM cost_line ORDER BY billed_cost").fetchall()
+                  "pricing_currency_effective_cost FROM cost_line WHERE provider = 'P' ORDER BY billed_cost"
+                  ).fetchall()
     assert got == [("k8s-1", '{"a": 1}', 2.5, "EUR", Decimal("1234567890.0123456789")), (None,) * 5]
     superseded = con.sql("SELECT pricing_currency_effective_cost, superseded_by FROM cost_line_superseded"
                          ).fetchall()

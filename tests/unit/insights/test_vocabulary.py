@@ -22,7 +22,7 @@ LAST = "2026-10"
 
 
 def _stray(con: duckdb.DuckDBPyConnection, period: str, n: int = 5) -> None:
-    cols = stored_columns("cost_line")
+    cols = ", ".join(stored_columns("cost_line"))
     con.execute(f"INSERT INTO cost_line ({cols}) SELECT * REPLACE (? AS billing_period) "
                 f"FROM (SELECT {cols} FROM cost_line WHERE billing_period = ? LIMIT ?)", [period, LAST, n])
 

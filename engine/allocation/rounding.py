@@ -26,8 +26,9 @@ table still rounds, with the fewest cents beyond, rather than failing. Costs are
    count is the true minimum over every valid choice of pool totals; among those, pools stay on their nearest);
 4. cells off their nearest cent.
 
-Remaining ties fall to the order the network is built in, which is the sorted (pool, target) key order, so the
-same inputs always post the same cents.
+Remaining ties fall to the solver (OR-tools' min-cost flow, engine/allocation/flow.py), which is deterministic for a
+network built in the same order — the sorted (pool, target) key order — so the same inputs always post the same
+cents.
 """
 
 from __future__ import annotations
@@ -38,8 +39,7 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any, Generic, Protocol, TypeVar
 
-import networkx as nx
-
+from engine.allocation.flow import Network, Unfeasible
 from engine.errors import AllocationError, InputError
 
 CENT = Decimal("0.01")
@@ -226,52 +226,49 @@ def _solve(opened: list[tuple[tuple[str, T], Decimal]], pools: list[str], target
     cells = [(pnode[p], tnode[t], (1 if frac < HALF else 0) - (1 if frac > HALF else 0), (p, t))
              for (p, t), frac in opened]
 
-    def read(flow: dict[Any, dict[Any, Any]], multi: bool) -> set[tuple[str, T]]:
-        return {cell for u, v, _, cell in cells if (flow[u][v][0] if multi else flow[u][v])}
-
-    g = nx.DiGraph()
+    g = Network()
     floors_total = sum(lo for lo, _, _ in bounds.values())
     if free:
-        g.add_node(source, demand=-(total - sum(lo for lo, _ in supply.values())))
+        g.node(source, demand=-(total - sum(lo for lo, _ in supply.values())))
     for p in pools:
         lo, hi = supply[p]
-        g.add_node(pnode[p], demand=-lo)
+        g.node(pnode[p], demand=-lo)
         if free and hi > lo:
             off_lo, off_hi = _off_at(pool_exact[p], pool_floor[p] + lo)
-            g.add_edge(source, pnode[p], capacity=hi - lo, weight=w_pool * (off_hi - off_lo))
+            g.arc(source, pnode[p], hi - lo, w_pool * (off_hi - off_lo))
     for t in targets:
         lo, hi, cost = bounds[t]
-        g.add_node(tnode[t], demand=lo)
+        g.node(tnode[t], demand=lo)
         if hi > lo:
-            g.add_edge(tnode[t], sink, capacity=1, weight=cost)
-    g.add_node(sink, demand=total - floors_total)
-    for u, v, cost, _ in cells:
-        g.add_edge(u, v, capacity=1, weight=cost)
+            g.arc(tnode[t], sink, 1, cost)
+    g.node(sink, demand=total - floors_total)
+    arcs = [(g.arc(u, v, 1, cost), cell) for u, v, cost, cell in cells]
     if total >= floors_total:
         try:
-            return read(nx.network_simplex(g)[1], multi=False)
-        except nx.NetworkXUnfeasible:
+            flows = g.solve()
+            return {cell for a, cell in arcs if flows[a]}
+        except Unfeasible:
             if free:  # cannot happen: a fractional table always has a controlled rounding
                 raise AllocationError("the period's cents cannot be rounded with every total on its floor or"
                                       " ceiling") from None
 
     big = w_target * (len(targets) + 1)  # more than everything else together: one cent beyond a floor..ceil
-    m = nx.MultiDiGraph()
+    m = Network()
     for p in pools:
-        m.add_node(pnode[p], demand=-supply[p][0])
+        m.node(pnode[p], demand=-supply[p][0])
     for t in targets:
         lo, hi, cost = bounds[t]
-        m.add_node(tnode[t], demand=0)
+        m.node(tnode[t], demand=0)
         if lo:
-            m.add_edge(tnode[t], sink, capacity=lo, weight=-big)
+            m.arc(tnode[t], sink, lo, -big)
         if hi > lo:
-            m.add_edge(tnode[t], sink, capacity=1, weight=cost)
+            m.arc(tnode[t], sink, 1, cost)
         if target_open[t] > hi:
-            m.add_edge(tnode[t], sink, capacity=target_open[t] - hi, weight=big)
-    m.add_node(sink, demand=total)
-    for u, v, cost, _ in cells:
-        m.add_edge(u, v, capacity=1, weight=cost)
-    return read(nx.network_simplex(m)[1], multi=True)
+            m.arc(tnode[t], sink, target_open[t] - hi, big)
+    m.node(sink, demand=total)
+    arcs = [(m.arc(u, v, 1, cost), cell) for u, v, cost, cell in cells]
+    flows = m.solve()
+    return {cell for a, cell in arcs if flows[a]}
 
 
 def _check(r: TableRounding[T], pool_cents: Mapping[str, int] | None) -> None:

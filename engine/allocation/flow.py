@@ -4,7 +4,7 @@ The posting's controlled rounding (rounding.py) is one min-cost flow per period.
 simplex, which is pure Python: ~0.17 s of a 10M-line month close (300 targets × 4 pools, 1,204 cells) and ~20 ms of
 every workshop slider move. OR-tools solves the same integer network in a few milliseconds and, like networkx,
 exactly (integer capacities and costs, no floating point), so the cents it posts meet the same guarantees; see
-docs/rules.md "Cents" and docs/architecture.md "Libraries".
+docs/rules.md "Cents" and docs/architecture.md "Decisions".
 
 Node demands follow networkx's sign: a negative demand is a supply. Among equally cheap flows the solver's choice
 is deterministic for a network built in the same order, which the caller keeps (sorted keys).

@@ -115,12 +115,12 @@ def _frame(run_key_: str, period: str, posted: list[Posted], org: Org, pool_tota
         "share": [share(p) for p in posted],
         "amount": [str(p.amount.quantize(AMOUNT_QUANTUM)) for p in posted],
         "posted": [str(Decimal(p.cents).scaleb(-2)) for p in posted],
-    }, schema={**dict.fromkeys(_RESULT_TEXT, pl.String), "step": pl.Int32, "share": pl.Float64, "amount": pl.String,
-               "posted": pl.String})
+    }, schema={**dict.fromkeys(_RESULT_TEXT, pl.String), "step": pl.Int32, "share": pl.Float64})
 
 
+# every column of the result frame but step and share is text (amounts as exact decimal strings, cast on insert)
 _RESULT_TEXT = ("run_key", "period", "step_name", "source_pool", "method", "driver", "target_kind", "target_id",
-                "cost_center_id", "app_id")
+                "cost_center_id", "app_id", "amount", "posted")
 
 _INSERT = (
     "INSERT INTO allocation_result (run_key, period, step, step_name, source_pool, method, driver, target_kind,"

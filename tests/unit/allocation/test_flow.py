@@ -40,8 +40,9 @@ def test_demands_that_do_not_balance_or_cannot_be_met_are_unfeasible() -> None:
     h.node("a", demand=-2)
     h.node("b", demand=2)
     h.arc("a", "b", 1, 1)   # capacity 1 < 2 needed
-    with pytest.raises(AllocationError):
+    with pytest.raises(Unfeasible):
         h.solve()
+    assert issubclass(Unfeasible, AllocationError)   # one error root
 
 
 def test_a_network_with_no_arcs_solves_only_when_nothing_is_demanded() -> None:

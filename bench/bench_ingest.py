@@ -42,7 +42,7 @@ def generate(n: int, work: Path, shape: str = "sample") -> tuple[Path, Path]:
     if shape == "narrow":
         select = _narrow_select(n)
     else:
-        select = _sample_select(con, n)
+        select = sample_select(con, n)
     con.execute("SET preserve_insertion_order = true")
     con.execute(f"COPY ({select}) TO '{pq_path}' (FORMAT parquet)")
     con.execute(f"COPY (SELECT * FROM read_parquet('{pq_path}')) TO '{csv_path}' (FORMAT csv, HEADER)")
@@ -50,22 +50,28 @@ def generate(n: int, work: Path, shape: str = "sample") -> tuple[Path, Path]:
     return csv_path, pq_path
 
 
-def _sample_select(con: duckdb.DuckDBPyConnection, n: int) -> str:
+def sample_select(con: duckdb.DuckDBPyConnection, n: int, materialise: bool = True) -> str:
+    """The SELECT that yields n lines made from the FOCUS sample. `materialise`: build them as a table first and
+    read them back in the sample's row order (the files of this bench); otherwise in whatever order DuckDB
+    produces them, streamed (bench_scale's 100M-line file)."""
     con.execute(f"CREATE TABLE s AS SELECT row_number() OVER () - 1 AS r, * "
                 f"FROM read_csv('{SAMPLE}', nullstr = 'NULL', all_varchar = true)")
     m = int(con.sql("SELECT count(*) FROM s").fetchall()[0][0])
     reps = -(-n // m)
     scaled = "CAST(CAST(s.{c} AS DECIMAL(38, 11)) * (1 + (k % 7) / 10) AS DECIMAL(38, 11))::VARCHAR AS {c}"
-    con.execute(f"""CREATE TABLE big AS SELECT k * {m} + s.r AS __ord, s.* EXCLUDE (r) REPLACE (
+    body = f"""SELECT k * {m} + s.r AS __ord, s.* EXCLUDE (r) REPLACE (
         {scaled.format(c="BilledCost")}, {scaled.format(c="EffectiveCost")}, {scaled.format(c="ListCost")},
         (CAST(s.Id AS BIGINT) * {reps} + k)::VARCHAR AS Id,
         CASE WHEN s.ResourceId IS NULL THEN NULL ELSE s.ResourceId || '-' || (k % 500)::VARCHAR END AS ResourceId,
         CASE WHEN s.Tags IS NOT NULL AND k % 4 = 0
              THEN replace(s.Tags, '}}', ', "team": "T' || (k % 60)::VARCHAR || '"}}') ELSE s.Tags END AS Tags)
-        FROM s, range({reps}) t(k) WHERE k * {m} + s.r < {n}""")
+        FROM s, range({reps}) t(k) WHERE k * {m} + s.r < {n}"""
     # typed as a real Parquet export would be: the types DuckDB infers for the sample
     typed = con.sql(f"DESCRIBE SELECT * FROM read_csv('{SAMPLE}', nullstr = 'NULL')").fetchall()
     casts = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t, *_ in typed)
+    if not materialise:
+        return f"SELECT {casts} FROM ({body})"
+    con.execute(f"CREATE TABLE big AS {body}")
     return f"SELECT {casts} FROM big ORDER BY __ord"
 
 

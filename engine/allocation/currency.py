@@ -15,9 +15,20 @@ from engine.settings import get_settings
 LINE_CURRENCY = "coalesce(reporting_currency, billing_currency)"
 
 
+def _native(con: duckdb.DuckDBPyConnection, period: str, cur: str) -> bool:
+    """True when every line of the period is billed in `cur` and carries no FX record — the usual month, answered
+    from two plain columns. (The line currency is a virtual column read from the FX record's JSON: measured on 10M
+    lines, 17 ms to group it against 2 ms for this count.)"""
+    return not con.execute("SELECT count(*) FROM cost_line WHERE billing_period = ? "
+                           "AND (billing_currency IS DISTINCT FROM ? OR fx_detail IS NOT NULL)",
+                           [period, cur]).fetchall()[0][0]
+
+
 def guard(con: duckdb.DuckDBPyConnection, period: str, reporting: str | None = None) -> None:
     """Refuse (AllocationError) a period whose lines carry another reporting currency than the setting."""
     cur = reporting or get_settings().currency
+    if _native(con, period, cur):
+        return
     other = con.execute(
         f"SELECT {LINE_CURRENCY} AS c, count(*), string_agg(DISTINCT billing_currency, ', ' ORDER BY billing_currency) "
         f"FROM cost_line WHERE billing_period = ? AND {LINE_CURRENCY} IS DISTINCT FROM ? GROUP BY 1 ORDER BY 1",
@@ -32,6 +43,9 @@ def guard(con: duckdb.DuckDBPyConnection, period: str, reporting: str | None = N
 
 def rates_used(con: duckdb.DuckDBPyConnection, period: str) -> list[list[str]]:
     """(billing currency, rate, lines) of the period's converted foreign lines; empty for one-currency months."""
+    if not con.execute("SELECT count(*) FROM cost_line WHERE billing_period = ? AND fx_detail IS NOT NULL",
+                       [period]).fetchall()[0][0]:
+        return []   # no FX record, no converted line: billing and line currency are the same column then
     return [[str(c), str(r), str(n)] for c, r, n in con.execute(
         "SELECT billing_currency, fx_rate, count(*) FROM cost_line WHERE billing_period = ? "
         f"AND billing_currency <> {LINE_CURRENCY} GROUP BY ALL ORDER BY ALL", [period]).fetchall()]

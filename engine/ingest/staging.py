@@ -281,27 +281,31 @@ def _mark_duplicates(con: duckdb.DuckDBPyConnection, keys: tuple[str, ...]) -> N
     )
 
 
-TAG_EXTRACT: dict[str, str] = {
-    "tags": "d.tags",
-    "tag_cost_center": "d.tags['cost_center']",
-    "tag_application": "d.tags['application']",
-    "tag_environment": "d.tags['environment']",
-    "tag_owner": "d.tags['owner']",
-    "tag_org": "d.tags['org']",
+# the canonical tag columns and the normalised key each is read from. They are extracted once per distinct tag set,
+# in `tag_dict`, not once per line (2M lines: ~0.3 s of a 9.3 s load)
+TAG_KEYS: dict[str, str] = {
+    "tag_cost_center": "cost_center",
+    "tag_application": "application",
+    "tag_environment": "environment",
+    "tag_owner": "owner",
+    "tag_org": "org",
 }
+TAG_EXTRACT: dict[str, str] = {"tags": "d.tags", **{c: f"d.{c}" for c in TAG_KEYS}}
 
 
 def _build_tags(con: duckdb.DuckDBPyConnection, plan: StagePlan, *, view: bool = True,
                keys_from: str = STAGED) -> None:
     """Normalise each distinct raw tag set once (`tag_dict`), quarantine rows whose tags do not parse, and expose
     the rows to load as the view `accepted` (staged columns + tags joined from the dictionary)."""
-    con.execute("CREATE TABLE tag_dict (k VARCHAR, tags MAP(VARCHAR, VARCHAR), bad BOOLEAN)")
+    extracted = ", ".join(f"{c} VARCHAR" for c in TAG_KEYS)
+    con.execute(f"CREATE TABLE tag_dict (k VARCHAR, tags MAP(VARCHAR, VARCHAR), bad BOOLEAN, {extracted})")
     if plan.tags_key and plan.tags_entries:
         entries = plan.tags_entries
+        values = ", ".join(f"t[{lit(key)}]" for key in TAG_KEYS.values())
         con.execute(
-            f"INSERT INTO tag_dict SELECT k, CASE WHEN e IS NULL THEN NULL ELSE {normalise_tags_sql('e', entries=True)}"
-            f" END, e IS NULL FROM (SELECT k, ({entries}) AS e FROM (SELECT DISTINCT __tags_key AS k FROM {keys_from} "
-            f"WHERE __tags_key IS NOT NULL))"
+            f"INSERT INTO tag_dict SELECT k, t, bad, {values} FROM (SELECT k, CASE WHEN e IS NULL THEN NULL ELSE "
+            f"{normalise_tags_sql('e', entries=True)} END AS t, e IS NULL AS bad FROM (SELECT k, ({entries}) AS e "
+            f"FROM (SELECT DISTINCT __tags_key AS k FROM {keys_from} WHERE __tags_key IS NOT NULL)))"
         )
         con.execute(
             f"UPDATE {STAGED} SET __column = {lit(plan.tags_column)}, "

@@ -381,3 +381,22 @@ def test_the_month_rule_on_crafted_series(con: duckdb.DuckDBPyConnection) -> Non
     assert scan_months(con, DORA, "2026-01", "2026-05").is_empty()      # scoped like the daily scan
     with pytest.raises(InputError, match="YYYY-MM"):
         scan_months(con, FIONA, "2026-1", "2026-05")
+
+
+@pytest.mark.parametrize(("months", "enough"), [
+    ([], False),
+    (["2026-07", "2026-08", "2026-09"], False),                  # three months: the bounds settle it
+    (["2026-06", "2026-07", "2026-08", "2026-09"], True),
+    (["2025-12", "2026-01", "2026-02", "2026-03"], True),         # across a year end
+    (["2026-01", "2026-05", "2026-09"], False),                  # a wide span with gaps: counted, three
+    (["2026-01", "2026-05", "2026-09", "2026-12"], False),       # the later month does not count for 2026-09
+    (["2025", "2026-07", "2026-08", "2026-09"], True),           # an unreadable month: counted
+])
+def test_history_for_the_month_over_month_rule(con: duckdb.DuckDBPyConnection, months: list[str],
+                                               enough: bool) -> None:
+    for m in months:
+        con.execute("INSERT INTO cost_line (billing_period, provider, billed_cost, effective_cost, billing_currency, "
+                    "batch_id) VALUES (?, 'AWS', 1, 1, 'USD', 'b')", [m])
+    assert jobs._enough_history(con, "2026-09") is enough
+    exact = con.sql("SELECT count(DISTINCT billing_period) FROM cost_line WHERE billing_period <= '2026-09'").fetchall()
+    assert enough is (exact[0][0] > 3)

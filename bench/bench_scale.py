@@ -10,9 +10,10 @@ the baseline through the same DuckDB option. Peak memory is each process's own m
   DuckDB's `CREATE TABLE AS SELECT * FROM read_parquet(…)`. Parquet only: the CSV of 100M lines would be ~63 GB.
 - close: bench_allocation's store of n lines (3-step cascade, 300 cost centres) — `run_allocation` against the
   hand-written allocation query; what-if: prepare once, median of 41 evaluations.
-- overview: the figures the executive overview computes (ui/cache.overview_figures without Streamlit: KPIs, spend by
-  month, two top-mover lists, untagged share) against one hand-written query computing the month's spend per
-  business unit, service and tagging state with the same attribution joins.
+- overview: what the executive overview asks the engine for (pages/overview.py: the periods and their health, then
+  ui/cache.overview_figures without Streamlit — KPIs, spend by month, two top-mover lists, untagged share)
+  against one hand-written query computing the month's spend per business unit, service and tagging state with the
+  same attribution joins.
 
 Not collected by pytest; `python -m bench.bench_scale [--sizes 1000000 10000000 100000000]`. Needs ../shared (the
 FOCUS sample) for the ingest part; skips it with a line when the sample is absent.
@@ -92,21 +93,18 @@ def _overview_one(kind: str, db: Path) -> dict[str, object]:
     from engine import store  # noqa: PLC0415
     from engine.access.users import User  # noqa: PLC0415
     from engine.insights import overview  # noqa: PLC0415
+    from engine.insights.overview_figures import figures  # noqa: PLC0415
 
     con = store.connect(db, read_only=True)
     t0 = time.perf_counter()
     if kind == "baseline":
         rows = len(con.sql(_OVERVIEW_BASELINE).fetchall())
     else:
+        # what the overview page asks the engine for (pages/overview.py, ui/cache.overview_figures)
         user = User("bench", "Bench", "finops", None)
         period = overview.periods(con)[-1]
         overview.period_health(con)
-        k = overview.kpis(con, user, period)
-        overview.spend_by_month(con, user, "business_unit")
-        overview.top_movers(con, user, period, "business_unit")
-        overview.top_movers(con, user, period, "service_name")
-        overview.untagged_share_by_month(con, user)
-        rows = int(k.total > 0)
+        rows = int(figures(con, user, period).kpis.total > 0)
     seconds = time.perf_counter() - t0
     con.close()
     return {"seconds": seconds, "rows": rows, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}

@@ -41,19 +41,18 @@ def overview_figures(db_path: str, data_version: str, username: str, period: str
     """Every figure the overview shows, computed once per data version, user and period."""
     from engine.access import users
     from engine.insights import comparison, overview
+    from engine.insights.overview_figures import figures
 
     con = db()
     user = users.get_user(con, username)
     if user is None:
         raise PermissionError("unknown user")
     presets = comparison.available(con)
+    f = figures(con, user, period)   # one pass over the lines for all of them
     return {
-        "kpis": overview.kpis(con, user, period),
+        "kpis": f.kpis,
         "recovery": overview.recovery(con, period, presets[scenario_name]) if scenario_name in presets else None,
-        "spend": overview.spend_by_month(con, user, "business_unit"),
-        "movers_bu": overview.top_movers(con, user, period, "business_unit"),
-        "movers_service": overview.top_movers(con, user, period, "service_name"),
-        "untagged": overview.untagged_share_by_month(con, user),
+        "spend": f.spend, "movers_bu": f.movers_bu, "movers_service": f.movers_service, "untagged": f.untagged,
     }
 
 

@@ -136,20 +136,28 @@ def kpis(con: duckdb.DuckDBPyConnection, user: User, period: str) -> Kpis:
         """,
         [*params, period, prev_p, prev2_p],
     ).fetchall()
-    by = {r[0]: r for r in rows}
-    stray = set(stray_periods(con))
+    return kpis_from({r[0]: r[1:] for r in rows}, set(stray_periods(con)), period)
+
+
+def kpis_from(by: dict[str, tuple[Decimal | None, ...]], stray: set[str], period: str) -> Kpis:
+    """The KPIs from each period's (total, untagged, mistagged, unattributed) sums — None for an empty sum — and
+    the stray periods. Shared by `kpis` and the overview's one-pass figures (overview_figures)."""
+    prev_p = previous_period(period)
+    prev2_p = previous_period(prev_p)
     zero = Decimal(0)
     state = "stray" if prev_p in stray else "data" if prev_p in by else "no data"
     cur = by.get(period)
     if cur is None:
         return Kpis(period, zero, None, zero, zero, zero, None, prev_p, state)
-    prev = by[prev_p][1] if state == "data" else None
+    total = cur[0] or zero
+    prev = by[prev_p][0] if state == "data" else None
     forecast = None
     two_back = by.get(prev2_p)
     if state == "data" and two_back is not None and prev2_p not in stray:
-        growth = (Decimal(cur[1]) / Decimal(two_back[1])) ** Decimal("0.5") if two_back[1] else Decimal(1)
-        forecast = (Decimal(cur[1]) * growth).quantize(Decimal("0.01"))
-    return Kpis(period, cur[1] or zero, prev, cur[2] or zero, cur[3] or zero, cur[4] or zero, forecast, prev_p, state)
+        before = two_back[0] or zero
+        growth = (Decimal(total) / Decimal(before)) ** Decimal("0.5") if before else Decimal(1)
+        forecast = (Decimal(total) * growth).quantize(Decimal("0.01"))
+    return Kpis(period, total, prev, cur[1] or zero, cur[2] or zero, cur[3] or zero, forecast, prev_p, state)
 
 
 def spend_by_month(con: duckdb.DuckDBPyConnection, user: User, by: str = "business_unit",

@@ -9,7 +9,7 @@ import streamlit as st
 
 from engine.access import users
 from engine.errors import ApportionError
-from engine.insights import comparison, overview
+from engine.insights import comparison
 from engine.insights.anomalies import workflow
 from engine.insights.anomalies.workflow import KIND_TITLES, RULE_TITLES, span_text
 from engine.insights.forecast import budget as forecast_budget
@@ -24,13 +24,14 @@ from ui.navigation import roles_for
 user = require_role(*roles_for("overview"))
 
 con = db()
-periods = overview.periods(con)
+version = data_version()
+health = cache.period_health(cache.db_path(), version)   # the periods in order, each with its health
+periods = list(health)
 st.title("Executive overview")
 if not periods:
     empty_state()
     st.stop()
 
-health = overview.period_health(con)
 stray = [p for p in periods if health[p].stray]
 regular = [p for p in reversed(periods) if p not in stray]
 choices = regular + [p for p in reversed(periods) if p in stray]   # stray months last, flagged
@@ -46,7 +47,7 @@ if period in stray:
     st.warning(plain(f"{period} holds only stray rows ({health[period].reason}): a handful of late or misdated "
                      "lines, not a month of spend. It is left out of the trend charts and never used as a "
                      "comparison month."))
-f = cache.overview_figures(cache.db_path(), data_version(), user.username, period, rec_scenario)
+f = cache.overview_figures(cache.db_path(), version, user.username, period, rec_scenario)
 k, rec = f["kpis"], f["recovery"]
 
 prior = {"no data": f"no data for {k.previous_period}",
@@ -155,12 +156,12 @@ FORECAST_COLUMNS = {
 
 st.subheader("Budget, forecast and actual")
 month_first, month_last = forecast_series.month_bounds(period)
-latest = forecast_series.last_day_with_data(con, user, period) or month_first
+latest = cache.last_day_with_data(cache.db_path(), version, user.username, period) or month_first
 as_of = st.date_input("Forecast as of", value=min(max(latest, month_first), month_last), min_value=month_first,
                       max_value=month_last, key=f"overview_as_of_{period}",
                       help="The forecast reads only what the store held on this day.")
 try:
-    bv = budget_view(cache.db_path(), data_version(), user.username, period, as_of)
+    bv = budget_view(cache.db_path(), version, user.username, period, as_of)
 except ApportionError as exc:
     st.info(plain(str(exc)))
 else:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import polars as pl
 import streamlit as st
 
 from engine.allocation import whatif
 from engine.ingest.file_head import FileHead, head_of_upload
 from engine.insights import workshop
+from engine.insights.overview import PeriodHealth
 from engine.settings import get_settings
 from ui.db import db
 
@@ -36,6 +39,15 @@ def db_path() -> str:
     return str(get_settings().db_path)
 
 
+@st.cache_data(show_spinner=False, max_entries=16, ttl=600)
+def period_health(db_path: str, data_version: str) -> dict[str, PeriodHealth]:
+    """Every billing period with its lines, cost and stray flag (overview.period_health), once per data version:
+    the overview asked for it twice per rerun, each a scan of every line."""
+    from engine.insights import overview
+
+    return overview.period_health(db())
+
+
 @st.cache_data(show_spinner=False, max_entries=64, ttl=3600)
 def overview_figures(db_path: str, data_version: str, username: str, period: str, scenario_name: str) -> dict:
     """Every figure the overview shows, computed once per data version, user and period."""
@@ -48,12 +60,23 @@ def overview_figures(db_path: str, data_version: str, username: str, period: str
     if user is None:
         raise PermissionError("unknown user")
     presets = comparison.available(con)
-    f = figures(con, user, period)   # one pass over the lines for all of them
+    stray = {p for p, h in period_health(db_path, data_version).items() if h.stray}
+    f = figures(con, user, period, stray=stray)   # one pass over the lines for all of them
     return {
         "kpis": f.kpis,
         "recovery": overview.recovery(con, period, presets[scenario_name]) if scenario_name in presets else None,
         "spend": f.spend, "movers_bu": f.movers_bu, "movers_service": f.movers_service, "untagged": f.untagged,
     }
+
+
+@st.cache_data(show_spinner=False, max_entries=64, ttl=600)
+def last_day_with_data(db_path: str, data_version: str, username: str, period: str) -> date | None:
+    """The overview's default forecast day (forecast.series.last_day_with_data): an attributed scan of the month's
+    lines, once per data version, user and period instead of on every rerun."""
+    from engine.access import users
+    from engine.insights.forecast import series
+
+    return series.last_day_with_data(db(), users.get_user(db(), username), period)
 
 
 @st.cache_data(show_spinner=False, max_entries=64, ttl=600)

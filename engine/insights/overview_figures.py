@@ -47,9 +47,11 @@ class Figures:
     untagged: pl.DataFrame         # = overview.untagged_share_by_month(con, user)
 
 
-def figures(con: duckdb.DuckDBPyConnection, user: User, period: str, limit: int = 5) -> Figures:
+def figures(con: duckdb.DuckDBPyConnection, user: User, period: str, limit: int = 5,
+            stray: set[str] | None = None) -> Figures:
     """The overview's KPIs, spend by month and business unit, top movers by business unit and by service, and the
-    untagged share by month for `period`, scoped to what `user` may see."""
+    untagged share by month for `period`, scoped to what `user` may see. `stray`: the stray periods when the caller
+    has them already (overview.period_health), else they are read."""
     base, params = attributed_cte(user)
     rows = con.execute(base + _SETS, params).fetchall()
     months = [r for r in rows if r[0] == 1 and r[1] == 1]
@@ -58,7 +60,8 @@ def figures(con: duckdb.DuckDBPyConnection, user: User, period: str, limit: int 
     sums: dict[str, tuple[Decimal | None, ...]] = {r[2]: (r[5], r[6], r[7], r[8]) for r in months}
     spend = pl.DataFrame(by_bu, schema=_SPEND, orient="row").sort(["period", "grp", "cost"], nulls_last=True)
     untagged = pl.DataFrame([(r[2], r[10], r[11]) for r in months], schema=_UNTAGGED, orient="row").sort("period")
-    return Figures(kpis_from(sums, set(stray_periods(con)), period), spend, _movers(by_bu, period, limit),
+    stray = set(stray_periods(con)) if stray is None else stray
+    return Figures(kpis_from(sums, stray, period), spend, _movers(by_bu, period, limit),
                    _movers(by_service, period, limit), untagged)
 
 

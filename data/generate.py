@@ -24,6 +24,7 @@ from data import demo_discovery as discovery
 from data import demo_inventory as inventory
 from data import demo_org as org
 from engine import store
+from engine.store import rollup
 
 DEMO_LOGINS: dict[str, tuple[str, str]] = {u: (pw, role) for u, pw, role, _ in org.DEMO_USERS}
 MIN_LINES = 5_000
@@ -150,6 +151,8 @@ def generate(con: duckdb.DuckDBPyConnection, *, seed: int = 42, lines: int = 200
                 SELECT batch_id, provider, billing_account_id, billing_period, count(*) AS rows_loaded,
                     sum(billed_cost) AS billed_cost, sum(effective_cost) AS effective_cost
                 FROM cost_line GROUP BY ALL""")
+        if "lines" in _columns(con, "line_rollup"):   # stores built before migration 0029 have none
+            rollup.rebuild(con)
         con.execute("DROP TABLE IF EXISTS _demo_res")
         con.execute("DROP TABLE IF EXISTS _demo_inv")
     # discovery (SCCM, Jamf, AWS Config) as export files through the real ingest pipeline: real batches

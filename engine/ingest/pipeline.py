@@ -47,7 +47,7 @@ from engine.ingest.staging import (
 )
 from engine.ingest.workdirs import make_workdir, sweep
 from engine.insights.anomalies.jobs import detect_after_ingest
-from engine.store import audit
+from engine.store import audit, rollup
 from engine.store.sql import frame
 
 Progress = Callable[[float, str], None]
@@ -464,7 +464,8 @@ def _write(con: duckdb.DuckDBPyConnection, staged_path: Path, meta: StageMeta, n
                 if inserted != meta.rows_read:
                     raise _NotEveryRowPassed(f"{inserted} of {meta.rows_read} rows passed")
                 load.check(name, inserted)
-                meta.scope = _scope_of_batch(con, batch_id)
+                rollup.refresh(con, [batch_id])
+                meta.scope = _scope_of_batch(con, batch_id)   # from the new rollup rows: no second pass
             pending = (billing(con, meta.scope, exclude_batch=batch_id) if table == "cost_line"
                        else keyed(con, table, f"SELECT * FROM {alias}.{ACCEPTED}"))
             if table == "cost_line" and pending and not replace:
@@ -483,6 +484,8 @@ def _write(con: duckdb.DuckDBPyConnection, staged_path: Path, meta: StageMeta, n
                     load.check(name, inserted)
             if table == "cost_line":
                 _verify_required(con, batch_id, name)
+                # the dashboards' sums: the new batch's (the fast path has them already), what the superseded kept
+                rollup.refresh(con, [*([] if fast else [batch_id]), *replaced])
             con.execute(f"INSERT INTO quarantine_row (batch_id, row_number, column_name, reason, raw) "
                         f"SELECT ?, __row, __column, __reason, __raw FROM {alias}.{STAGED} "
                         f"WHERE __reason IS NOT NULL", [batch_id])
@@ -530,13 +533,14 @@ def _verify_required(con: duckdb.DuckDBPyConnection, batch_id: str, name: str) -
 
 def _scope_of_batch(con: duckdb.DuckDBPyConnection, batch_id: str) -> list[dict[str, Any]]:
     """What a fast-path load wrote, per provider, billing account and period (as the child's verdict pass would
-    have reported it): counts and exact sums from the rows themselves, inside the load's transaction."""
+    have reported it): counts and exact sums of the rows, inside the load's transaction — read from the batch's
+    rollup rows (engine/store/rollup.py), which are those sums one grouping finer."""
     return [
         {"provider": p, "billing_account_id": a, "billing_period": bp, "rows": int(n),
          "billed_cost": str(b), "effective_cost": str(e)}
         for p, a, bp, n, b, e in con.sql(
-            "SELECT provider, coalesce(billing_account_id, ''), billing_period, count(*), sum(billed_cost), "
-            "sum(effective_cost) FROM cost_line WHERE batch_id = ? GROUP BY ALL ORDER BY ALL",
+            "SELECT provider, coalesce(billing_account_id, ''), billing_period, sum(lines), sum(billed_cost), "
+            "sum(effective_cost) FROM line_rollup WHERE batch_id = ? GROUP BY ALL ORDER BY ALL",
             params=[batch_id]).fetchall()
     ]
 
@@ -630,6 +634,7 @@ def rollback_batch(con: duckdb.DuckDBPyConnection, batch_id: str, user: str, rea
             # its own rows that a later batch superseded are gone with it; what it superseded comes back
             con.execute("DELETE FROM cost_line_superseded WHERE batch_id = ?", [batch_id])
             restored = _restore_superseded(con, batch_id)
+            rollup.refresh(con, [batch_id, *restored])
         audit.record(con, user, "ingest_rollback", "ingest_batch", batch_id,
                      {"table": table, "rows_deleted": int(n), "reason": reason, "restored": restored})
     msg = f"batch {batch_id}: {n} rows removed from {table}; status rolled_back"

@@ -38,7 +38,7 @@ attributed AS (
            (l.tag_cost_center IS NULL) AS untagged,
            (l.tag_cost_center IS NOT NULL AND tcc.unit_id IS NULL) AS mistagged,
            {owner}
-    FROM cost_line l
+    FROM {lines} l
     {owner_joins}
 ),
 scoped AS (
@@ -51,8 +51,9 @@ scoped AS (
 """
 
 
-def attributed_cte(user: User | None) -> tuple[str, list[object]]:
-    """A WITH clause ending in the CTE `scoped`, and its parameters; append a SELECT over `scoped`."""
+def attributed_cte(user: User | None, lines: str = "cost_line") -> tuple[str, list[object]]:
+    """A WITH clause ending in the CTE `scoped`, and its parameters; append a SELECT over `scoped`. `lines`: what
+    is attributed — cost_line, or the rollup in its shape (engine/store/rollup.py AS_LINES: sums, not lines)."""
     pred, params = cost_center_filter(user, "a.cost_center_id")
-    return _ATTRIBUTED.format(scope=pred, unattributed=UNATTRIBUTED, owner=LINE_OWNER,
+    return _ATTRIBUTED.format(scope=pred, unattributed=UNATTRIBUTED, owner=LINE_OWNER, lines=lines,
                               owner_joins=LINE_OWNER_JOINS), params

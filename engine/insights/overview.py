@@ -24,6 +24,7 @@ from engine.errors import ApportionError, InputError
 from engine.insights.attribution import attributed_cte
 from engine.rules import versions
 from engine.rules.model import UNALLOCATED
+from engine.store import rollup
 from engine.store.sql import frame
 
 
@@ -65,8 +66,10 @@ def period_health(con: duckdb.DuckDBPyConnection) -> dict[str, PeriodHealth]:
     or its absolute cost below 1 % of the median month's absolute cost (a handful of late lines for a month outside
     the loaded range). Stray periods stay in the store and in the pickers, flagged; the overview keeps them out of
     its trend charts and never uses one as the neighbour a month is compared with."""
-    rows = con.execute("SELECT billing_period, count(*), coalesce(sum(effective_cost), 0) FROM cost_line"
-                       " GROUP BY 1 ORDER BY 1").fetchall()
+    source = ("SELECT billing_period, sum(lines), coalesce(sum(effective_cost), 0) FROM line_rollup"
+              if rollup.current(con) else
+              "SELECT billing_period, count(*), coalesce(sum(effective_cost), 0) FROM cost_line")
+    rows = con.execute(source + " GROUP BY 1 ORDER BY 1").fetchall()
     if not rows:
         return {}
     med_lines = Decimal(median([int(r[1]) for r in rows]))

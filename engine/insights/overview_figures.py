@@ -3,7 +3,8 @@
 `overview.kpis`, `spend_by_month`, `top_movers` and `untagged_share_by_month` each attribute every line again (the
 four joins of engine.insights.attribution): the overview page used to pay for five such scans plus two of the
 period health. Here one GROUPING SETS query sums the scoped lines per period, per period × business unit and per
-period × service; the figures are shaped from those few hundred rows. The results equal the per-figure functions
+period × service; the figures are shaped from those few hundred rows. It reads the store's rollup of the lines
+(engine/store/rollup.py) while that is current, the lines otherwise. The results equal the per-figure functions
 exactly (tests/unit/insights/test_overview_figures.py): the same sums, the same DOUBLE casts, the same ordering.
 """
 
@@ -18,6 +19,7 @@ import polars as pl
 from engine.access.users import User
 from engine.insights.attribution import attributed_cte
 from engine.insights.overview import Kpis, kpis_from, previous_period, stray_periods
+from engine.store import rollup
 
 _SETS = """
 SELECT grouping(business_unit) AS g_bu, grouping(service_name) AS g_svc, period, business_unit, service_name,
@@ -52,7 +54,7 @@ def figures(con: duckdb.DuckDBPyConnection, user: User, period: str, limit: int 
     """The overview's KPIs, spend by month and business unit, top movers by business unit and by service, and the
     untagged share by month for `period`, scoped to what `user` may see. `stray`: the stray periods when the caller
     has them already (overview.period_health), else they are read."""
-    base, params = attributed_cte(user)
+    base, params = attributed_cte(user, rollup.lines_source(con))   # the rollup's sums while it is current
     rows = con.execute(base + _SETS, params).fetchall()
     months = [r for r in rows if r[0] == 1 and r[1] == 1]
     by_bu = [(r[2], r[3], r[9]) for r in rows if r[0] == 0]

@@ -74,6 +74,7 @@ def generate(n: int, db: Path) -> float:
     """Set-based synthetic month: 300 cost centres in 10 BUs, 40 accounts, 10 % network, 15 % platform lines,
     5 % invalid tags and 5 % untagged (account owner fallback, then UNALLOCATED)."""
     from engine import store
+    from engine.store import rollup
 
     if db.exists():
         con = store.connect(db)
@@ -115,6 +116,7 @@ def generate(n: int, db: Path) -> float:
                'bench-' || (i % 2)::VARCHAR
         FROM range({n}) t(i)
     """)
+    rollup.rebuild(con)   # what an ingest keeps for the dashboards (engine/store/rollup.py)
     con.execute("CHECKPOINT")
     con.close()
     return time.perf_counter() - t0

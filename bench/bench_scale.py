@@ -102,9 +102,9 @@ def _overview_one(kind: str, db: Path) -> dict[str, object]:
     else:
         # what the overview page asks the engine for (pages/overview.py, ui/cache.overview_figures)
         user = User("bench", "Bench", "finops", None)
-        period = overview.periods(con)[-1]
-        overview.period_health(con)
-        rows = int(figures(con, user, period).kpis.total > 0)
+        health = overview.period_health(con)
+        period = list(health)[-1]
+        rows = int(figures(con, user, period, stray={p for p, h in health.items() if h.stray}).kpis.total > 0)
     seconds = time.perf_counter() - t0
     con.close()
     return {"seconds": seconds, "rows": rows, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
@@ -231,18 +231,18 @@ def report(results: list[dict[str, object]], rounds: str, limit_mb: int) -> str:
 
 def run(sizes: tuple[int, ...] = SIZES, rounds: int = 3, limit_mb: int = LIMIT_MB,
         parts: tuple[str, ...] = ("ingest", "close", "whatif", "overview"), keep: bool = False,
-        big_rounds: int = 1) -> str:
+        big_rounds: int = 1, out: str = "scale") -> str:
     """`rounds` alternating rounds per size below 100M lines, `big_rounds` from 100M up (one 100M ingest round
     takes several minutes)."""
     results = []
     for n in sizes:
         results.append(measure(n, rounds if n < 100_000_000 else big_rounds, limit_mb, set(parts)))
-        (RESULTS / "scale.json").write_text(json.dumps(results, indent=2, default=str))
+        (RESULTS / f"{out}.json").write_text(json.dumps(results, indent=2, default=str))
         if not keep and n >= 100_000_000:
             shutil.rmtree(WORK, ignore_errors=True)   # the 100M files and stores take ~15 GB
     text = report(results, f"{rounds} (below 100M lines; {big_rounds} from 100M)", limit_mb)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "scale.md").write_text(text)
+    (RESULTS / f"{out}.md").write_text(text)
     return text
 
 
@@ -254,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit-mb", type=int, default=LIMIT_MB)
     p.add_argument("--parts", nargs="+", default=["ingest", "close", "whatif", "overview"],
                    choices=["ingest", "close", "whatif", "overview"])
+    p.add_argument("--out", default="scale", help="results file stem under bench/results (default scale)")
     p.add_argument("--keep", action="store_true", help="keep the 100M files and stores under data/bench/scale")
     p.add_argument("--generate-focus", type=int, help=argparse.SUPPRESS)
     p.add_argument("--generate-alloc", nargs=2, metavar=("ROWS", "DB"), help=argparse.SUPPRESS)
@@ -270,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.overview_one:
         print(json.dumps(_overview_one(args.overview_one[0], Path(args.overview_one[1]))))
     else:
-        print(run(tuple(args.sizes), args.rounds, args.limit_mb, tuple(args.parts), args.keep, args.big_rounds))
+        print(run(tuple(args.sizes), args.rounds, args.limit_mb, tuple(args.parts), args.keep, args.big_rounds,
+                  args.out))
     return 0
 
 

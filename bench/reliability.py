@@ -363,8 +363,11 @@ def _q(values: list[float], p: float) -> float:
 
 def room_lines(rm: RoomReport) -> list[str]:
     cpu, wall = rm.cpu, rm.cpu.get("wall", 0.0)
+    wire = rm.sessions - rm.browsers
+    kinds = f"{rm.browsers} in chromium (Playwright contexts, {PER_BROWSER} per chromium)" + (
+        f" and {wire} speaking Streamlit's websocket protocol (bench/wire.py)" if wire else "")
     lines = ["### Concurrency", "",
-             f"{rm.sessions} browser sessions (Playwright contexts, {PER_BROWSER} per chromium) on localhost, arriving "
+             f"{rm.sessions} sessions on localhost — {kinds} — arriving "
              f"{ARRIVE_S:.0f} s apart, each logging in as a demo user and then working through its sidebar until "
              f"{rm.seconds:.0f} s after the last arrival (bench/room.py: pages in turn, {THINK_S[0]:.0f}–"
              f"{THINK_S[1]:.0f} s reading each, a slider move on the workshop, the statement CSV, a reload every "
@@ -375,6 +378,13 @@ def room_lines(rm: RoomReport) -> list[str]:
              f"| {rm.sessions} | {len(rm.logins)} | {_q(rm.logins, 50):.1f} | {len(rm.loads)} | "
              f"{_q(rm.loads, 50):.2f} | {_q(rm.loads, 95):.2f} | {len(rm.moves)} | {_q(rm.moves, 50):.2f} | "
              f"{rm.downloads} | {rm.reloads} | {len(rm.errors)} | {rm.lost} |", ""]
+    if len(rm.by_kind) > 1:
+        lines += ["| kind | logins | login median s | page loads | load median s | load p95 s |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {kind} | {len(f['logins'])} | {_q(f['logins'], 50):.1f} | {len(f['loads'])} | "
+                  f"{_q(f['loads'], 50):.2f} | {_q(f['loads'], 95):.2f} |"
+                  for kind, f in sorted(rm.by_kind.items())]
+        lines.append("")
     if wall:
         lines += [f"CPU seconds over the {wall:.0f} s the browser ran ({os.cpu_count()} cores: "
                   f"{wall * (os.cpu_count() or 1):.0f} available): server {cpu.get('server', 0):.0f} (its job runner "
@@ -437,6 +447,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lines", type=int, default=20_000, help="lines per bill in the ingest trials")
     ap.add_argument("--sessions", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=180.0)
+    ap.add_argument("--browsers", type=int, default=None,
+                    help="sessions in chromium (default: all); the rest speak the websocket (bench/wire.py)")
     ap.add_argument("--skip", nargs="*", default=[], choices=["kills", "corpus", "room"])
     ap.add_argument("--room-db", type=Path, default=None, help="copy this demo store for the concurrency run")
     ap.add_argument("--no-jobs", action="store_true", help="no CLI ingest and month close during the room")
@@ -452,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
         kills = None if "kills" in args.skip else kill_trials(args.kills, work, args.lines)
         corpus = None if "corpus" in args.skip else hostile_corpus(work)
         rm = None if "room" in args.skip else room(args.sessions, args.seconds, work, args.room_db,
-                                                   jobs=not args.no_jobs)
+                                                   jobs=not args.no_jobs, browsers=args.browsers)
         if args.json:
             args.json.write_text(json.dumps({
                 "kills": None if kills is None else {k: kills.count(k) for k in
@@ -464,7 +476,12 @@ def main(argv: list[str] | None = None) -> int:
                                                  "loads": len(rm.loads), "errors": rm.errors, "lost": rm.lost,
                                                  "median": _q(rm.loads, 50), "p95": _q(rm.loads, 95),
                                                  "moves": len(rm.moves), "downloads": rm.downloads,
-                                                 "reloads": rm.reloads, "cpu": rm.cpu}}))
+                                                 "reloads": rm.reloads, "cpu": rm.cpu,
+                                                 "browsers": rm.browsers,
+                                                 "by_kind": {k: {"logins": len(f["logins"]), "loads": len(f["loads"]),
+                                                                 "median": _q(f["loads"], 50),
+                                                                 "p95": _q(f["loads"], 95)}
+                                                             for k, f in rm.by_kind.items()}}}))
         note = args.note or f"{os.cpu_count()} cores; load average at the end {os.getloadavg()[0]:.1f}."
         text = write_doc(kills, corpus, rm, note, write=not args.no_doc)
         print(text.split("<!-- figures")[-1])

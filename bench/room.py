@@ -81,6 +81,13 @@ class RoomReport:
     downloads: int = 0
     reloads: int = 0
     cpu: dict[str, float] = field(default_factory=dict)   # CPU seconds per side over the run (CpuMeter)
+    browsers: int = 0                                      # sessions in chromium; the rest speak the wire
+    by_kind: dict[str, dict[str, list[float]]] = field(default_factory=dict)   # "browser"/"wire" → logins, loads
+
+    def add(self, kind: str, what: str, seconds: float) -> None:
+        """One login or page load of a `kind` session: in the totals and in its kind's own figures."""
+        (self.logins if what == "logins" else self.loads).append(seconds)
+        self.by_kind.setdefault(kind, {"logins": [], "loads": []})[what].append(seconds)
 
 
 class CpuMeter(threading.Thread):
@@ -237,7 +244,7 @@ async def _session(browser: Any, url: str, user: str, password: str, until: floa
     try:
         t = time.perf_counter()
         await _login(page, url, user, password)
-        rep.logins.append(time.perf_counter() - t)
+        rep.add("browser", "logins", time.perf_counter() - t)
         await page.wait_for_timeout(1000)   # the session cookie is written by the component after the rerun
         links = await _links(page)
         step = USERS.index(user)
@@ -258,7 +265,7 @@ async def _session(browser: Any, url: str, user: str, password: str, until: floa
                     rep.lost += 1
                     break
             await expect(page.get_by_role("heading", name=title).first).to_be_visible(timeout=WAIT_MS)
-            rep.loads.append(time.perf_counter() - t)
+            rep.add("browser", "loads", time.perf_counter() - t)
             if await page.locator('[data-testid="stException"]').count():
                 rep.errors.append(f"{user} /{key}: an exception is shown")
             await _work_on(page, key, rep)
@@ -269,10 +276,66 @@ async def _session(browser: Any, url: str, user: str, password: str, until: floa
         await ctx.close()
 
 
+async def _wire_work(w: Any, key: str, shown: Any, rep: RoomReport) -> None:
+    """`_work_on` over the wire: one step right on the workshop's first slider, the statement CSV fetched."""
+    from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: PLC0415
+
+    if key == "workshop" and shown.of("slider"):
+        slider = shown.of("slider")[0]
+        now = (list(slider.value) or list(slider.default))[0]
+        moved = WidgetState(id=slider.id)
+        moved.double_array_value.data.append(min(now + slider.step, slider.max))
+        rep.moves.append((await w.run(key, [moved])).seconds)
+    elif key == "statements":
+        csv = [b for b in shown.of("download_button") if b.label.endswith("CSV")]
+        if csv and len(await w.download(csv[0])) > 0:
+            rep.downloads += 1
+
+
+async def _wire_session(url: str, user: str, password: str, until: float, rep: RoomReport, k: int) -> None:
+    """`_session` without a browser (bench/wire.py): the same arrival, login, pages in turn, slider, CSV, reload
+    every RELOAD_EVERY-th step (a new connection carrying the cookie), thinking time and checks."""
+    from bench.wire import WireSession  # noqa: PLC0415
+
+    think = random.Random(k)
+    await asyncio.sleep(k * ARRIVE_S)
+    w = WireSession(url, timeout_s=WAIT_MS / 1000)
+    try:
+        await w.connect()
+        t = time.perf_counter()
+        await w.login(user, password)
+        rep.add("wire", "logins", time.perf_counter() - t)
+        titles = {title for _, title in w.pages.values()}
+        links = [(key, title) for key, title in NAV if title in titles]
+        step = USERS.index(user)
+        while time.monotonic() < until and links:
+            key, title = links[step % len(links)]
+            step += 1
+            t = time.perf_counter()
+            if step % RELOAD_EVERY == 0:
+                await w.reconnect()
+                rep.reloads += 1
+            shown = await w.run(key)
+            if not shown.signed_in() and shown.login_form():
+                rep.lost += 1
+                break
+            if not shown.heading(title):
+                rep.errors.append(f"{user} (wire) /{key}: no heading {title!r} after the run")
+            rep.add("wire", "loads", time.perf_counter() - t)
+            rep.errors += [f"{user} (wire) /{key}: {e}" for e in shown.exceptions()]
+            await _wire_work(w, key, shown, rep)
+            await asyncio.sleep(think.uniform(*THINK_S))
+    except Exception as exc:  # noqa: BLE001 - every failure of a session is a finding, counted
+        rep.errors.append(f"{user} (wire): {type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}")
+    finally:
+        await w.close()
+
+
 def room(sessions: int, seconds: float, work: Path, source_db: Path | None = None, *,
-         jobs: bool = False) -> RoomReport:
+         jobs: bool = False, browsers: int | None = None) -> RoomReport:
     """`source_db`: a demo store to copy (the e2e slice passes the suite's); otherwise one is generated. `jobs`: an
-    ingest and a month close run through the CLI while the sessions do (`cli_jobs`)."""
+    ingest and a month close run through the CLI while the sessions do (`cli_jobs`). `browsers`: how many of the
+    sessions run in chromium (all of them when None); the others are wire sessions (bench/wire.py)."""
     import secrets  # noqa: PLC0415
 
     from playwright.async_api import async_playwright  # noqa: PLC0415
@@ -292,7 +355,8 @@ def room(sessions: int, seconds: float, work: Path, source_db: Path | None = Non
         generate(con, lines=40_000)
         close_months(con, 2)
         con.close()
-    rep = RoomReport(sessions, seconds, [], [], [], 0)
+    in_browser = sessions if browsers is None else max(0, min(browsers, sessions))
+    rep = RoomReport(sessions, seconds, [], [], [], 0, browsers=in_browser)
     runner: threading.Thread | None = None
     if jobs:
         from data.demo_close import ensure_rule_set  # noqa: PLC0415
@@ -317,14 +381,19 @@ def room(sessions: int, seconds: float, work: Path, source_db: Path | None = Non
 
         async def main() -> None:
             async with async_playwright() as p:
-                browsers = [await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                            for _ in range(-(-sessions // PER_BROWSER))]
+                chromiums = [await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                             for _ in range(-(-in_browser // PER_BROWSER))]
                 until = time.monotonic() + sessions * ARRIVE_S + seconds   # everyone works `seconds` at once
                 users = [USERS[k % len(USERS)] for k in range(sessions)]
-                await asyncio.gather(*(_session(browsers[k % len(browsers)], server.url, u, DEMO_LOGINS[u][0],
-                                                until, rep, k) for k, u in enumerate(users)))
+                # browser and wire sessions interleave, so both kinds arrive early and late
+                in_chromium = sorted({round(i * sessions / in_browser) for i in range(in_browser)})
+                await asyncio.gather(*(
+                    _session(chromiums[in_chromium.index(k) // PER_BROWSER], server.url, u, DEMO_LOGINS[u][0],
+                             until, rep, k)
+                    if k in in_chromium else _wire_session(server.url, u, DEMO_LOGINS[u][0], until, rep, k)
+                    for k, u in enumerate(users)))
                 rep.cpu = meter.totals()   # before the browsers close: their renderers' last samples count
-                for browser in browsers:
+                for browser in chromiums:
                     await browser.close()
 
         t0 = time.perf_counter()

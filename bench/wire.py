@@ -7,7 +7,9 @@ widget states, the fragment's auto-reruns, `backend_operation_request` for a dow
 ForwardMsgs (deltas, navigation, script_finished). The server cannot tell it from a browser: it is a Streamlit
 session, with the app's own login form, its cookie (taken from the cookie component's arguments and sent back on
 the next connection, as the browser stores it) and its page guards. What it leaves out is the browser's own work:
-drawing, and the dataframe chunks a grid fetches as it scrolls.
+drawing (layout, the data grids' canvas, Vega charts) and the static assets a first load fetches. It reports no
+cached messages with its reruns, so the server sends every element in full, as to a browser with a cold cache (a
+warm one gets references to the large elements it holds).
 
 The kept libraries: `websockets` (the client; it is what uvicorn serves Streamlit's websocket with) and `httpx`
 for the media file a download fetches; the messages are Streamlit's own protobuf classes.
@@ -203,24 +205,31 @@ class WireSession:
 
     async def download(self, button: Any) -> bytes:
         """A download button's click: the deferred file is made on the server, then fetched. Returns its bytes."""
+        return await self.fetch(await self.file_url(button))
+
+    async def file_url(self, button: Any) -> str:
+        """The click's first half: ask the server to make a deferred file (the button's callable runs there)."""
+        if not button.deferred_file_id:
+            return str(button.url)
+        back = BackMsg()
+        req = back.backend_operation_request
+        req.request_id = f"dl-{time.monotonic_ns()}"
+        req.session_id = self.session_id
+        req.deferred_file.file_id = button.deferred_file_id
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._responses[req.request_id] = fut
+        await self._ws.send(back.SerializeToString())
+        resp = await asyncio.wait_for(fut, self.timeout_s)
+        if resp.error_msg:
+            raise WireError(f"download {button.label!r}: {resp.error_msg}")
+        return str(resp.deferred_file.url)
+
+    async def fetch(self, url: str) -> bytes:
+        """The click's second half: the browser's GET of the file the server made."""
         import httpx  # noqa: PLC0415
 
-        url = button.url
-        if button.deferred_file_id:
-            back = BackMsg()
-            req = back.backend_operation_request
-            req.request_id = f"dl-{time.monotonic_ns()}"
-            req.session_id = self.session_id
-            req.deferred_file.file_id = button.deferred_file_id
-            fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            self._responses[req.request_id] = fut
-            await self._ws.send(back.SerializeToString())
-            resp = await asyncio.wait_for(fut, self.timeout_s)
-            if resp.error_msg:
-                raise WireError(f"download {button.label!r}: {resp.error_msg}")
-            url = resp.deferred_file.url
         async with httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout_s) as client:
             got = await client.get(url, cookies=self.cookies)
         if got.status_code != 200:
-            raise WireError(f"download {button.label!r}: HTTP {got.status_code}")
+            raise WireError(f"download {url}: HTTP {got.status_code}")
         return got.content

@@ -65,3 +65,27 @@ def test_a_wire_session_without_the_cookie_sees_the_login_form(server: Server) -
         finally:
             await w.close()
     asyncio.run(run())
+
+
+def test_a_download_survives_other_sessions_runs(server: Server) -> None:
+    """Every script run ends with Streamlit's orphan pass, and two passes delete a download nobody references: the
+    file a click made must still be there when the browser fetches it, however many runs other sessions finish in
+    between (ui/downloads.py `_pin`; a room of twenty hit the 404)."""
+    async def run() -> None:
+        owner, other = WireSession(server.url, timeout_s=120), WireSession(server.url, timeout_s=120)
+        await owner.connect()
+        await other.connect()
+        try:
+            await owner.login("fiona", DEMO_LOGINS["fiona"][0])
+            await other.login("eve", DEMO_LOGINS["eve"][0])
+            statements = await owner.run("statements")
+            csv = [b for b in statements.of("download_button") if b.label == "CSV"][0]
+            url = await owner.file_url(csv)
+            for page in ("explorer", "anomalies", "explorer"):   # three runs elsewhere: three orphan passes
+                await other.run(page)
+            body = (await owner.fetch(url)).decode("utf-8-sig")
+            assert body.count("\n") > 1
+        finally:
+            await owner.close()
+            await other.close()
+    asyncio.run(run())

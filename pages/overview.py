@@ -9,6 +9,7 @@ import streamlit as st
 
 from engine.access import users
 from engine.errors import ApportionError
+from engine.frames import py_column
 from engine.insights import comparison
 from engine.insights.anomalies import workflow
 from engine.insights.anomalies.workflow import KIND_TITLES, RULE_TITLES, span_text
@@ -131,15 +132,15 @@ def budget_view(db_path: str, version: str, username: str, period: str, as_of: d
 
 
 def forecast_table(df: pl.DataFrame, name: str) -> pl.DataFrame:
-    """The columns an executive reads; the intervals as one text column each."""
-    def band(lo: str, hi: str) -> pl.Expr:
-        return pl.struct(lo, hi).map_elements(
-            lambda r: f"{money(r[lo], compact=True)} – {money(r[hi], compact=True)}", return_dtype=pl.Utf8)
-    return df.select(
+    """The columns an executive reads; the intervals as one text column each (formatted in Python, engine.frames)."""
+    def band(out: str, lo: str, hi: str) -> pl.Series:
+        return py_column(df, out, lambda a, b: f"{money(a, compact=True)} – {money(b, compact=True)}", lo, hi,
+                         dtype=pl.Utf8(), skip_nulls=False)
+    return df.with_columns(band("month_end_band", "month_end_lo", "month_end_hi"),
+                           band("next_quarter_band", "next_quarter_lo", "next_quarter_hi")).select(
         pl.col(name), pl.col("budget", "to_date").cast(pl.Float64), pl.col("month_end"),
-        band("month_end_lo", "month_end_hi").alias("month_end_band"), pl.col("variance_pct"), pl.col("status"),
-        pl.col("next_quarter"), band("next_quarter_lo", "next_quarter_hi").alias("next_quarter_band"),
-        pl.col("mape", "bias").round(1))
+        pl.col("month_end_band"), pl.col("variance_pct"), pl.col("status"),
+        pl.col("next_quarter"), pl.col("next_quarter_band"), pl.col("mape", "bias").round(1))
 
 
 FORECAST_COLUMNS = {

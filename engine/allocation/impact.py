@@ -23,6 +23,7 @@ from engine.allocation import whatif
 from engine.allocation.rollup import MONEY, by_cost_center
 from engine.allocation.rounding import to_cents
 from engine.errors import AccessDenied, InputError
+from engine.frames import py_column
 from engine.rules import versions
 from engine.rules.model import UNALLOCATED
 
@@ -138,11 +139,10 @@ def impact(con: duckdb.DuckDBPyConnection, name: str, version: int, user: User |
     cc_frame = _join(current.by_cost_center if current else None, proposed.by_cost_center,
                      ["cost_center_id", "business_unit_id"])
     cc_frame = cc_frame.with_columns(
-        pl.col("cost_center_id").map_elements(lambda c: UNALLOCATED_LABEL if c == UNALLOCATED else names.get(c, c),
-                                              return_dtype=pl.String).alias("cost_center"),
-        pl.struct("business_unit_id", "cost_center_id").map_elements(
-            lambda r: bu_label(r["business_unit_id"], r["cost_center_id"]), return_dtype=pl.String
-        ).alias("business_unit"),
+        py_column(cc_frame, "cost_center", lambda c: UNALLOCATED_LABEL if c == UNALLOCATED else names.get(c, c),
+                  "cost_center_id", dtype=pl.String()),
+        py_column(cc_frame, "business_unit", bu_label, "business_unit_id", "cost_center_id", dtype=pl.String(),
+                  skip_nulls=False),
     ).select("cost_center_id", "cost_center", "business_unit_id", "business_unit", "current", "proposed", "delta")
     bu_frame = (cc_frame.group_by("business_unit_id", "business_unit")
                 .agg(pl.col("current").sum(), pl.col("proposed").sum(), pl.col("delta").sum())

@@ -17,6 +17,7 @@ import polars as pl
 from pydantic import ValidationError
 
 from engine.errors import invalid
+from engine.frames import py_column
 from engine.ingest import registry
 from engine.ingest.contract.keys import resource_key, serial_key, tag_key
 from engine.reconcile import dq_rules
@@ -86,8 +87,8 @@ def duplicate_serials(assets: pl.DataFrame) -> pl.DataFrame:
     if assets.is_empty():
         return assets.select(pl.lit(None, pl.String).alias("serial_key"), *ASSET_COLUMNS).clear()
     keyed = assets.with_columns(
-        pl.col("serial").map_elements(serial_key, return_dtype=pl.String).alias("serial_key"),
-        pl.col("asset_tag").map_elements(tag_key, return_dtype=pl.String).alias("_tag"),
+        py_column(assets, "serial_key", serial_key, "serial", dtype=pl.String()),
+        py_column(assets, "_tag", tag_key, "asset_tag", dtype=pl.String()),
         pl.col("model").str.strip_chars().str.to_uppercase().alias("_model"),
     ).filter(pl.col("serial_key").is_not_null())
     groups = keyed.group_by("source", "serial_key").agg(
@@ -222,8 +223,8 @@ def cloud_coverage(con: duckdb.DuckDBPyConnection, period: str) -> CloudCoverage
     active = discovered.filter(pl.col("class").str.starts_with("cloud")
                                & ~pl.col("lifecycle_status").fill_null("in_use").is_in(GONE))
     undiscovered = cov["undiscovered"].with_columns(
-        pl.col("resource_id").map_elements(lambda r: float(per_key.get((resource_key(r) or "").upper(), 0)),
-                                           return_dtype=pl.Float64).alias("effective_cost")
+        py_column(cov["undiscovered"], "effective_cost",
+                  lambda r: float(per_key.get((resource_key(r) or "").upper(), 0)), "resource_id", dtype=pl.Float64())
     ).sort("effective_cost", descending=True)
     unbilled = cov["unbilled"].select([c for c in ASSET_COLUMNS if c in cov["unbilled"].columns])
     return CloudCoverage(

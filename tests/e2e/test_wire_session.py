@@ -5,10 +5,30 @@ or the twenty-session figures it gives (docs/reliability.md "Serving a room") wo
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import Coroutine
+from typing import Any
 
 from bench.wire import WireSession
 from data.generate import DEMO_LOGINS
 from tests.e2e.conftest import Server
+
+
+def _run(coro: Coroutine[Any, Any, None]) -> None:
+    """asyncio.run on a thread of its own: pytest-playwright's sync API keeps an event loop running on the main
+    thread once any browser test of the session has used it."""
+    failed: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(coro)
+        except BaseException as exc:  # noqa: BLE001 - re-raised on the test's thread
+            failed.append(exc)
+    t = threading.Thread(target=target)
+    t.start()
+    t.join()
+    if failed:
+        raise failed[0]
 
 
 def _metric(run: object, label: str) -> tuple[str, str]:
@@ -52,7 +72,7 @@ async def _journey(url: str) -> None:
 
 
 def test_a_wire_session_is_a_real_session(server: Server) -> None:
-    asyncio.run(_journey(server.url))
+    _run(_journey(server.url))
 
 
 def test_a_wire_session_without_the_cookie_sees_the_login_form(server: Server) -> None:
@@ -64,7 +84,7 @@ def test_a_wire_session_without_the_cookie_sees_the_login_form(server: Server) -
             assert shown.login_form() and not shown.signed_in()
         finally:
             await w.close()
-    asyncio.run(run())
+    _run(run())
 
 
 def test_a_download_survives_other_sessions_runs(server: Server) -> None:
@@ -88,4 +108,4 @@ def test_a_download_survives_other_sessions_runs(server: Server) -> None:
         finally:
             await owner.close()
             await other.close()
-    asyncio.run(run())
+    _run(run())

@@ -11,7 +11,8 @@ the baseline through the same DuckDB option. Peak memory is each process's own m
 - close: bench_allocation's store of n lines (3-step cascade, 300 cost centres) — `run_allocation` against the
   hand-written allocation query; what-if: prepare once, median of 41 evaluations.
 - overview: what the executive overview asks the engine for (pages/overview.py: the periods and their health, then
-  ui/cache.overview_figures without Streamlit — KPIs, spend by month, two top-mover lists, untagged share)
+  ui/cache.overview_figures without Streamlit — KPIs, spend by month, two top-mover lists, untagged share — and
+  its forecast panel: the default as-of day and the budget view, `forecast_s` of the engine's seconds)
   against one hand-written query computing the month's spend per business unit, service and tagging state with the
   same attribution joins.
 
@@ -93,6 +94,7 @@ def _overview_one(kind: str, db: Path) -> dict[str, object]:
     from engine import store  # noqa: PLC0415
     from engine.access.users import User  # noqa: PLC0415
     from engine.insights import overview  # noqa: PLC0415
+    from engine.insights.forecast import budget, series  # noqa: PLC0415
     from engine.insights.overview_figures import figures  # noqa: PLC0415
 
     con = store.connect(db, read_only=True)
@@ -105,9 +107,16 @@ def _overview_one(kind: str, db: Path) -> dict[str, object]:
         health = overview.period_health(con)
         period = list(health)[-1]
         rows = int(figures(con, user, period, stray={p for p, h in health.items() if h.stray}).kpis.total > 0)
+        # and its forecast panel: the default as-of day, then budget / forecast / actual (the day rollup's reads)
+        t1 = time.perf_counter()
+        first, last = series.month_bounds(period)
+        as_of = min(max(series.last_day_with_data(con, user, period) or first, first), last)
+        forecast_rows = budget.view(con, user, period, as_of).by_cost_center.height
+        forecast_s = time.perf_counter() - t1
     seconds = time.perf_counter() - t0
     con.close()
-    return {"seconds": seconds, "rows": rows, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {"seconds": seconds, "rows": rows, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            **({"forecast_s": forecast_s, "forecast_rows": forecast_rows} if kind != "baseline" else {})}
 
 
 def _ingest_one(kind: str, path: Path, db: Path) -> dict[str, object]:

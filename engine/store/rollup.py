@@ -4,8 +4,9 @@
 Kept exact by every writer of cost_line in the engine, inside the writer's transaction: `refresh` recomputes the
 rollup rows of the batches a write touched from their lines (ingest: the new batch and the batches it superseded;
 rollback: the rolled-back batch and the ones it restored); `rebuild` recomputes all (the demo build, a migration
-that changes lines). Readers check `current` first — the rollup's line count against cost_line's, both answered
-without reading a line — and read the lines when they differ (lines written around the engine, e.g. by SQL).
+that changes lines). Both keep the forecast's daily rollup too (engine/store/day_rollup.py). Readers check
+`current` first — the rollup's line count against cost_line's, both answered without reading a line — and read the
+lines when they differ (lines written around the engine, e.g. by SQL).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import duckdb
+
+from engine.store import day_rollup
 
 KEYS = ("batch_id", "billing_period", "provider", "billing_account_id", "sub_account_id", "service_name",
         "tag_cost_center", "tag_application")
@@ -35,12 +38,14 @@ def refresh(con: duckdb.DuckDBPyConnection, batch_ids: Iterable[str]) -> None:
     con.execute(f"DELETE FROM line_rollup WHERE batch_id IN ({marks})", ids)
     con.execute(f"INSERT INTO line_rollup SELECT {', '.join(KEYS)}, {_SUMS} FROM cost_line "
                 f"WHERE batch_id IN ({marks}) GROUP BY ALL", ids)
+    day_rollup.refresh(con, ids)
 
 
 def rebuild(con: duckdb.DuckDBPyConnection) -> None:
     """Recompute the whole rollup from cost_line."""
     con.execute("DELETE FROM line_rollup")
     con.execute(f"INSERT INTO line_rollup SELECT {', '.join(KEYS)}, {_SUMS} FROM cost_line GROUP BY ALL")
+    day_rollup.rebuild(con)
 
 
 def current(con: duckdb.DuckDBPyConnection) -> bool:

@@ -6,6 +6,10 @@ Known commitments are the lines a bill states before the days they cover: recurr
 commitment purchases (`charge_category = 'Purchase'`, amortised to 0 in effective cost). Used commitment is part of
 the usage lines at its amortised rate, so it runs with the run-rate. A line spanning several days is spread evenly
 over them, as the anomaly scan does.
+
+Each read goes to the store's rollups while they are current — `day_rollup` (the same spread, summed per owner and
+day) for the daily series and the default day, `line_rollup` for the closed actuals — and to the lines otherwise;
+both give the same frame to the last digit (tests/unit/insights/test_forecast_rollup.py).
 """
 
 from __future__ import annotations
@@ -20,10 +24,9 @@ from engine.access.scope import cost_center_filter
 from engine.access.users import User
 from engine.errors import InputError
 from engine.insights.attribution import LINE_OWNER, LINE_OWNER_JOINS, UNATTRIBUTED
+from engine.store import day_rollup, rollup
+from engine.store.day_rollup import KNOWN
 from engine.store.sql import lit, query
-
-KNOWN = ("coalesce(l.charge_frequency = 'Recurring' OR l.commitment_discount_status = 'Unused'"
-         " OR l.charge_category = 'Purchase', FALSE)")
 
 _DAILY = f"""
 WITH lines AS (
@@ -50,10 +53,23 @@ SELECT coalesce(cost_center_id, {lit(UNATTRIBUTED)}) AS cost_center_id, bp, day,
 FROM spread GROUP BY ALL
 """
 
+# the same frame from the day rollup: its rows are the spread's parts already summed per owner and day
+_DAILY_ROLLED = f"""
+WITH lines AS (
+    SELECT l.billing_period AS bp, l.known, l.start_day, l.day, l.amount, {LINE_OWNER}
+    FROM day_rollup l
+    {LINE_OWNER_JOINS}
+    WHERE l.billing_period <= ? AND l.start_day < ?
+)
+SELECT coalesce(cost_center_id, {lit(UNATTRIBUTED)}) AS cost_center_id, bp, day, known,
+       CASE WHEN known THEN start_day END AS start_day, CAST(sum(amount) AS DECIMAL(38, 10)) AS amount
+FROM lines WHERE {{scope}} GROUP BY ALL
+"""
+
 _ACTUALS = f"""
 WITH lines AS (
     SELECT l.billing_period AS bp, l.effective_cost AS cost, {LINE_OWNER}
-    FROM cost_line l
+    FROM {{lines}} l
     {LINE_OWNER_JOINS}
     WHERE l.billing_period IN (SELECT unnest(?::VARCHAR[]))
 )
@@ -102,17 +118,26 @@ class Daily:
     first_day: date | None   # the earliest charge day the user's scope holds
 
 
-def daily(con: duckdb.DuckDBPyConnection, user: User | None, last_period: str, through: date) -> Daily:
+def _days_rolled(con: duckdb.DuckDBPyConnection, rolled: bool | None) -> bool:
+    return day_rollup.current(con) if rolled is None else rolled
+
+
+def daily(con: duckdb.DuckDBPyConnection, user: User | None, last_period: str, through: date, *,
+          rolled: bool | None = None) -> Daily:
+    """`rolled`: read the day rollup (True) or the lines (False); None: the rollup while it is current."""
     pred, params = cost_center_filter(user, "cost_center_id")
-    df = query(con, _DAILY.format(scope=pred), [last_period, through + timedelta(days=1), *params])
+    sql = _DAILY_ROLLED if _days_rolled(con, rolled) else _DAILY
+    df = query(con, sql.format(scope=pred), [last_period, through + timedelta(days=1), *params])
     first = df["day"].min() if df.height else None
     return Daily(df, through, first if isinstance(first, date) else None)
 
 
-def actuals(con: duckdb.DuckDBPyConnection, user: User | None, periods: list[str]) -> pl.DataFrame:
+def actuals(con: duckdb.DuckDBPyConnection, user: User | None, periods: list[str], *,
+            rolled: bool | None = None) -> pl.DataFrame:
     """Closed totals per (cost_center_id, bp): the exact sum of effective cost of the billing period."""
     pred, params = cost_center_filter(user, "cost_center_id")
-    return query(con, _ACTUALS.format(scope=pred), [periods, *params])
+    lines = (rollup.lines_source(con) if rolled is None else rollup.AS_LINES if rolled else "cost_line")
+    return query(con, _ACTUALS.format(scope=pred, lines=lines), [periods, *params])
 
 
 def org(con: duckdb.DuckDBPyConnection, user: User | None) -> pl.DataFrame:
@@ -132,12 +157,14 @@ def budgets(con: duckdb.DuckDBPyConnection, user: User | None, periods: list[str
     return query(con, _BUDGET.format(scope=pred), [periods, *params])
 
 
-def last_day_with_data(con: duckdb.DuckDBPyConnection, user: User | None, period: str) -> date | None:
+def last_day_with_data(con: duckdb.DuckDBPyConnection, user: User | None, period: str, *,
+                       rolled: bool | None = None) -> date | None:
     """The last charge day the store holds for `period` in the user's scope (a default as-of day)."""
     pred, params = cost_center_filter(user, "cost_center_id")
+    table, last = (("day_rollup", "l.last_day") if _days_rolled(con, rolled)
+                   else ("cost_line", "CAST(l.charge_period_end - INTERVAL 1 MICROSECOND AS DATE)"))
     row = con.execute(
-        f"SELECT max(CAST(l.charge_period_end - INTERVAL 1 MICROSECOND AS DATE)) FROM (SELECT l.charge_period_end,"
-        f" {LINE_OWNER} FROM cost_line l {LINE_OWNER_JOINS} WHERE l.billing_period = ?) l WHERE {pred}",
-        [period, *params]).fetchall()
+        f"SELECT max(last) FROM (SELECT {last} AS last, {LINE_OWNER} FROM {table} l {LINE_OWNER_JOINS}"
+        f" WHERE l.billing_period = ?) l WHERE {pred}", [period, *params]).fetchall()
     value = row[0][0] if row else None
     return value if isinstance(value, date) else None

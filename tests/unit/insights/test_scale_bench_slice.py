@@ -14,13 +14,18 @@ from bench import bench_allocation, bench_ingest, bench_scale
 from engine import store
 from engine.access.users import User
 from engine.insights import overview
+from engine.insights.attribution import LINE_OWNER, LINE_OWNER_JOINS
 
 
 def test_overview_and_its_baseline_agree_on_the_month(tmp_path: Path) -> None:
     db = tmp_path / "alloc.duckdb"
     bench_allocation.generate(20_000, db)
-    assert bench_scale._overview_one("engine", db)["rows"] == 1
+    timed = bench_scale._overview_one("engine", db)
+    assert timed["rows"] == 1
     con = store.connect(db, read_only=True)
+    owners = con.sql(f"SELECT count(DISTINCT coalesce(cost_center_id, '-')) FROM (SELECT {LINE_OWNER} FROM cost_line l "
+                     f"{LINE_OWNER_JOINS})").fetchall()[0][0]
+    assert timed["forecast_rows"] == owners > 200     # the forecast panel ran: one row per owner of the month's lines
     k = overview.kpis(con, User("b", "B", "finops", None), bench_allocation.PERIOD)
     base = con.sql(f"SELECT sum(cost), sum(cost) FILTER (WHERE untagged) FROM ({bench_scale._OVERVIEW_BASELINE}) "
                    "WHERE billing_period = ?", params=[bench_allocation.PERIOD]).fetchall()[0]

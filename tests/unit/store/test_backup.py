@@ -15,7 +15,7 @@ import pytest
 from engine import store
 from engine.__main__ import main
 from engine.ingest.pipeline import ingest_file, rollback_batch
-from engine.store import audit
+from engine.store import audit, day_rollup, rollup
 from engine.store import backup as backups
 from tests.fx_rates import seed_test_rates
 
@@ -130,8 +130,12 @@ def test_a_store_from_the_first_migration_migrates_forward_without_loss(tmp_path
     assert con.sql("SELECT sum(billed_cost) FROM cost_line").fetchall()[0][0] == Decimal("11.0500000001")
     assert con.sql("SELECT tags['cost_center'] FROM cost_line WHERE service_name = 'Compute'").fetchall()[0][0] \
         == "CC100"
+    # the rollups the migrations build from the old lines are current: the dashboards and forecast read them
+    assert rollup.current(con) and day_rollup.current(con)
+    assert con.sql("SELECT sum(lines) FROM day_rollup").fetchall()[0][0] == 3
     # and the migrated store works: a new bill loads beside the old one
     seed_test_rates(con)
     res = ingest_file(con, FIXTURES / "focus_1.2_sample.csv", isolate=False)
     assert res.status == "loaded" and res.rows_loaded == 5
+    assert rollup.current(con) and day_rollup.current(con)
     con.close()

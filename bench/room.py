@@ -28,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -228,6 +229,23 @@ async def _work_on(page: Any, key: str, rep: RoomReport) -> None:
             rep.downloads += 1
 
 
+async def _walk(links: list[tuple[str, str]], user: str, until: float, think: random.Random, rep: RoomReport,
+                visit: Callable[[str, str, bool], Awaitable[bool]]) -> None:
+    """Both kinds of session's walk: the links in turn from the user's own offset, a reload (a new Streamlit session)
+    every RELOAD_EVERY-th step, thinking time between pages; `visit(key, title, reload)` loads and checks one page
+    and says whether to go on (False: the session was lost)."""
+    step = USERS.index(user)
+    while time.monotonic() < until and links:
+        key, title = links[step % len(links)]
+        step += 1
+        reload = step % RELOAD_EVERY == 0
+        if reload:
+            rep.reloads += 1
+        if not await visit(key, title, reload):
+            return
+        await asyncio.sleep(think.uniform(*THINK_S))
+
+
 async def _session(browser: Any, url: str, user: str, password: str, until: float, rep: RoomReport,
                    k: int) -> None:
     from playwright.async_api import expect  # noqa: PLC0415
@@ -247,14 +265,11 @@ async def _session(browser: Any, url: str, user: str, password: str, until: floa
         rep.add("browser", "logins", time.perf_counter() - t)
         await page.wait_for_timeout(1000)   # the session cookie is written by the component after the rerun
         links = await _links(page)
-        step = USERS.index(user)
-        while time.monotonic() < until and links:
-            key, title = links[step % len(links)]
-            step += 1
+
+        async def visit(key: str, title: str, reload: bool) -> bool:
             t = time.perf_counter()
-            if step % RELOAD_EVERY == 0:
+            if reload:
                 await page.goto(f"{url}/{key}")
-                rep.reloads += 1
             else:
                 await _follow(page, title)
             if key:
@@ -263,13 +278,15 @@ async def _session(browser: Any, url: str, user: str, password: str, until: floa
             if await page.get_by_text("Signed in as").count() == 0:
                 if await page.get_by_role("textbox", name="Username").count():
                     rep.lost += 1
-                    break
+                    return False
             await expect(page.get_by_role("heading", name=title).first).to_be_visible(timeout=WAIT_MS)
             rep.add("browser", "loads", time.perf_counter() - t)
             if await page.locator('[data-testid="stException"]').count():
                 rep.errors.append(f"{user} /{key}: an exception is shown")
             await _work_on(page, key, rep)
-            await page.wait_for_timeout(think.uniform(*THINK_S) * 1000)
+            return True
+
+        await _walk(links, user, until, think, rep, visit)
     except Exception as exc:  # noqa: BLE001 - every failure of a session is a finding, counted
         rep.errors.append(f"{user}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
     finally:
@@ -307,24 +324,23 @@ async def _wire_session(url: str, user: str, password: str, until: float, rep: R
         rep.add("wire", "logins", time.perf_counter() - t)
         titles = {title for _, title in w.pages.values()}
         links = [(key, title) for key, title in NAV if title in titles]
-        step = USERS.index(user)
-        while time.monotonic() < until and links:
-            key, title = links[step % len(links)]
-            step += 1
+
+        async def visit(key: str, title: str, reload: bool) -> bool:
             t = time.perf_counter()
-            if step % RELOAD_EVERY == 0:
+            if reload:
                 await w.reconnect()
-                rep.reloads += 1
             shown = await w.run(key)
             if not shown.signed_in() and shown.login_form():
                 rep.lost += 1
-                break
+                return False
             if not shown.heading(title):
                 rep.errors.append(f"{user} (wire) /{key}: no heading {title!r} after the run")
             rep.add("wire", "loads", time.perf_counter() - t)
             rep.errors += [f"{user} (wire) /{key}: {e}" for e in shown.exceptions()]
             await _wire_work(w, key, shown, rep)
-            await asyncio.sleep(think.uniform(*THINK_S))
+            return True
+
+        await _walk(links, user, until, think, rep, visit)
     except Exception as exc:  # noqa: BLE001 - every failure of a session is a finding, counted
         rep.errors.append(f"{user} (wire): {type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}")
     finally:

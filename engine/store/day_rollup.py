@@ -66,8 +66,14 @@ def rebuild(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("INSERT INTO day_rollup " + part.format(also=""))
 
 
-def current(con: duckdb.DuckDBPyConnection) -> bool:
-    """True while the day rows count exactly the lines cost_line holds (a bare count(*) is table metadata)."""
-    lines, rolled = con.execute("SELECT (SELECT count(*) FROM cost_line), "
-                                "(SELECT coalesce(sum(lines), 0) FROM day_rollup)").fetchall()[0]
+def counts_every_line(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """True while the rollup `table` (its `lines` column) counts exactly the lines cost_line holds — both rollups'
+    `current` (a bare count(*) is table metadata: no line is read)."""
+    lines, rolled = con.execute(f"SELECT (SELECT count(*) FROM cost_line), "
+                                f"(SELECT coalesce(sum(lines), 0) FROM {table})").fetchall()[0]
     return int(lines) == int(rolled)
+
+
+def current(con: duckdb.DuckDBPyConnection) -> bool:
+    """True while the day rows count exactly the lines cost_line holds."""
+    return counts_every_line(con, "day_rollup")

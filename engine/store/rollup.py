@@ -50,9 +50,7 @@ def rebuild(con: duckdb.DuckDBPyConnection) -> None:
 
 def current(con: duckdb.DuckDBPyConnection) -> bool:
     """True while the rollup counts exactly the lines cost_line holds (a bare count(*) is table metadata)."""
-    lines, rolled = con.execute("SELECT (SELECT count(*) FROM cost_line), "
-                                "(SELECT coalesce(sum(lines), 0) FROM line_rollup)").fetchall()[0]
-    return int(lines) == int(rolled)
+    return day_rollup.counts_every_line(con, "line_rollup")
 
 
 def lines_source(con: duckdb.DuckDBPyConnection) -> str:
